@@ -1,0 +1,5 @@
+import sys
+
+from aiconsole.cli import main
+
+sys.exit(main())

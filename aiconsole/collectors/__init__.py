@@ -1,0 +1,1 @@
+"""Collectors: one per kind of source, each feeding the :class:`~aiconsole.store.FleetStore`."""

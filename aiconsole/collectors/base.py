@@ -1,0 +1,109 @@
+"""The collector template: subclasses say how to get one sample; the base owns everything else.
+
+The base runs the polling schedule (ticks never overlap and never drift), applies the
+timeout, and turns every failure into a status on the host instead of an exception that stops
+the loop. One slow or broken collector therefore never delays another: each runs in its own
+task and writes only its own host into the store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+
+import msgspec
+
+from aiconsole.model import HostSample, HostState, HostStatus
+from aiconsole.store import FleetStore
+
+
+class CollectionError(Exception):
+    """An expected failure with a status and a one-line reason (no traceback wanted)."""
+
+    def __init__(self, status: HostStatus, reason: str) -> None:
+        super().__init__(reason)
+        self.status: HostStatus = status
+        self.reason = reason
+
+
+def decode_sample(raw: object) -> HostSample:
+    """Validate a probe's output (already parsed JSON) into a :class:`HostSample`.
+
+    Whatever a host sends is untrusted: a wrong type anywhere is a ``probe_error``.
+    """
+    try:
+        return msgspec.convert(raw, HostSample)
+    except msgspec.ValidationError as error:
+        raise CollectionError("probe_error", f"probe output rejected: {error}") from None
+
+
+def one_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {text[0]}" if text else type(error).__name__
+
+
+class Collector(ABC):
+    def __init__(
+        self,
+        name: str,
+        store: FleetStore,
+        *,
+        interval: float = 1.0,
+        timeout: float = 5.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.name = name
+        self.store = store
+        self.interval = interval
+        self.timeout = timeout
+        self._clock = clock
+        store.declare([name])
+
+    @abstractmethod
+    async def _collect(self) -> HostSample:
+        """Return one fresh sample, or raise :class:`CollectionError`."""
+
+    async def collect_once(self) -> HostState:
+        """Take one sample and record the outcome in the store, whatever it is."""
+        try:
+            sample = await asyncio.wait_for(self._collect(), self.timeout)
+        except TimeoutError:
+            state = self._failed("stale", f"no sample within {self.timeout:g} s")
+        except CollectionError as error:
+            state = self._failed(error.status, error.reason)
+        except Exception as error:
+            state = self._failed("probe_error", one_line(error))
+        else:
+            if sample.identity.name != self.name:
+                sample = msgspec.structs.replace(
+                    sample, identity=msgspec.structs.replace(sample.identity, name=self.name)
+                )
+            state = HostState(name=self.name, status="ok", received_at=self._clock(), sample=sample)
+        self.store.put(state)
+        return state
+
+    async def run(self) -> None:
+        """Collect forever on a fixed schedule; a slow sample delays only its own next tick."""
+        loop = asyncio.get_running_loop()
+        next_tick = loop.time()
+        while True:
+            await self.collect_once()
+            next_tick += self.interval
+            delay = next_tick - loop.time()
+            if delay < 0:
+                next_tick = loop.time()  # fell behind: skip missed ticks rather than burst
+                delay = 0
+            await asyncio.sleep(delay)
+
+    def _failed(self, status: HostStatus, reason: str) -> HostState:
+        """A failure keeps the last good sample, so the operator still sees what was known."""
+        previous = self.store.get(self.name)
+        return HostState(
+            name=self.name,
+            status=status,
+            reason=reason,
+            received_at=previous.received_at if previous else None,
+            sample=previous.sample if previous else None,
+        )

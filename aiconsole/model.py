@@ -1,0 +1,217 @@
+"""The snapshot vocabulary every layer speaks: collectors produce it, screens and JSON read it.
+
+Every type is a frozen ``msgspec.Struct``: a snapshot, once built, is never changed, so the TUI,
+``snapshot --json`` and any later exporter can read it from any task without locks.
+
+A metric that cannot be read is ``None``, never a fake ``0``; the owning struct's ``unavailable``
+map says why (``{"fan_speed_percent": "Not Supported"}``). Field names carry their unit.
+
+The probe (``aiconsole/probe.py``) emits plain JSON with these same field names; the console
+decodes it *into* these types, which is also where untrusted input from hosts is validated.
+Bump :data:`SCHEMA_VERSION` on any change that breaks a consumer of ``snapshot --json``
+(removing or retyping a field); adding a field does not.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import msgspec
+
+SCHEMA_VERSION = 1
+
+Reasons = dict[str, str]
+"""Field name -> why that field is ``None`` in this sample."""
+
+HostStatus = Literal[
+    "ok",  # fresh sample
+    "connecting",  # no sample yet
+    "stale",  # last sample older than the collector expects
+    "unreachable",  # network-level failure
+    "auth_failed",
+    "host_key_refused",
+    "probe_error",  # the probe failed or sent something undecodable
+]
+
+GpuDriverStatus = Literal[
+    "ok",
+    "no_driver",  # no NVIDIA driver/library on this host: not an error
+    "no_bindings",  # driver may exist but neither pynvml nor nvidia-smi is usable
+    "error",  # NVML present but failing
+]
+
+
+class Frozen(msgspec.Struct, frozen=True, forbid_unknown_fields=False):
+    """Base for all snapshot types (immutable; unknown fields from newer probes are ignored)."""
+
+
+class Identity(Frozen, frozen=True, kw_only=True):
+    name: str
+    """The inventory name the console knows the host by."""
+    hostname: str
+    """What the host calls itself."""
+    kernel: str | None = None
+    uptime_s: float | None = None
+    probe_version: str
+    python_version: str | None = None
+    """Interpreter the probe ran under on the host."""
+
+
+class Cpu(Frozen, frozen=True, kw_only=True):
+    count: int
+    total_percent: float | None = None
+    per_core_percent: tuple[float, ...] | None = None
+    load1: float | None = None
+    load5: float | None = None
+    load15: float | None = None
+    unavailable: Reasons = {}
+
+
+class Memory(Frozen, frozen=True, kw_only=True):
+    total_bytes: int | None = None
+    available_bytes: int | None = None
+    used_bytes: int | None = None
+    """``total - available``: memory that cannot be reclaimed without swapping."""
+    swap_total_bytes: int | None = None
+    swap_used_bytes: int | None = None
+    unavailable: Reasons = {}
+
+
+class Filesystem(Frozen, frozen=True, kw_only=True):
+    mount: str
+    device: str
+    fstype: str
+    size_bytes: int | None = None
+    used_bytes: int | None = None
+    free_bytes: int | None = None
+    """Free to unprivileged users (``df``'s Avail)."""
+    unavailable: Reasons = {}
+
+
+class Disk(Frozen, frozen=True, kw_only=True):
+    name: str
+    read_bytes_per_s: float | None = None
+    write_bytes_per_s: float | None = None
+    read_iops: float | None = None
+    write_iops: float | None = None
+    unavailable: Reasons = {}
+
+
+class Nic(Frozen, frozen=True, kw_only=True):
+    name: str
+    state: str | None = None
+    """``operstate`` from sysfs: up, down, dormant, unknown..."""
+    speed_mbps: int | None = None
+    virtual: bool = False
+    """True for software interfaces (bridges, veth, bonds) with no device behind them."""
+    rx_bytes_per_s: float | None = None
+    tx_bytes_per_s: float | None = None
+    rx_errors: int | None = None
+    """Cumulative counters since the interface came up."""
+    tx_errors: int | None = None
+    rx_drops: int | None = None
+    tx_drops: int | None = None
+    unavailable: Reasons = {}
+
+
+class IbPort(Frozen, frozen=True, kw_only=True):
+    device: str
+    """HCA name, e.g. ``mlx5_0``."""
+    port: int
+    state: str | None = None
+    """Logical state: ``ACTIVE``, ``INIT``, ``DOWN``..."""
+    phys_state: str | None = None
+    """Physical state: ``LinkUp``, ``Polling``, ``Disabled``..."""
+    rate: str | None = None
+    """As the kernel reports it, e.g. ``200 Gb/sec (4X HDR)``."""
+    rate_gbps: float | None = None
+    link_layer: str | None = None
+    """``InfiniBand`` or ``Ethernet`` (RoCE)."""
+    rx_bytes_per_s: float | None = None
+    tx_bytes_per_s: float | None = None
+    symbol_errors: int | None = None
+    link_downed: int | None = None
+    unavailable: Reasons = {}
+
+
+class GpuProcess(Frozen, frozen=True, kw_only=True):
+    pid: int
+    user: str | None = None
+    command: str | None = None
+    gpu_memory_bytes: int | None = None
+    kind: Literal["compute", "graphics"] = "compute"
+
+
+class Gpu(Frozen, frozen=True, kw_only=True):
+    index: int
+    name: str | None = None
+    uuid: str | None = None
+    bus_id: str | None = None
+    lost: bool = False
+    """NVML reports the GPU as fallen off the bus (``GpuIsLost``)."""
+    util_gpu_percent: float | None = None
+    util_memory_percent: float | None = None
+    memory_total_bytes: int | None = None
+    memory_used_bytes: int | None = None
+    temperature_c: float | None = None
+    power_draw_w: float | None = None
+    power_limit_w: float | None = None
+    sm_clock_mhz: int | None = None
+    processes: tuple[GpuProcess, ...] = ()
+    unavailable: Reasons = {}
+
+
+class GpuSection(Frozen, frozen=True, kw_only=True):
+    status: GpuDriverStatus
+    reason: str | None = None
+    source: Literal["nvml", "nvidia-smi", "none"] = "none"
+    driver_version: str | None = None
+    gpus: tuple[Gpu, ...] = ()
+
+
+class HostSample(Frozen, frozen=True, kw_only=True):
+    """One reading of one host, as the probe produced it (host clock)."""
+
+    seq: int
+    """Sample counter of the probe process; rates need ``seq >= 1``."""
+    collected_at: float
+    """Unix time on the host's own clock."""
+    probe_cpu_s: float | None = None
+    """CPU time the probe process has used so far (for measuring its own cost)."""
+    identity: Identity
+    cpu: Cpu
+    memory: Memory
+    filesystems: tuple[Filesystem, ...] = ()
+    disks: tuple[Disk, ...] = ()
+    nics: tuple[Nic, ...] = ()
+    ib_ports: tuple[IbPort, ...] = ()
+    gpu: GpuSection
+
+
+class HostState(Frozen, frozen=True, kw_only=True):
+    """What the console knows of one host: its status and its latest sample, if any."""
+
+    name: str
+    status: HostStatus
+    reason: str | None = None
+    """One line saying what went wrong and where, when ``status`` is not ``ok``."""
+    received_at: float | None = None
+    """Unix time on the console's clock when the latest sample arrived."""
+    age_s: float | None = None
+    """Seconds since ``received_at`` when this snapshot was taken."""
+    sample: HostSample | None = None
+
+
+class FleetSnapshot(Frozen, frozen=True, kw_only=True):
+    schema_version: int = SCHEMA_VERSION
+    generated_at: float
+    """Unix time on the console's clock."""
+    hosts: tuple[HostState, ...] = ()
+
+
+def json_schema() -> dict[str, object]:
+    """The JSON Schema that ``snapshot --json`` output conforms to."""
+    schema = msgspec.json.schema(FleetSnapshot)
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = f"aiconsole fleet snapshot, schema_version {SCHEMA_VERSION}"
+    return schema

@@ -1,0 +1,905 @@
+"""The aiconsole probe: reads one host's CPU, memory, disks, NICs, InfiniBand and GPUs.
+
+This file is a self-contained program. The console runs it locally in a worker thread, and
+sends its source over SSH to run with the host's own ``python3``, so it must:
+
+* use the standard library only (pynvml is used when the host has it, never required);
+* stay compatible with Python 3.8 (the tests check this);
+* never raise for a missing or odd file: a value it cannot read is ``None`` and the reason is
+  recorded in the section's ``unavailable`` map.
+
+Rates (CPU %, bytes/s, IOPS) come from the difference between two samples of one
+:class:`Sampler`; the first sample reports them as unavailable rather than as a false 0.
+
+Run as a program it prints one JSON document per interval on stdout:
+``python3 probe.py --interval 1``. Field names match ``aiconsole.model``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import platform
+import pwd
+import socket
+import sys
+import threading
+import time
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+PROBE_VERSION = "0.1.0"
+
+SECTOR_BYTES = 512  # /proc/diskstats always counts 512-byte sectors, whatever the device's
+FIRST_SAMPLE = "first sample: rates need two samples"
+COUNTER_RESET = "counter went backwards (reset or wrapped)"
+NETWORK_STATVFS_TIMEOUT_S = 0.5
+
+# Filesystems an operator never wants in a disk-space table.
+PSEUDO_FSTYPES = frozenset(
+    [
+        "autofs",
+        "binfmt_misc",
+        "bpf",
+        "cgroup",
+        "cgroup2",
+        "configfs",
+        "debugfs",
+        "devpts",
+        "devtmpfs",
+        "efivarfs",
+        "fusectl",
+        "hugetlbfs",
+        "mqueue",
+        "nsfs",
+        "proc",
+        "pstore",
+        "ramfs",
+        "rpc_pipefs",
+        "securityfs",
+        "selinuxfs",
+        "squashfs",
+        "sysfs",
+        "tmpfs",
+        "tracefs",
+        "fuse.gvfsd-fuse",
+        "fuse.portal",
+        "fuse.lxcfs",
+    ]
+)
+# statvfs on these can hang for minutes when the server is gone: ask from a thread.
+NETWORK_FSTYPES = frozenset(
+    [
+        "nfs",
+        "nfs4",
+        "cifs",
+        "smb3",
+        "smbfs",
+        "lustre",
+        "gpfs",
+        "beegfs",
+        "ceph",
+        "cephfs",
+        "glusterfs",
+        "fuse.glusterfs",
+        "fuse.sshfs",
+        "fuse.s3fs",
+        "9p",
+        "afs",
+    ]
+)
+SKIPPED_DISK_PREFIXES = ("loop", "ram", "fd", "sr", "zram")
+
+JsonDict = Dict[str, Any]
+
+
+# --------------------------------------------------------------------------------------------
+# Parsers: text in, plain data out. No I/O, so recorded files test them exactly.
+# --------------------------------------------------------------------------------------------
+
+
+def parse_proc_stat(text: str) -> Dict[str, Tuple[int, int]]:
+    """``/proc/stat`` cpu lines -> {"cpu": (total_jiffies, idle_jiffies), "cpu0": ...}.
+
+    guest and guest_nice are already counted in user and nice, so they are left out of the
+    total; iowait counts as idle, as in top.
+    """
+    cpus: Dict[str, Tuple[int, int]] = {}
+    for line in text.splitlines():
+        if not line.startswith("cpu"):
+            continue
+        parts = line.split()
+        values = [int(v) for v in parts[1:9]]
+        values += [0] * (8 - len(values))
+        idle = values[3] + values[4]
+        cpus[parts[0]] = (sum(values), idle)
+    return cpus
+
+
+def parse_loadavg(text: str) -> Tuple[float, float, float]:
+    one, five, fifteen = text.split()[:3]
+    return float(one), float(five), float(fifteen)
+
+
+def parse_meminfo(text: str) -> Dict[str, int]:
+    """``/proc/meminfo`` -> {"MemTotal": bytes, ...}."""
+    result = {}
+    for line in text.splitlines():
+        key, _, rest = line.partition(":")
+        fields = rest.split()
+        if not fields:
+            continue
+        value = int(fields[0])
+        if len(fields) > 1 and fields[1] == "kB":
+            value *= 1024
+        result[key.strip()] = value
+    return result
+
+
+def _unescape_mount_field(field: str) -> str:
+    # /proc/mounts writes space, tab, newline and backslash as octal escapes.
+    for escaped, plain in (("\\040", " "), ("\\011", "\t"), ("\\012", "\n"), ("\\134", "\\")):
+        field = field.replace(escaped, plain)
+    return field
+
+
+def parse_mounts(text: str) -> List[Tuple[str, str, str]]:
+    """``/proc/self/mounts`` -> [(device, mount point, fstype)] of real filesystems.
+
+    Pseudo filesystems are dropped; a mount point mounted twice keeps the last (visible) one.
+    """
+    by_mount: Dict[str, Tuple[str, str, str]] = {}
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) < 3:
+            continue
+        device, mount, fstype = (_unescape_mount_field(p) for p in parts[:3])
+        if fstype in PSEUDO_FSTYPES:
+            continue
+        by_mount[mount] = (device, mount, fstype)
+    return list(by_mount.values())
+
+
+def parse_diskstats(text: str) -> Dict[str, Tuple[int, int, int, int]]:
+    """``/proc/diskstats`` -> {name: (reads, sectors read, writes, sectors written)}."""
+    result = {}
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) < 10:
+            continue
+        result[parts[2]] = (int(parts[3]), int(parts[5]), int(parts[7]), int(parts[9]))
+    return result
+
+
+NET_DEV_FIELDS = (
+    "rx_bytes",
+    "rx_packets",
+    "rx_errors",
+    "rx_drops",
+    "tx_bytes",
+    "tx_packets",
+    "tx_errors",
+    "tx_drops",
+)
+
+
+def parse_net_dev(text: str) -> Dict[str, Dict[str, int]]:
+    """``/proc/net/dev`` -> {iface: {rx_bytes, rx_errors, rx_drops, tx_bytes, ...}}."""
+    result = {}
+    for line in text.splitlines()[2:]:
+        name, sep, rest = line.partition(":")
+        if not sep:
+            continue
+        values = rest.split()
+        if len(values) < 16:
+            continue
+        rx = values[0:4]
+        tx = values[8:12]
+        result[name.strip()] = dict(zip(NET_DEV_FIELDS, (int(v) for v in rx + tx)))
+    return result
+
+
+def parse_ib_state(text: str) -> str:
+    """``4: ACTIVE`` -> ``ACTIVE`` (sysfs state and phys_state files)."""
+    _, _, name = text.strip().partition(":")
+    return name.strip() or text.strip()
+
+
+def parse_ib_rate(text: str) -> Optional[float]:
+    """``200 Gb/sec (4X HDR)`` -> 200.0; None when it does not start with a number."""
+    try:
+        return float(text.split()[0])
+    except (IndexError, ValueError):
+        return None
+
+
+def parse_uid(status_text: str) -> Optional[int]:
+    """Real UID from ``/proc/PID/status``."""
+    for line in status_text.splitlines():
+        if line.startswith("Uid:"):
+            return int(line.split()[1])
+    return None
+
+
+# --------------------------------------------------------------------------------------------
+# Reading the host
+# --------------------------------------------------------------------------------------------
+
+
+def _rate(
+    current: int,
+    previous: Optional[int],
+    seconds: float,
+) -> Tuple[Optional[float], Optional[str]]:
+    """Per-second rate of a cumulative counter, or (None, reason)."""
+    if previous is None or seconds <= 0:
+        return None, FIRST_SAMPLE
+    if current < previous:
+        return None, COUNTER_RESET
+    return (current - previous) / seconds, None
+
+
+def _first_line(text: object) -> str:
+    lines = str(text).strip().splitlines()
+    return lines[0] if lines else type(text).__name__
+
+
+class Host:
+    """Paths of one host's /proc and /sys: ``/`` in production, a recorded tree in tests."""
+
+    def __init__(self, root: str = "/") -> None:
+        self.root = root
+
+    def path(self, relative: str) -> str:
+        return os.path.join(self.root, relative)
+
+    def read(self, relative: str) -> Optional[str]:
+        try:
+            with open(self.path(relative), "r", errors="replace") as handle:
+                return handle.read()
+        except OSError:
+            return None
+
+    def listdir(self, relative: str) -> List[str]:
+        try:
+            return sorted(os.listdir(self.path(relative)))
+        except OSError:
+            return []
+
+
+class StatvfsGuard:
+    """statvfs that cannot hang the probe on a dead network filesystem.
+
+    Network mounts are asked from a daemon thread with a deadline; while a previous call on
+    that mount is still stuck, the mount is reported as hung without asking again.
+    """
+
+    def __init__(
+        self,
+        statvfs: Callable[[str], Any] = os.statvfs,
+        timeout_s: float = NETWORK_STATVFS_TIMEOUT_S,
+    ) -> None:
+        self._statvfs = statvfs
+        self._timeout_s = timeout_s
+        self._stuck: Dict[str, threading.Thread] = {}
+
+    def __call__(self, mount: str, fstype: str) -> Any:
+        if fstype not in NETWORK_FSTYPES:
+            return self._statvfs(mount)
+        stuck = self._stuck.get(mount)
+        if stuck is not None:
+            if stuck.is_alive():
+                raise OSError("statvfs still hung from an earlier sample")
+            del self._stuck[mount]
+        box: Dict[str, Any] = {}
+
+        def ask() -> None:
+            try:
+                box["result"] = self._statvfs(mount)
+            except OSError as error:
+                box["error"] = error
+
+        thread = threading.Thread(target=ask, name="statvfs " + mount, daemon=True)
+        thread.start()
+        thread.join(self._timeout_s)
+        if thread.is_alive():
+            self._stuck[mount] = thread
+            raise OSError("statvfs did not answer in %.1f s (server down?)" % self._timeout_s)
+        if "error" in box:
+            raise box["error"]
+        return box["result"]
+
+
+class ProcessInfo:
+    """User and command line of a PID, from /proc (user names cached)."""
+
+    def __init__(self, host: Host) -> None:
+        self._host = host
+        self._users: Dict[int, str] = {}
+
+    def user(self, pid: int) -> Optional[str]:
+        status = self._host.read("proc/%d/status" % pid)
+        uid = parse_uid(status) if status else None
+        if uid is None:
+            return None
+        if uid not in self._users:
+            try:
+                self._users[uid] = pwd.getpwuid(uid).pw_name
+            except KeyError:
+                self._users[uid] = str(uid)
+        return self._users[uid]
+
+    def command(self, pid: int) -> Optional[str]:
+        raw = self._host.read("proc/%d/cmdline" % pid)
+        if not raw:
+            # Kernel threads and zombies have an empty cmdline; comm is the best we have.
+            comm = self._host.read("proc/%d/comm" % pid)
+            return "[%s]" % comm.strip() if comm else None
+        return raw.rstrip("\0").replace("\0", " ")
+
+
+class NvmlReader:
+    """GPUs through pynvml, initialised once per probe process.
+
+    Every NVML call is wrapped: a call the driver does not support leaves that field ``None``
+    with NVML's own message as the reason; a lost GPU is flagged and its siblings still read.
+    """
+
+    RETRY_INIT_S = 30.0
+
+    def __init__(
+        self,
+        process_info: ProcessInfo,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._process_info = process_info
+        self._monotonic = monotonic
+        self._nvml: Any = None
+        self._driver_version: Optional[str] = None
+        self._failure: Optional[JsonDict] = None
+        self._last_init_attempt: Optional[float] = None
+
+    def _init(self) -> Optional[JsonDict]:
+        """Initialise NVML; return a gpu section describing the failure, or None."""
+        now = self._monotonic()
+        if self._nvml is not None:
+            return None
+        if (
+            self._last_init_attempt is not None
+            and now - self._last_init_attempt < self.RETRY_INIT_S
+        ):
+            return self._failure
+        self._last_init_attempt = now
+        try:
+            import pynvml  # type: ignore[import-not-found, unused-ignore]
+        except ImportError:
+            self._failure = {
+                "status": "no_bindings",
+                "source": "none",
+                "reason": "pynvml is not installed for %s" % sys.executable,
+            }
+            return self._failure
+        try:
+            pynvml.nvmlInit()
+        except pynvml.NVMLError_LibraryNotFound:
+            self._failure = {
+                "status": "no_driver",
+                "source": "none",
+                "reason": "no NVIDIA driver (libnvidia-ml.so.1 not found)",
+            }
+            return self._failure
+        except pynvml.NVMLError_DriverNotLoaded:
+            self._failure = {
+                "status": "no_driver",
+                "source": "none",
+                "reason": "NVIDIA driver is not loaded",
+            }
+            return self._failure
+        except pynvml.NVMLError as error:
+            self._failure = {
+                "status": "error",
+                "source": "nvml",
+                "reason": "nvmlInit failed: %s" % error,
+            }
+            return self._failure
+        self._nvml = pynvml
+        self._failure = None
+        try:
+            self._driver_version = _text(pynvml.nvmlSystemGetDriverVersion())
+        except pynvml.NVMLError:
+            self._driver_version = None
+        return None
+
+    def read(self) -> JsonDict:
+        failure = self._init()
+        if failure is not None:
+            return dict(failure, gpus=[])
+        nvml = self._nvml
+        try:
+            count = nvml.nvmlDeviceGetCount()
+        except nvml.NVMLError as error:
+            return {
+                "status": "error",
+                "source": "nvml",
+                "gpus": [],
+                "driver_version": self._driver_version,
+                "reason": "nvmlDeviceGetCount failed: %s" % error,
+            }
+        gpus = [self._read_gpu(index) for index in range(count)]
+        return {
+            "status": "ok",
+            "source": "nvml",
+            "driver_version": self._driver_version,
+            "gpus": gpus,
+        }
+
+    def _read_gpu(self, index: int) -> JsonDict:
+        nvml = self._nvml
+        unavailable: Dict[str, str] = {}
+        gpu: JsonDict = {"index": index, "unavailable": unavailable}
+        lost: List[bool] = []
+
+        def ask(field: str, call: Callable[..., Any], *args: Any) -> Any:
+            if lost:
+                unavailable[field] = "GPU is lost"
+                return None
+            try:
+                return call(*args)
+            except nvml.NVMLError_GpuIsLost:
+                lost.append(True)
+                unavailable[field] = "GPU is lost"
+            except nvml.NVMLError as error:
+                unavailable[field] = str(error)
+            return None
+
+        handle = ask("handle", nvml.nvmlDeviceGetHandleByIndex, index)
+        if handle is None:
+            gpu["lost"] = bool(lost)
+            return gpu
+        unavailable.pop("handle", None)
+        gpu["name"] = _text(ask("name", nvml.nvmlDeviceGetName, handle))
+        gpu["uuid"] = _text(ask("uuid", nvml.nvmlDeviceGetUUID, handle))
+        pci = ask("bus_id", nvml.nvmlDeviceGetPciInfo, handle)
+        gpu["bus_id"] = _text(pci.busId) if pci is not None else None
+
+        memory = self._memory(ask, handle, unavailable)
+        if memory is not None:
+            gpu["memory_total_bytes"] = int(memory.total)
+            gpu["memory_used_bytes"] = int(memory.used)
+        else:
+            for field in ("memory_total_bytes", "memory_used_bytes"):
+                unavailable[field] = unavailable.get("memory", "unknown")
+            unavailable.pop("memory", None)
+
+        rates = ask("util_gpu_percent", nvml.nvmlDeviceGetUtilizationRates, handle)
+        if rates is not None:
+            gpu["util_gpu_percent"] = float(rates.gpu)
+            gpu["util_memory_percent"] = float(rates.memory)
+        else:
+            unavailable["util_memory_percent"] = unavailable["util_gpu_percent"]
+
+        temperature = ask(
+            "temperature_c", nvml.nvmlDeviceGetTemperature, handle, nvml.NVML_TEMPERATURE_GPU
+        )
+        gpu["temperature_c"] = None if temperature is None else float(temperature)
+        power = ask("power_draw_w", nvml.nvmlDeviceGetPowerUsage, handle)
+        gpu["power_draw_w"] = None if power is None else power / 1000.0
+        limit = ask("power_limit_w", nvml.nvmlDeviceGetEnforcedPowerLimit, handle)
+        gpu["power_limit_w"] = None if limit is None else limit / 1000.0
+        gpu["sm_clock_mhz"] = ask(
+            "sm_clock_mhz", nvml.nvmlDeviceGetClockInfo, handle, nvml.NVML_CLOCK_SM
+        )
+        gpu["processes"] = self._processes(ask, handle)
+        gpu["lost"] = bool(lost)
+        return gpu
+
+    def _memory(self, ask: Callable[..., Any], handle: Any, unavailable: Dict[str, str]) -> Any:
+        # The v1 call's "used" is wrong on drivers >= 510 (it counts reserved memory), so ask
+        # for v2 and fall back to v1 only where the driver predates it.
+        nvml = self._nvml
+        try:
+            return nvml.nvmlDeviceGetMemoryInfo(handle, nvml.nvmlMemory_v2)
+        except nvml.NVMLError_FunctionNotFound:
+            pass
+        except nvml.NVMLError_GpuIsLost:
+            pass  # ask() below records the loss the same way as for every other field
+        except nvml.NVMLError as error:
+            unavailable["memory"] = str(error)
+            return None
+        return ask("memory", nvml.nvmlDeviceGetMemoryInfo, handle)
+
+    def _processes(self, ask: Callable[..., Any], handle: Any) -> List[JsonDict]:
+        nvml = self._nvml
+        found: Dict[int, JsonDict] = {}
+        for kind, calls in (
+            (
+                "compute",
+                (
+                    "nvmlDeviceGetComputeRunningProcesses_v3",
+                    "nvmlDeviceGetComputeRunningProcesses_v2",
+                ),
+            ),
+            (
+                "graphics",
+                (
+                    "nvmlDeviceGetGraphicsRunningProcesses_v3",
+                    "nvmlDeviceGetGraphicsRunningProcesses_v2",
+                ),
+            ),
+        ):
+            for call_name in calls:
+                call = getattr(nvml, call_name, None)
+                if call is None:
+                    continue
+                try:
+                    processes = call(handle)
+                except nvml.NVMLError_FunctionNotFound:
+                    continue  # older driver: try the previous version of the call
+                except nvml.NVMLError:
+                    break
+                for process in processes:
+                    pid = int(process.pid)
+                    if pid in found:
+                        continue
+                    used = process.usedGpuMemory
+                    found[pid] = {
+                        "pid": pid,
+                        "kind": kind,
+                        "gpu_memory_bytes": None if used is None else int(used),
+                        "user": self._process_info.user(pid),
+                        "command": self._process_info.command(pid),
+                    }
+                break
+        return sorted(found.values(), key=lambda p: p["pid"])
+
+
+def _text(value: Any) -> Optional[str]:
+    if value is None:
+        return None
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return str(value)
+
+
+class Sampler:
+    """Takes samples of one host; keeps the previous counters so that rates can be computed."""
+
+    def __init__(
+        self,
+        name: Optional[str] = None,
+        root: str = "/",
+        gpu_reader: Any = None,
+        statvfs: Callable[[str], Any] = os.statvfs,
+        clock: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.host = Host(root)
+        self._name = name
+        self._statvfs = StatvfsGuard(statvfs)
+        self._clock = clock
+        self._monotonic = monotonic
+        self.gpu_reader = (
+            gpu_reader if gpu_reader is not None else NvmlReader(ProcessInfo(self.host), monotonic)
+        )
+        self._seq = 0
+        self._previous_at: Optional[float] = None
+        self._previous_cpu: Dict[str, Tuple[int, int]] = {}
+        self._previous_disks: Dict[str, Tuple[int, int, int, int]] = {}
+        self._previous_nics: Dict[str, Dict[str, int]] = {}
+        self._previous_ib: Dict[str, Tuple[int, int]] = {}
+
+    def sample(self) -> JsonDict:
+        now = self._monotonic()
+        elapsed = 0.0 if self._previous_at is None else now - self._previous_at
+        sample = {
+            "seq": self._seq,
+            "collected_at": self._clock(),
+            "identity": self._identity(),
+            "cpu": self._cpu(elapsed),
+            "memory": self._memory(),
+            "filesystems": self._filesystems(),
+            "disks": self._disks(elapsed),
+            "nics": self._nics(elapsed),
+            "ib_ports": self._ib_ports(elapsed),
+            "gpu": self._gpu(),
+        }
+        sample["probe_cpu_s"] = time.process_time()
+        self._previous_at = now
+        self._seq += 1
+        return sample
+
+    # -- sections ----------------------------------------------------------------------------
+
+    def _identity(self) -> JsonDict:
+        hostname = (self.host.read("proc/sys/kernel/hostname") or socket.gethostname()).strip()
+        kernel = self.host.read("proc/sys/kernel/osrelease")
+        uptime = self.host.read("proc/uptime")
+        return {
+            "name": self._name or hostname,
+            "hostname": hostname,
+            "kernel": kernel.strip() if kernel else None,
+            "uptime_s": float(uptime.split()[0]) if uptime else None,
+            "probe_version": PROBE_VERSION,
+            "python_version": platform.python_version(),
+        }
+
+    def _cpu(self, elapsed: float) -> JsonDict:
+        unavailable: Dict[str, str] = {}
+        cpu: JsonDict = {"count": os.cpu_count() or 0, "unavailable": unavailable}
+        loadavg = self.host.read("proc/loadavg")
+        if loadavg:
+            cpu["load1"], cpu["load5"], cpu["load15"] = parse_loadavg(loadavg)
+        else:
+            unavailable["load1"] = unavailable["load5"] = unavailable["load15"] = (
+                "/proc/loadavg unreadable"
+            )
+        stat_text = self.host.read("proc/stat")
+        if stat_text is None:
+            unavailable["total_percent"] = unavailable["per_core_percent"] = "/proc/stat unreadable"
+            return cpu
+        stat = parse_proc_stat(stat_text)
+        cores = sorted((n for n in stat if n != "cpu"), key=lambda n: int(n[3:]))
+        cpu["count"] = len(cores) or cpu["count"]
+        previous, self._previous_cpu = self._previous_cpu, stat
+
+        def busy_percent(name: str) -> Optional[float]:
+            if name not in previous:
+                return None
+            total = stat[name][0] - previous[name][0]
+            idle = stat[name][1] - previous[name][1]
+            if total <= 0:
+                return 0.0 if total == 0 else None
+            return round(100.0 * (total - idle) / total, 1)
+
+        cpu["total_percent"] = busy_percent("cpu")
+        per_core = [busy_percent(name) for name in cores]
+        cpu["per_core_percent"] = None if None in per_core else per_core
+        if not previous:
+            unavailable["total_percent"] = unavailable["per_core_percent"] = FIRST_SAMPLE
+        elif cpu["total_percent"] is None or cpu["per_core_percent"] is None:
+            unavailable["total_percent"] = unavailable["per_core_percent"] = COUNTER_RESET
+        return cpu
+
+    def _memory(self) -> JsonDict:
+        text = self.host.read("proc/meminfo")
+        if text is None:
+            return {"unavailable": {"total_bytes": "/proc/meminfo unreadable"}}
+        info = parse_meminfo(text)
+        total = info.get("MemTotal")
+        # MemAvailable exists since Linux 3.14; older kernels get the classic estimate.
+        available = info.get("MemAvailable")
+        if available is None and total is not None:
+            available = info.get("MemFree", 0) + info.get("Buffers", 0) + info.get("Cached", 0)
+        swap_total = info.get("SwapTotal")
+        swap_free = info.get("SwapFree")
+        return {
+            "total_bytes": total,
+            "available_bytes": available,
+            "used_bytes": None if total is None or available is None else total - available,
+            "swap_total_bytes": swap_total,
+            "swap_used_bytes": (
+                None if swap_total is None or swap_free is None else swap_total - swap_free
+            ),
+            "unavailable": {},
+        }
+
+    def _filesystems(self) -> List[JsonDict]:
+        text = self.host.read("proc/self/mounts")
+        if text is None:
+            return []
+        result = []
+        for device, mount, fstype in parse_mounts(text):
+            entry: JsonDict = {
+                "mount": mount,
+                "device": device,
+                "fstype": fstype,
+                "unavailable": {},
+            }
+            try:
+                stats = self._statvfs(mount, fstype)
+            except OSError as error:
+                reason = _first_line(error.strerror or error)
+                entry["unavailable"] = {
+                    "size_bytes": reason,
+                    "used_bytes": reason,
+                    "free_bytes": reason,
+                }
+            else:
+                if stats.f_blocks == 0:
+                    continue  # size-less mounts (e.g. some overlays, /proc-like FUSE): no data
+                entry["size_bytes"] = stats.f_blocks * stats.f_frsize
+                entry["free_bytes"] = stats.f_bavail * stats.f_frsize
+                entry["used_bytes"] = (stats.f_blocks - stats.f_bfree) * stats.f_frsize
+            result.append(entry)
+        return result
+
+    def _disks(self, elapsed: float) -> List[JsonDict]:
+        text = self.host.read("proc/diskstats")
+        if text is None:
+            return []
+        whole_disks = set(self.host.listdir("sys/block"))
+        stats = parse_diskstats(text)
+        previous, self._previous_disks = self._previous_disks, stats
+        result = []
+        for name in sorted(stats):
+            if whole_disks and name not in whole_disks:
+                continue  # a partition: its I/O is already in its disk's line
+            if name.startswith(SKIPPED_DISK_PREFIXES):
+                continue
+            entry: JsonDict = {"name": name, "unavailable": {}}
+            old = previous.get(name)
+            fields = (
+                ("read_iops", 0, 1),
+                ("read_bytes_per_s", 1, SECTOR_BYTES),
+                ("write_iops", 2, 1),
+                ("write_bytes_per_s", 3, SECTOR_BYTES),
+            )
+            for field, position, scale in fields:
+                rate, reason = _rate(
+                    stats[name][position], None if old is None else old[position], elapsed
+                )
+                entry[field] = None if rate is None else rate * scale
+                if reason:
+                    entry["unavailable"][field] = reason
+            result.append(entry)
+        return result
+
+    def _nics(self, elapsed: float) -> List[JsonDict]:
+        text = self.host.read("proc/net/dev")
+        if text is None:
+            return []
+        counters = parse_net_dev(text)
+        previous, self._previous_nics = self._previous_nics, counters
+        result = []
+        for name in sorted(counters):
+            if name == "lo":
+                continue
+            values = counters[name]
+            unavailable: Dict[str, str] = {}
+            entry: JsonDict = {
+                "name": name,
+                "virtual": not os.path.exists(self.host.path("sys/class/net/%s/device" % name)),
+                "rx_errors": values["rx_errors"],
+                "tx_errors": values["tx_errors"],
+                "rx_drops": values["rx_drops"],
+                "tx_drops": values["tx_drops"],
+                "unavailable": unavailable,
+            }
+            state = self.host.read("sys/class/net/%s/operstate" % name)
+            entry["state"] = state.strip() if state else None
+            entry["speed_mbps"] = _nic_speed(self.host.read("sys/class/net/%s/speed" % name))
+            if entry["speed_mbps"] is None:
+                unavailable["speed_mbps"] = "not reported (link down or virtual interface)"
+            old = previous.get(name)
+            for direction in ("rx", "tx"):
+                rate, reason = _rate(
+                    values[direction + "_bytes"],
+                    None if old is None else old[direction + "_bytes"],
+                    elapsed,
+                )
+                entry[direction + "_bytes_per_s"] = rate
+                if reason:
+                    unavailable[direction + "_bytes_per_s"] = reason
+            result.append(entry)
+        return result
+
+    def _ib_ports(self, elapsed: float) -> List[JsonDict]:
+        result = []
+        current: Dict[str, Tuple[int, int]] = {}
+        for device in self.host.listdir("sys/class/infiniband"):
+            ports_dir = "sys/class/infiniband/%s/ports" % device
+            for port in self.host.listdir(ports_dir):
+                if not port.isdigit():
+                    continue
+                base = "%s/%s/" % (ports_dir, port)
+                unavailable: Dict[str, str] = {}
+                entry: JsonDict = {"device": device, "port": int(port), "unavailable": unavailable}
+                for field, filename in (("state", "state"), ("phys_state", "phys_state")):
+                    text = self.host.read(base + filename)
+                    entry[field] = parse_ib_state(text) if text else None
+                rate_text = self.host.read(base + "rate")
+                entry["rate"] = rate_text.strip() if rate_text else None
+                entry["rate_gbps"] = parse_ib_rate(rate_text) if rate_text else None
+                link_layer = self.host.read(base + "link_layer")
+                entry["link_layer"] = link_layer.strip() if link_layer else None
+                for field, counter in (
+                    ("symbol_errors", "symbol_error"),
+                    ("link_downed", "link_downed"),
+                ):
+                    entry[field] = _int_or_none(self.host.read(base + "counters/" + counter))
+                    if entry[field] is None:
+                        unavailable[field] = "counters/%s unreadable" % counter
+                # port_{rcv,xmit}_data count 4-byte words (IBA spec), not bytes.
+                rx_words = _int_or_none(self.host.read(base + "counters/port_rcv_data"))
+                tx_words = _int_or_none(self.host.read(base + "counters/port_xmit_data"))
+                key = "%s/%s" % (device, port)
+                old = self._previous_ib.get(key)
+                if rx_words is not None and tx_words is not None:
+                    current[key] = (rx_words, tx_words)
+                for position, (field, words) in enumerate(
+                    (("rx_bytes_per_s", rx_words), ("tx_bytes_per_s", tx_words))
+                ):
+                    if words is None:
+                        entry[field] = None
+                        unavailable[field] = "data counters unreadable"
+                        continue
+                    rate, reason = _rate(words, None if old is None else old[position], elapsed)
+                    entry[field] = None if rate is None else rate * 4
+                    if reason:
+                        unavailable[field] = reason
+                result.append(entry)
+        self._previous_ib = current
+        return result
+
+    def _gpu(self) -> JsonDict:
+        try:
+            return self.gpu_reader.read()  # type: ignore[no-any-return, unused-ignore]
+        except Exception as error:
+            return {
+                "status": "error",
+                "source": "nvml",
+                "gpus": [],
+                "reason": "GPU read failed: %s: %s" % (type(error).__name__, _first_line(error)),
+            }
+
+
+def _int_or_none(text: Optional[str]) -> Optional[int]:
+    try:
+        return int(text.strip()) if text else None
+    except ValueError:
+        return None
+
+
+def _nic_speed(text: Optional[str]) -> Optional[int]:
+    speed = _int_or_none(text)
+    # The kernel reports -1 (or 4294967295 on older kernels) for "unknown".
+    if speed is None or speed <= 0 or speed >= 0xFFFFFFFF:
+        return None
+    return speed
+
+
+# --------------------------------------------------------------------------------------------
+# Program: one JSON document per line, per interval.
+# --------------------------------------------------------------------------------------------
+
+
+def stream(sampler: Sampler, interval: float, count: Optional[int], out: Any) -> None:
+    """Write samples on a fixed schedule (ticks do not drift with sampling time)."""
+    next_tick = time.monotonic()
+    taken = 0
+    while count is None or taken < count:
+        out.write(json.dumps(sampler.sample(), separators=(",", ":")) + "\n")
+        out.flush()
+        taken += 1
+        if count is not None and taken >= count:
+            break
+        next_tick += interval
+        delay = next_tick - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+        else:
+            next_tick = time.monotonic()  # fell behind: do not burst to catch up
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = argparse.ArgumentParser(prog="aiconsole-probe", description=__doc__.split("\n")[0])
+    parser.add_argument("--interval", type=float, default=1.0, help="seconds between samples")
+    parser.add_argument("--count", type=int, default=None, help="stop after N samples")
+    parser.add_argument("--name", default=None, help="name to report (default: hostname)")
+    parser.add_argument("--root", default="/", help="read /proc and /sys under this directory")
+    parser.add_argument("--version", action="version", version=PROBE_VERSION)
+    args = parser.parse_args(argv)
+    if args.interval <= 0:
+        parser.error("--interval must be positive")
+    try:
+        stream(Sampler(name=args.name, root=args.root), args.interval, args.count, sys.stdout)
+    except (BrokenPipeError, KeyboardInterrupt):
+        # The reader went away (SSH session closed): a normal way to end.
+        with contextlib.suppress(OSError):
+            sys.stdout.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Textual screens, one per view. Styles live in console.tcss beside them."""

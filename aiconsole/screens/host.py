@@ -1,0 +1,278 @@
+"""The host screen: one machine in full (GPUs and their processes, CPU, memory, disks, links)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.widgets import DataTable, Footer, Header, Static
+
+from aiconsole import units
+from aiconsole.model import FleetSnapshot, GpuProcess, HostSample, HostState
+from aiconsole.screens.base import LiveScreen
+from aiconsole.widgets.render import Palette, column_bars, percent_bar, status_text
+from aiconsole.widgets.table_sync import Cell, Rows, TableSync
+
+BAR_WIDTH = 8
+
+SECTIONS: dict[str, tuple[str, Sequence[str]]] = {
+    "gpus": ("GPUs", ("GPU", "Name", "Util", "Memory", "Temp", "Power", "SM")),
+    "processes": ("GPU processes", ("GPU", "PID", "User", "GPU mem", "Command")),
+    "filesystems": ("Filesystems", ("Mount", "Type", "Size", "Used", "Free", "Use")),
+    "disks": ("Disks", ("Disk", "Read", "Write", "r/s", "w/s")),
+    "nics": ("Network", ("NIC", "State", "Speed", "Rx", "Tx", "Err rx/tx", "Drop rx/tx")),
+    "ib": ("InfiniBand", ("Port", "State", "Phys", "Rate", "Rx", "Tx", "SymErr", "LinkDown")),
+}
+
+
+class HostScreen(LiveScreen):
+    BINDINGS = [Binding("escape", "app.pop_screen", "Back")]
+
+    def __init__(self, host_name: str) -> None:
+        super().__init__()
+        self.host_name = host_name
+        self._syncs: dict[str, TableSync] = {}
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with VerticalScroll(id="host-body"):
+            yield Static(id="host-identity")
+            yield Static(id="host-resources")
+            for key, (title, columns) in SECTIONS.items():
+                yield Static(title, classes="section-title", id=f"{key}-title")
+                yield Static(id=f"{key}-empty", classes="section-empty")
+                table: DataTable[Cell] = DataTable(
+                    id=f"{key}-table", cursor_type="row", zebra_stripes=True
+                )
+                for column in columns:
+                    table.add_column(column, key=column)
+                yield table
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.title = self.host_name
+        for key, (_, columns) in SECTIONS.items():
+            self._syncs[key] = TableSync(
+                self.query_one(f"#{key}-table", DataTable), columns, fit_content=True
+            )
+        super().on_mount()
+
+    def render_snapshot(self, snapshot: FleetSnapshot) -> None:
+        state = next((h for h in snapshot.hosts if h.name == self.host_name), None)
+        palette = self.palette
+        identity = self.query_one("#host-identity", Static)
+        if state is None:
+            identity.update(f"{self.host_name}: no longer in the inventory")
+            return
+        identity.update(identity_line(state, palette))
+        sample = state.sample
+        if sample is None:
+            self.query_one("#host-resources", Static).update("waiting for the first sample…")
+            return
+        self.query_one("#host-resources", Static).update(resources_text(sample, palette))
+        self._show("gpus", gpu_rows(sample, palette), gpu_empty_reason(sample))
+        self._show("processes", process_rows(sample), "no processes on the GPUs")
+        self._show("filesystems", filesystem_rows(sample, palette), "no filesystems")
+        self._show("disks", disk_rows(sample), "no disks")
+        self._show("nics", nic_rows(sample), "no network interfaces")
+        self._show("ib", ib_rows(sample, palette), "no InfiniBand ports")
+
+    def _show(self, key: str, rows: Rows, empty_reason: str) -> None:
+        self._syncs[key].apply(rows)
+        table = self.query_one(f"#{key}-table", DataTable)
+        empty = self.query_one(f"#{key}-empty", Static)
+        table.display = bool(rows)
+        empty.display = not rows
+        if not rows:
+            empty.update(empty_reason)
+
+
+def identity_line(state: HostState, palette: Palette) -> Text:
+    text = Text()
+    text.append_text(status_text(state.status, palette))
+    if state.reason:
+        text.append(f" ({state.reason})", style=palette.level("error"))
+    text.append(f"  data age {units.duration(state.age_s)}", style=palette.dim)
+    sample = state.sample
+    if sample is not None:
+        ident = sample.identity
+        text.append(f"  {ident.hostname}  kernel {ident.kernel or units.NA}")
+        text.append(f"  up {units.duration(ident.uptime_s)}")
+        text.append(f"  probe {ident.probe_version}", style=palette.dim)
+    return text
+
+
+def resources_text(sample: HostSample, palette: Palette) -> Text:
+    cpu, memory = sample.cpu, sample.memory
+    text = Text("CPU  ")
+    text.append_text(percent_bar(cpu.total_percent, BAR_WIDTH, palette))
+    loads = (cpu.load1, cpu.load5, cpu.load15)
+    text.append(f"  {cpu.count} cores  load " + " ".join(units.number(v, "", 2) for v in loads))
+    if cpu.per_core_percent:
+        text.append("\n     ")
+        text.append_text(column_bars(cpu.per_core_percent, palette))
+        text.append(" per core", style=palette.dim)
+    memory_percent = _fraction(memory.used_bytes, memory.total_bytes)
+    text.append("\nMem  ")
+    text.append_text(percent_bar(memory_percent, BAR_WIDTH, palette))
+    text.append(
+        f"  {units.bytes_short(memory.used_bytes)} used of {units.bytes_short(memory.total_bytes)}"
+    )
+    if memory.swap_total_bytes:
+        text.append(
+            f"   swap {units.bytes_short(memory.swap_used_bytes)}"
+            f"/{units.bytes_short(memory.swap_total_bytes)}"
+        )
+    return text
+
+
+def _fraction(part: float | None, whole: float | None) -> float | None:
+    if part is None or not whole:
+        return None
+    return 100.0 * part / whole
+
+
+def gpu_empty_reason(sample: HostSample) -> str:
+    section = sample.gpu
+    if section.status == "ok":
+        return "no GPUs"
+    return f"GPUs: {section.status.replace('_', ' ')}: {section.reason or 'no detail'}"
+
+
+def gpu_rows(sample: HostSample, palette: Palette) -> Rows:
+    rows: dict[str, tuple[Cell, ...]] = {}
+    for gpu in sample.gpu.gpus:
+        if gpu.lost:
+            lost = Text("GPU is lost", style=palette.level("error"))
+            rows[str(gpu.index)] = (str(gpu.index), lost, *([units.NA] * 5))
+            continue
+        memory_percent = _fraction(gpu.memory_used_bytes, gpu.memory_total_bytes)
+        memory = percent_bar(memory_percent, BAR_WIDTH, palette)
+        power = (
+            units.number(gpu.power_draw_w, "W")
+            if gpu.power_limit_w is None
+            else f"{units.number(gpu.power_draw_w)}/{units.number(gpu.power_limit_w, 'W')}"
+        )
+        rows[str(gpu.index)] = (
+            str(gpu.index),
+            short_gpu_name(gpu.name),
+            percent_bar(gpu.util_gpu_percent, BAR_WIDTH, palette),
+            memory,
+            Text(
+                units.number(gpu.temperature_c, "C"),
+                style=palette.for_percent(gpu.temperature_c, 80, 88),
+            ),
+            power,
+            units.number(gpu.sm_clock_mhz, "MHz"),
+        )
+    return rows
+
+
+def short_gpu_name(name: str | None) -> str:
+    """'NVIDIA H100 80GB HBM3' -> 'H100 80GB HBM3': the vendor is the same on every row."""
+    if name is None:
+        return units.NA
+    return name.removeprefix("NVIDIA ").strip() or name
+
+
+def process_rows(sample: HostSample) -> Rows:
+    rows: dict[str, tuple[Cell, ...]] = {}
+    for gpu in sample.gpu.gpus:
+        for process in sorted(gpu.processes, key=_memory_desc):
+            rows[f"{gpu.index}:{process.pid}"] = (
+                str(gpu.index),
+                str(process.pid),
+                process.user or units.NA,
+                units.bytes_short(process.gpu_memory_bytes),
+                (process.command or units.NA)[:200],
+            )
+    return rows
+
+
+def _memory_desc(process: GpuProcess) -> int:
+    return -(process.gpu_memory_bytes or 0)
+
+
+def filesystem_rows(sample: HostSample, palette: Palette) -> Rows:
+    rows: dict[str, tuple[Cell, ...]] = {}
+    for fs in sample.filesystems:
+        use = _fraction(fs.used_bytes, fs.size_bytes)
+        rows[fs.mount] = (
+            fs.mount,
+            fs.fstype,
+            units.bytes_short(fs.size_bytes),
+            units.bytes_short(fs.used_bytes),
+            units.bytes_short(fs.free_bytes),
+            percent_bar(use, 6, palette)
+            if fs.size_bytes
+            else Text(
+                next(iter(fs.unavailable.values()), units.NA), style=palette.level("warning")
+            ),
+        )
+    return rows
+
+
+def disk_rows(sample: HostSample) -> Rows:
+    return {
+        disk.name: (
+            disk.name,
+            units.rate_short(disk.read_bytes_per_s),
+            units.rate_short(disk.write_bytes_per_s),
+            units.number(disk.read_iops),
+            units.number(disk.write_iops),
+        )
+        for disk in sample.disks
+    }
+
+
+def nic_rows(sample: HostSample) -> Rows:
+    # Physical interfaces first: on a container host the veths would bury them.
+    nics = sorted(sample.nics, key=lambda nic: (nic.virtual, nic.name))
+    return {
+        nic.name: (
+            nic.name,
+            nic.state or units.NA,
+            units.NA
+            if nic.speed_mbps is None
+            else f"{nic.speed_mbps // 1000}G"
+            if nic.speed_mbps >= 1000
+            else f"{nic.speed_mbps}M",
+            units.rate_short(nic.rx_bytes_per_s),
+            units.rate_short(nic.tx_bytes_per_s),
+            f"{_count(nic.rx_errors)}/{_count(nic.tx_errors)}",
+            f"{_count(nic.rx_drops)}/{_count(nic.tx_drops)}",
+        )
+        for nic in nics
+    }
+
+
+def ib_rows(sample: HostSample, palette: Palette) -> Rows:
+    def flagged(value: int | None) -> Cell:
+        if value:
+            return Text(str(value), style=palette.level("warning"))
+        return _count(value)
+
+    return {
+        f"{port.device}/{port.port}": (
+            f"{port.device}/{port.port}",
+            _state_cell(port.state, "ACTIVE", palette),
+            _state_cell(port.phys_state, "LinkUp", palette),
+            port.rate or units.NA,
+            units.rate_short(port.rx_bytes_per_s),
+            units.rate_short(port.tx_bytes_per_s),
+            flagged(port.symbol_errors),
+            flagged(port.link_downed),
+        )
+        for port in sample.ib_ports
+    }
+
+
+def _state_cell(value: str | None, healthy: str, palette: Palette) -> Text:
+    return Text(value or units.NA, style=palette.level("success" if value == healthy else "error"))
+
+
+def _count(value: int | None) -> str:
+    return units.NA if value is None else str(value)

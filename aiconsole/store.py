@@ -1,0 +1,54 @@
+"""The one store of host states that every collector writes and every view reads.
+
+Writers replace a host's whole :class:`HostState`; the mapping itself is replaced too, never
+mutated, so a reader holding a snapshot is never surprised by a half-written update and needs
+no lock. All writes happen on the event loop thread.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Mapping
+from types import MappingProxyType
+
+import msgspec
+
+from aiconsole.model import FleetSnapshot, HostState
+
+
+class FleetStore:
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        self._clock = clock
+        self._hosts: Mapping[str, HostState] = MappingProxyType({})
+        self.version = 0
+        """Increases with every write, so a view can skip a redraw when nothing changed."""
+
+    def declare(self, names: Iterable[str]) -> None:
+        """Add hosts that have not reported yet, in inventory order, as ``connecting``."""
+        hosts = dict(self._hosts)
+        for name in names:
+            hosts.setdefault(name, HostState(name=name, status="connecting"))
+        self._replace(hosts)
+
+    def put(self, state: HostState) -> None:
+        hosts = dict(self._hosts)
+        hosts[state.name] = state
+        self._replace(hosts)
+
+    def get(self, name: str) -> HostState | None:
+        return self._hosts.get(name)
+
+    def snapshot(self) -> FleetSnapshot:
+        """The fleet now, with each host's data age computed on the console's clock."""
+        now = self._clock()
+        hosts = tuple(
+            state
+            if state.received_at is None
+            else msgspec.structs.replace(state, age_s=round(max(0.0, now - state.received_at), 3))
+            for state in self._hosts.values()
+        )
+        return FleetSnapshot(generated_at=now, hosts=hosts)
+
+    def _replace(self, hosts: dict[str, HostState]) -> None:
+        self._hosts = MappingProxyType(hosts)
+        self.version += 1

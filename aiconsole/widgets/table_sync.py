@@ -1,0 +1,47 @@
+"""Bring a DataTable to a wanted set of rows by changing only what changed.
+
+Rebuilding a table every refresh resets the cursor and scroll position and costs time in
+proportion to the fleet; here only cells whose text differs are written, rows that appeared
+are added, and rows that vanished are removed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from rich.text import Text
+from textual.widgets import DataTable
+
+Cell = str | Text
+Rows = Mapping[str, Sequence[Cell]]
+
+
+class TableSync:
+    def __init__(
+        self, table: DataTable[Cell], column_keys: Sequence[str], *, fit_content: bool = False
+    ) -> None:
+        """``fit_content`` widens columns as values grow (small tables; costs a re-measure)."""
+        self.table = table
+        self.column_keys = list(column_keys)
+        self._fit_content = fit_content
+        self._shown: dict[str, tuple[Cell, ...]] = {}
+
+    def apply(self, rows: Rows) -> None:
+        table = self.table
+        for key in [k for k in self._shown if k not in rows]:
+            table.remove_row(key)
+            del self._shown[key]
+        for key, cells in rows.items():
+            wanted = tuple(cells)
+            shown = self._shown.get(key)
+            if shown is None:
+                table.add_row(*wanted, key=key)
+            elif shown != wanted:
+                for column, old, new in zip(self.column_keys, shown, wanted, strict=True):
+                    if old != new:
+                        table.update_cell(key, column, new, update_width=self._fit_content)
+            self._shown[key] = wanted
+
+    def clear(self) -> None:
+        self.table.clear()
+        self._shown.clear()

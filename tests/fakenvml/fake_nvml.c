@@ -1,0 +1,327 @@
+/*
+ * A stand-in for the NVIDIA driver's libnvidia-ml.so.1, for tests on machines without a GPU.
+ *
+ * It replaces the driver only at the C ABI: the unmodified pynvml loads it with
+ * CDLL("libnvidia-ml.so.1"), so its ctypes structs, version constants and error mapping are
+ * exercised exactly as against a real driver. Compiled against NVIDIA's own nvml.h so that a
+ * signature or struct mistake here is a compile error, not a silently passing test.
+ *
+ * Values come from a text file named by $FAKE_NVML_CONFIG, re-read on every call so that a
+ * test can change a GPU between two samples:
+ *
+ *     device_count=2
+ *     driver_version=550.54.15
+ *     gpu0.name=NVIDIA H100 80GB HBM3
+ *     gpu0.util_gpu=87
+ *     gpu0.processes=4242:1073741824,4243:2147483648
+ *     gpu1.fan_speed=!3          <- "!N": this call returns NVML error N (3 = Not Supported)
+ *     gpu1.lost=1                <- every call on gpu1 returns NVML_ERROR_GPU_IS_LOST
+ *     init=!9                    <- nvmlInit fails with NVML_ERROR_DRIVER_NOT_LOADED
+ *
+ * Built with -DFAKE_NVML_OLD_DRIVER it leaves out the symbols newer drivers added
+ * (memory v2, _v3 process calls), as a driver older than R510 would.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nvml.h"
+
+#define MAX_DEVICES 64
+#define MAX_PROCESSES 256
+
+struct nvmlDevice_st {
+    unsigned int index;
+};
+
+static struct nvmlDevice_st devices[MAX_DEVICES];
+static int initialised = 0;
+
+/* Look up `key` in the config file; 1 if found (value copied to out), else 0. */
+static int lookup(const char *key, char *out, size_t out_size) {
+    const char *path = getenv("FAKE_NVML_CONFIG");
+    if (path == NULL) return 0;
+    FILE *file = fopen(path, "r");
+    if (file == NULL) return 0;
+    char line[4096];
+    size_t key_len = strlen(key);
+    int found = 0;
+    while (fgets(line, sizeof line, file) != NULL) {
+        if (strncmp(line, key, key_len) == 0 && line[key_len] == '=') {
+            char *value = line + key_len + 1;
+            value[strcspn(value, "\r\n")] = '\0';
+            snprintf(out, out_size, "%s", value);
+            found = 1; /* later lines win, so keep reading */
+        }
+    }
+    fclose(file);
+    return found;
+}
+
+/* "!N" in a value means: return NVML error N from this call. */
+static int injected_error(const char *value, nvmlReturn_t *error) {
+    if (value[0] != '!') return 0;
+    *error = (nvmlReturn_t)atoi(value + 1);
+    return 1;
+}
+
+static nvmlReturn_t device_check(nvmlDevice_t device) {
+    char value[64];
+    char key[64];
+    if (!initialised) return NVML_ERROR_UNINITIALIZED;
+    if (device == NULL) return NVML_ERROR_INVALID_ARGUMENT;
+    snprintf(key, sizeof key, "gpu%u.lost", device->index);
+    if (lookup(key, value, sizeof value) && strcmp(value, "1") == 0) return NVML_ERROR_GPU_IS_LOST;
+    return NVML_SUCCESS;
+}
+
+/* Read gpuN.<field>: NVML_SUCCESS with out filled, the injected error, or NOT_SUPPORTED. */
+static nvmlReturn_t device_value(nvmlDevice_t device, const char *field, char *out, size_t size) {
+    nvmlReturn_t status = device_check(device);
+    if (status != NVML_SUCCESS) return status;
+    char key[128];
+    snprintf(key, sizeof key, "gpu%u.%s", device->index, field);
+    if (!lookup(key, out, size)) return NVML_ERROR_NOT_SUPPORTED;
+    nvmlReturn_t error;
+    if (injected_error(out, &error)) return error;
+    return NVML_SUCCESS;
+}
+
+static nvmlReturn_t device_uint(nvmlDevice_t device, const char *field, unsigned int *out) {
+    char value[64];
+    if (out == NULL) return NVML_ERROR_INVALID_ARGUMENT;
+    nvmlReturn_t status = device_value(device, field, value, sizeof value);
+    if (status == NVML_SUCCESS) *out = (unsigned int)strtoul(value, NULL, 10);
+    return status;
+}
+
+static nvmlReturn_t device_ull(nvmlDevice_t device, const char *field, unsigned long long *out) {
+    char value[64];
+    nvmlReturn_t status = device_value(device, field, value, sizeof value);
+    if (status == NVML_SUCCESS) *out = strtoull(value, NULL, 10);
+    return status;
+}
+
+static nvmlReturn_t device_string(nvmlDevice_t device, const char *field, char *out,
+                                  unsigned int length) {
+    char value[256];
+    if (out == NULL) return NVML_ERROR_INVALID_ARGUMENT;
+    nvmlReturn_t status = device_value(device, field, value, sizeof value);
+    if (status != NVML_SUCCESS) return status;
+    if (strlen(value) + 1 > length) return NVML_ERROR_INSUFFICIENT_SIZE;
+    memcpy(out, value, strlen(value) + 1);
+    return NVML_SUCCESS;
+}
+
+/* ---- library ---------------------------------------------------------------------------- */
+
+nvmlReturn_t nvmlInitWithFlags(unsigned int flags) {
+    (void)flags;
+    char value[64];
+    nvmlReturn_t error;
+    if (lookup("init", value, sizeof value) && injected_error(value, &error)) return error;
+    for (unsigned int i = 0; i < MAX_DEVICES; i++) devices[i].index = i;
+    initialised = 1;
+    return NVML_SUCCESS;
+}
+
+nvmlReturn_t nvmlInit_v2(void) { return nvmlInitWithFlags(0); }
+
+nvmlReturn_t nvmlShutdown(void) {
+    initialised = 0;
+    return NVML_SUCCESS;
+}
+
+const char *nvmlErrorString(nvmlReturn_t result) {
+    /* The driver's own wording, which pynvml passes through into exception messages. */
+    switch (result) {
+    case NVML_SUCCESS: return "Success";
+    case NVML_ERROR_UNINITIALIZED: return "Uninitialized";
+    case NVML_ERROR_INVALID_ARGUMENT: return "Invalid Argument";
+    case NVML_ERROR_NOT_SUPPORTED: return "Not Supported";
+    case NVML_ERROR_NO_PERMISSION: return "Insufficient Permissions";
+    case NVML_ERROR_NOT_FOUND: return "Not Found";
+    case NVML_ERROR_INSUFFICIENT_SIZE: return "Insufficient Size";
+    case NVML_ERROR_DRIVER_NOT_LOADED: return "Driver Not Loaded";
+    case NVML_ERROR_TIMEOUT: return "Timeout";
+    case NVML_ERROR_IRQ_ISSUE: return "Interrupt Request Issue";
+    case NVML_ERROR_LIBRARY_NOT_FOUND: return "NVML Shared Library Not Found";
+    case NVML_ERROR_FUNCTION_NOT_FOUND: return "Function Not Found";
+    case NVML_ERROR_GPU_IS_LOST: return "GPU is lost";
+    case NVML_ERROR_UNKNOWN: return "Unknown Error";
+    default: return "Unknown Error";
+    }
+}
+
+nvmlReturn_t nvmlSystemGetDriverVersion(char *version, unsigned int length) {
+    char value[96];
+    nvmlReturn_t error;
+    if (!initialised) return NVML_ERROR_UNINITIALIZED;
+    if (!lookup("driver_version", value, sizeof value)) snprintf(value, sizeof value, "550.54.15");
+    if (injected_error(value, &error)) return error;
+    if (strlen(value) + 1 > length) return NVML_ERROR_INSUFFICIENT_SIZE;
+    memcpy(version, value, strlen(value) + 1);
+    return NVML_SUCCESS;
+}
+
+nvmlReturn_t nvmlDeviceGetCount_v2(unsigned int *deviceCount) {
+    char value[32];
+    nvmlReturn_t error;
+    if (!initialised) return NVML_ERROR_UNINITIALIZED;
+    if (!lookup("device_count", value, sizeof value)) snprintf(value, sizeof value, "0");
+    if (injected_error(value, &error)) return error;
+    unsigned int count = (unsigned int)strtoul(value, NULL, 10);
+    *deviceCount = count > MAX_DEVICES ? MAX_DEVICES : count;
+    return NVML_SUCCESS;
+}
+
+nvmlReturn_t nvmlDeviceGetHandleByIndex_v2(unsigned int index, nvmlDevice_t *device) {
+    unsigned int count = 0;
+    nvmlReturn_t status = nvmlDeviceGetCount_v2(&count);
+    if (status != NVML_SUCCESS) return status;
+    if (index >= count) return NVML_ERROR_INVALID_ARGUMENT;
+    *device = &devices[index];
+    return device_check(*device);
+}
+
+/* ---- identity --------------------------------------------------------------------------- */
+
+nvmlReturn_t nvmlDeviceGetName(nvmlDevice_t device, char *name, unsigned int length) {
+    return device_string(device, "name", name, length);
+}
+
+nvmlReturn_t nvmlDeviceGetUUID(nvmlDevice_t device, char *uuid, unsigned int length) {
+    return device_string(device, "uuid", uuid, length);
+}
+
+nvmlReturn_t nvmlDeviceGetPciInfo_v3(nvmlDevice_t device, nvmlPciInfo_t *pci) {
+    if (pci == NULL) return NVML_ERROR_INVALID_ARGUMENT;
+    memset(pci, 0, sizeof *pci);
+    return device_string(device, "bus_id", pci->busId, NVML_DEVICE_PCI_BUS_ID_BUFFER_SIZE);
+}
+
+/* ---- memory ----------------------------------------------------------------------------- */
+
+nvmlReturn_t nvmlDeviceGetMemoryInfo(nvmlDevice_t device, nvmlMemory_t *memory) {
+    if (memory == NULL) return NVML_ERROR_INVALID_ARGUMENT;
+    nvmlReturn_t status = device_ull(device, "memory_total", &memory->total);
+    if (status != NVML_SUCCESS) return status;
+    status = device_ull(device, "memory_used", &memory->used);
+    if (status != NVML_SUCCESS) return status;
+    memory->free = memory->total - memory->used;
+    return NVML_SUCCESS;
+}
+
+#ifndef FAKE_NVML_OLD_DRIVER
+nvmlReturn_t nvmlDeviceGetMemoryInfo_v2(nvmlDevice_t device, nvmlMemory_v2_t *memory) {
+    if (memory == NULL) return NVML_ERROR_INVALID_ARGUMENT;
+    if (memory->version != nvmlMemory_v2) return NVML_ERROR_ARGUMENT_VERSION_MISMATCH;
+    nvmlReturn_t status = device_ull(device, "memory_total", &memory->total);
+    if (status != NVML_SUCCESS) return status;
+    status = device_ull(device, "memory_used", &memory->used);
+    if (status != NVML_SUCCESS) return status;
+    memory->reserved = 0;
+    if (device_ull(device, "memory_reserved", &memory->reserved) != NVML_SUCCESS) {
+        memory->reserved = 0;
+    }
+    memory->free = memory->total - memory->used - memory->reserved;
+    return NVML_SUCCESS;
+}
+#endif
+
+/* ---- utilisation, thermals, power, clocks ---------------------------------------------- */
+
+nvmlReturn_t nvmlDeviceGetUtilizationRates(nvmlDevice_t device, nvmlUtilization_t *utilization) {
+    if (utilization == NULL) return NVML_ERROR_INVALID_ARGUMENT;
+    nvmlReturn_t status = device_uint(device, "util_gpu", &utilization->gpu);
+    if (status != NVML_SUCCESS) return status;
+    return device_uint(device, "util_memory", &utilization->memory);
+}
+
+nvmlReturn_t nvmlDeviceGetTemperature(nvmlDevice_t device, nvmlTemperatureSensors_t sensorType,
+                                      unsigned int *temp) {
+    if (sensorType != NVML_TEMPERATURE_GPU) return NVML_ERROR_INVALID_ARGUMENT;
+    return device_uint(device, "temperature", temp);
+}
+
+nvmlReturn_t nvmlDeviceGetPowerUsage(nvmlDevice_t device, unsigned int *power) {
+    return device_uint(device, "power_usage", power);
+}
+
+nvmlReturn_t nvmlDeviceGetEnforcedPowerLimit(nvmlDevice_t device, unsigned int *limit) {
+    return device_uint(device, "power_limit", limit);
+}
+
+nvmlReturn_t nvmlDeviceGetClockInfo(nvmlDevice_t device, nvmlClockType_t type,
+                                    unsigned int *clock) {
+    switch (type) {
+    case NVML_CLOCK_SM: return device_uint(device, "sm_clock", clock);
+    case NVML_CLOCK_MEM: return device_uint(device, "mem_clock", clock);
+    case NVML_CLOCK_GRAPHICS: return device_uint(device, "graphics_clock", clock);
+    default: return NVML_ERROR_NOT_SUPPORTED;
+    }
+}
+
+/* ---- processes -------------------------------------------------------------------------- */
+
+/* gpuN.<field>=pid:bytes,pid:bytes  ("-" for bytes = not available, as under WDDM/MIG). */
+static nvmlReturn_t running_processes(nvmlDevice_t device, const char *field,
+                                      unsigned int *infoCount, nvmlProcessInfo_t *infos) {
+    char value[4096];
+    if (infoCount == NULL) return NVML_ERROR_INVALID_ARGUMENT;
+    nvmlReturn_t status = device_value(device, field, value, sizeof value);
+    if (status == NVML_ERROR_NOT_SUPPORTED) value[0] = '\0'; /* unset: no processes */
+    else if (status != NVML_SUCCESS) return status;
+
+    nvmlProcessInfo_t found[MAX_PROCESSES];
+    unsigned int count = 0;
+    for (char *item = strtok(value, ","); item != NULL && count < MAX_PROCESSES;
+         item = strtok(NULL, ",")) {
+        char *colon = strchr(item, ':');
+        found[count].pid = (unsigned int)strtoul(item, NULL, 10);
+        found[count].usedGpuMemory = (colon == NULL || colon[1] == '-')
+                                         ? NVML_VALUE_NOT_AVAILABLE
+                                         : strtoull(colon + 1, NULL, 10);
+        found[count].gpuInstanceId = 0xFFFFFFFFu;
+        found[count].computeInstanceId = 0xFFFFFFFFu;
+        count++;
+    }
+    /* The real driver's protocol: report the count, and INSUFFICIENT_SIZE when it won't fit. */
+    if (count == 0) {
+        *infoCount = 0;
+        return NVML_SUCCESS;
+    }
+    if (infos == NULL || *infoCount < count) {
+        *infoCount = count;
+        return NVML_ERROR_INSUFFICIENT_SIZE;
+    }
+    memcpy(infos, found, count * sizeof *infos);
+    *infoCount = count;
+    return NVML_SUCCESS;
+}
+
+#ifndef FAKE_NVML_OLD_DRIVER
+nvmlReturn_t nvmlDeviceGetComputeRunningProcesses_v3(nvmlDevice_t device, unsigned int *infoCount,
+                                                     nvmlProcessInfo_t *infos) {
+    return running_processes(device, "processes", infoCount, infos);
+}
+
+nvmlReturn_t nvmlDeviceGetGraphicsRunningProcesses_v3(nvmlDevice_t device,
+                                                      unsigned int *infoCount,
+                                                      nvmlProcessInfo_t *infos) {
+    return running_processes(device, "graphics_processes", infoCount, infos);
+}
+#endif
+
+/* R450-R470 drivers: the same 24-byte struct under the _v2 name. */
+nvmlReturn_t nvmlDeviceGetComputeRunningProcesses_v2(nvmlDevice_t device, unsigned int *infoCount,
+                                                     nvmlProcessInfo_t *infos) {
+    return running_processes(device, "processes", infoCount, infos);
+}
+
+nvmlReturn_t nvmlDeviceGetGraphicsRunningProcesses_v2(nvmlDevice_t device,
+                                                      unsigned int *infoCount,
+                                                      nvmlProcessInfo_t *infos) {
+    return running_processes(device, "graphics_processes", infoCount, infos);
+}
