@@ -468,6 +468,7 @@ class NvmlReader:
             gpu["memory_total_bytes"] = int(memory.total)
             gpu["memory_used_bytes"] = int(memory.used)
         else:
+            gpu["memory_total_bytes"] = gpu["memory_used_bytes"] = None
             for field in ("memory_total_bytes", "memory_used_bytes"):
                 unavailable[field] = unavailable.get("memory", "unknown")
             unavailable.pop("memory", None)
@@ -477,6 +478,7 @@ class NvmlReader:
             gpu["util_gpu_percent"] = float(rates.gpu)
             gpu["util_memory_percent"] = float(rates.memory)
         else:
+            gpu["util_gpu_percent"] = gpu["util_memory_percent"] = None
             unavailable["util_memory_percent"] = unavailable["util_gpu_percent"]
 
         temperature = ask(

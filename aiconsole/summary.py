@@ -26,11 +26,6 @@ class HostSummary:
     net_tx_bytes_per_s: float | None
 
 
-def _sum(values: list[float | None]) -> float | None:
-    known = [v for v in values if v is not None]
-    return sum(known) if known else None
-
-
 def summarize(state: HostState) -> HostSummary:
     sample = state.sample
     if sample is None:
@@ -51,13 +46,33 @@ def summarize(state: HostState) -> HostSummary:
             None,
             None,
         )
-    gpus = [gpu for gpu in sample.gpu.gpus if not gpu.lost]
-    utils = [g.util_gpu_percent for g in gpus if g.util_gpu_percent is not None]
-    temps = [g.temperature_c for g in gpus if g.temperature_c is not None]
-    mem_used = _sum([g.memory_used_bytes for g in gpus])
-    mem_total = _sum([g.memory_total_bytes for g in gpus])
+    # One pass over the GPUs: this runs for every host on every refresh.
+    util_sum = 0.0
+    util_n = 0
+    temp_max: float | None = None
+    mem_used = mem_total = 0
+    mem_known = False
+    power = 0.0
+    power_known = False
+    for gpu in sample.gpu.gpus:
+        if gpu.lost:
+            continue
+        if gpu.util_gpu_percent is not None:
+            util_sum += gpu.util_gpu_percent
+            util_n += 1
+        if gpu.temperature_c is not None and (temp_max is None or gpu.temperature_c > temp_max):
+            temp_max = gpu.temperature_c
+        if gpu.memory_total_bytes is not None:
+            mem_total += gpu.memory_total_bytes
+            mem_used += gpu.memory_used_bytes or 0
+            mem_known = True
+        if gpu.power_draw_w is not None:
+            power += gpu.power_draw_w
+            power_known = True
     # Physical NICs only: a bridge and its veths would count the same bytes several times.
-    nics = [nic for nic in sample.nics if not nic.virtual] or list(sample.nics)
+    nics = [nic for nic in sample.nics if not nic.virtual] or sample.nics
+    rx = [n.rx_bytes_per_s for n in nics if n.rx_bytes_per_s is not None]
+    tx = [n.tx_bytes_per_s for n in nics if n.tx_bytes_per_s is not None]
     return HostSummary(
         name=state.name,
         status=state.status,
@@ -67,11 +82,11 @@ def summarize(state: HostState) -> HostSummary:
         memory_used_bytes=sample.memory.used_bytes,
         memory_total_bytes=sample.memory.total_bytes,
         gpu_count=len(sample.gpu.gpus),
-        gpu_util_mean=sum(utils) / len(utils) if utils else None,
-        gpu_memory_used_bytes=None if mem_used is None else int(mem_used),
-        gpu_memory_total_bytes=None if mem_total is None else int(mem_total),
-        gpu_temp_max=max(temps) if temps else None,
-        gpu_power_w=_sum([g.power_draw_w for g in gpus]),
-        net_rx_bytes_per_s=_sum([n.rx_bytes_per_s for n in nics]),
-        net_tx_bytes_per_s=_sum([n.tx_bytes_per_s for n in nics]),
+        gpu_util_mean=util_sum / util_n if util_n else None,
+        gpu_memory_used_bytes=mem_used if mem_known else None,
+        gpu_memory_total_bytes=mem_total if mem_known else None,
+        gpu_temp_max=temp_max,
+        gpu_power_w=power if power_known else None,
+        net_rx_bytes_per_s=sum(rx) if rx else None,
+        net_tx_bytes_per_s=sum(tx) if tx else None,
     )

@@ -4,67 +4,54 @@ from __future__ import annotations
 
 from collections import Counter
 
-from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
-from textual.widgets import DataTable, Footer, Header
+from textual.widgets import Footer, Header
 
 from aiconsole import units
 from aiconsole.model import FleetSnapshot, HostState
 from aiconsole.screens.base import LiveScreen
-from aiconsole.summary import summarize
-from aiconsole.widgets.render import Palette, status_text
-from aiconsole.widgets.table_sync import Cell, TableSync
+from aiconsole.summary import HostSummary, summarize
+from aiconsole.widgets.fleet_table import Cell, Column, FleetTable, Row
+from aiconsole.widgets.render import STATUS_LABEL, STATUS_LEVEL, Palette
 
-# (key, label, width): fixed widths keep every column of a typical row inside 80 cells,
-# and spare the table a width re-measure of every row on each refresh. None = fit content.
-COLUMNS: tuple[tuple[str, str, int | None], ...] = (
-    ("host", "Host", None),
-    ("status", "Status", 11),
-    ("age", "Age", 4),
-    ("cpu", "CPU", 4),
-    ("mem", "Mem", 4),
-    ("gpus", "GPU", 3),
-    ("util", "Util", 4),
-    ("gmem", "GMem", 4),
-    ("temp", "Temp", 4),
-    ("power", "Power", 5),
-    ("rx", "Net rx", 7),
-    ("tx", "Net tx", 7),
-    ("reason", "Reason", None),
+# Fixed widths keep a typical row inside 80 cells; None fits the widest value.
+COLUMNS = (
+    Column("host", "Host", None, "left"),
+    Column("status", "Status", 11, "left"),
+    Column("age", "Age", 4),
+    Column("cpu", "CPU", 4),
+    Column("mem", "Mem", 4),
+    Column("gpus", "GPU", 3),
+    Column("util", "Util", 4),
+    Column("gmem", "GMem", 4),
+    Column("temp", "Temp", 4),
+    Column("power", "Power", 5),
+    Column("rx", "Net rx", 7),
+    Column("tx", "Net tx", 7),
+    Column("reason", "Reason", None, "left"),
 )
-GAP = " "
-"""Columns are separated by one space (DataTable's own padding would take two)."""
 
 
 class FleetScreen(LiveScreen):
-    BINDINGS = [
-        Binding("enter", "open_host", "Open host", show=True, priority=False),
-    ]
+    def __init__(self) -> None:
+        super().__init__()
+        # Summaries are derived from a sample; a sample object is immutable, so the summary
+        # of one is computed once however many refreshes show it (keyed by identity: an
+        # equality test would compare whole samples).
+        self._summaries: dict[str, tuple[HostState, HostSummary]] = {}
 
     def compose(self) -> ComposeResult:
         yield Header()
-        table: DataTable[Cell] = DataTable(
-            id="fleet", cursor_type="row", zebra_stripes=True, cell_padding=0
-        )
-        for position, (key, label, width) in enumerate(COLUMNS):
-            gap = GAP if position else ""
-            table.add_column(
-                Text(gap + label, justify="left" if width is None or key == "status" else "right"),
-                key=key,
-                width=None if width is None else width + len(gap),
-            )
-        yield table
+        yield FleetTable(COLUMNS, id="fleet")
         yield Footer()
-
-    def on_mount(self) -> None:
-        self._sync = TableSync(self.query_one("#fleet", DataTable), [key for key, _, _ in COLUMNS])
-        super().on_mount()
 
     def render_snapshot(self, snapshot: FleetSnapshot) -> None:
         palette = self.palette
-        rows = {state.name: fleet_row(state, palette) for state in snapshot.hosts}
-        self._sync.apply(rows)
+        rows = [Row(state.name, fleet_cells(self._summary(state))) for state in snapshot.hosts]
+        self.query_one("#fleet", FleetTable).set_rows(rows, palette.level_styles())
+        known = {state.name for state in snapshot.hosts}
+        for gone in self._summaries.keys() - known:
+            del self._summaries[gone]
         counts = Counter(state.status for state in snapshot.hosts)
         detail = ", ".join(f"{n} {status.replace('_', ' ')}" for status, n in counts.items())
         count = len(snapshot.hosts)
@@ -72,51 +59,52 @@ class FleetScreen(LiveScreen):
             f"{count} host{'s' if count != 1 else ''}: {detail}" if count else "no hosts"
         )
 
-    def action_open_host(self) -> None:
-        table = self.query_one("#fleet", DataTable)
-        if table.row_count:
-            row_key, _ = table.coordinate_to_cell_key(table.cursor_coordinate)
-            if row_key.value is not None:
-                self.console.open_host(row_key.value)
+    def _summary(self, state: HostState) -> HostSummary:
+        cached = self._summaries.get(state.name)
+        if (
+            cached is not None
+            and cached[0].sample is state.sample
+            and cached[0].status == state.status
+            and cached[0].reason == state.reason
+        ):
+            summary = cached[1]
+        else:
+            summary = summarize(state)
+            self._summaries[state.name] = (state, summary)
+        return summary if summary.age_s == state.age_s else _with_age(summary, state.age_s)
 
-    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+    def on_fleet_table_row_chosen(self, event: FleetTable.RowChosen) -> None:
         event.stop()
-        if event.row_key.value is not None:
-            self.console.open_host(event.row_key.value)
+        self.console.open_host(event.key)
 
 
-def fleet_row(state: HostState, palette: Palette) -> tuple[Cell, ...]:
-    s = summarize(state)
+def _with_age(summary: HostSummary, age_s: float | None) -> HostSummary:
+    from dataclasses import replace
+
+    return replace(summary, age_s=age_s)
+
+
+def fleet_cells(s: HostSummary) -> tuple[Cell, ...]:
     memory = _percent_of(s.memory_used_bytes, s.memory_total_bytes)
     gpu_memory = _percent_of(s.gpu_memory_used_bytes, s.gpu_memory_total_bytes)
-    cells: tuple[Cell, ...] = (
-        s.name,
-        status_text(s.status, palette),
-        units.duration(s.age_s),
-        Text(units.percent(s.cpu_percent), style=palette.for_percent(s.cpu_percent)),
-        Text(units.percent(memory), style=palette.for_percent(memory)),
-        str(s.gpu_count) if s.gpu_count else units.NA,
-        Text(units.percent(s.gpu_util_mean), style=palette.for_percent(s.gpu_util_mean)),
-        Text(units.percent(gpu_memory), style=palette.for_percent(gpu_memory)),
-        Text(units.number(s.gpu_temp_max, "C"), style=palette.for_percent(s.gpu_temp_max, 80, 88)),
-        units.power(s.gpu_power_w),
-        units.rate_short(s.net_rx_bytes_per_s),
-        units.rate_short(s.net_tx_bytes_per_s),
-        Text(s.reason or "", style=palette.dim),
+    return (
+        (s.name, ""),
+        (
+            STATUS_LABEL.get(s.status, s.status.replace("_", " ")),
+            STATUS_LEVEL.get(s.status, "error"),
+        ),
+        (units.duration(s.age_s), ""),
+        (units.percent(s.cpu_percent), Palette.percent_level(s.cpu_percent)),
+        (units.percent(memory), Palette.percent_level(memory)),
+        (str(s.gpu_count) if s.gpu_count else units.NA, ""),
+        (units.percent(s.gpu_util_mean), Palette.percent_level(s.gpu_util_mean)),
+        (units.percent(gpu_memory), Palette.percent_level(gpu_memory)),
+        (units.number(s.gpu_temp_max, "C"), Palette.percent_level(s.gpu_temp_max, 80, 88)),
+        (units.power(s.gpu_power_w), ""),
+        (units.rate_short(s.net_rx_bytes_per_s), ""),
+        (units.rate_short(s.net_tx_bytes_per_s), ""),
+        (s.reason or "", "dim"),
     )
-    return tuple(_aligned(cell, position) for position, cell in enumerate(cells))
-
-
-def _aligned(cell: Cell, position: int) -> Cell:
-    """Prefix the column gap; numbers right-aligned, words left."""
-    key, _, width = COLUMNS[position]
-    if position == 0:
-        return cell
-    text = cell.copy() if isinstance(cell, Text) else Text(cell)
-    if width is not None and key != "status":
-        text.pad_left(max(0, width - text.cell_len))
-    text.pad_left(len(GAP))
-    return text
 
 
 def _percent_of(part: float | None, whole: float | None) -> float | None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -18,13 +16,55 @@ from aiconsole.widgets.table_sync import Cell, Rows, TableSync
 
 BAR_WIDTH = 8
 
-SECTIONS: dict[str, tuple[str, Sequence[str]]] = {
-    "gpus": ("GPUs", ("GPU", "Name", "Util", "Memory", "Temp", "Power", "SM")),
-    "processes": ("GPU processes", ("GPU", "PID", "User", "GPU mem", "Command")),
-    "filesystems": ("Filesystems", ("Mount", "Type", "Size", "Used", "Free", "Use")),
-    "disks": ("Disks", ("Disk", "Read", "Write", "r/s", "w/s")),
-    "nics": ("Network", ("NIC", "State", "Speed", "Rx", "Tx", "Err rx/tx", "Drop rx/tx")),
-    "ib": ("InfiniBand", ("Port", "State", "Phys", "Rate", "Rx", "Tx", "SymErr", "LinkDown")),
+# Per section: title and (column, width). Columns whose values change get a fixed width;
+# None fits the values present when a row is added (names, mount points, commands).
+SECTIONS: dict[str, tuple[str, tuple[tuple[str, int | None], ...]]] = {
+    "gpus": (
+        "GPUs",
+        (
+            ("GPU", 3),
+            ("Name", None),
+            ("Util", 13),
+            ("Memory", 13),
+            ("Temp", 4),
+            ("Power", 9),
+            ("SM", 7),
+        ),
+    ),
+    "processes": (
+        "GPU processes",
+        (("GPU", 3), ("PID", 7), ("User", None), ("GPU mem", 7), ("Command", None)),
+    ),
+    "filesystems": (
+        "Filesystems",
+        (("Mount", None), ("Type", None), ("Size", 6), ("Used", 6), ("Free", 6), ("Use", 11)),
+    ),
+    "disks": ("Disks", (("Disk", None), ("Read", 8), ("Write", 8), ("r/s", 6), ("w/s", 6))),
+    "nics": (
+        "Network",
+        (
+            ("NIC", None),
+            ("State", 7),
+            ("Speed", 5),
+            ("Rx", 8),
+            ("Tx", 8),
+            ("Err rx/tx", 13),
+            ("Drop rx/tx", 13),
+        ),
+    ),
+    "ib": (
+        "InfiniBand",
+        (
+            ("Port", None),
+            ("State", 6),
+            ("Phys", 8),
+            ("Rate", None),
+            ("Rx", 8),
+            ("Tx", 8),
+            ("SymErr", 6),
+            ("LinkDown", 8),
+        ),
+    ),
 }
 
 
@@ -47,8 +87,8 @@ class HostScreen(LiveScreen):
                 table: DataTable[Cell] = DataTable(
                     id=f"{key}-table", cursor_type="row", zebra_stripes=True
                 )
-                for column in columns:
-                    table.add_column(column, key=column)
+                for column, width in columns:
+                    table.add_column(column, key=column, width=width)
                 yield table
         yield Footer()
 
@@ -56,7 +96,7 @@ class HostScreen(LiveScreen):
         self.title = self.host_name
         for key, (_, columns) in SECTIONS.items():
             self._syncs[key] = TableSync(
-                self.query_one(f"#{key}-table", DataTable), columns, fit_content=True
+                self.query_one(f"#{key}-table", DataTable), [name for name, _ in columns]
             )
         super().on_mount()
 

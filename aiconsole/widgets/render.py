@@ -36,14 +36,24 @@ class Palette:
     def for_status(self, status: str) -> Style:
         return self.level(STATUS_LEVEL.get(status, "error"))
 
-    def for_percent(self, value: float | None, warn: float = 80, error: float = 95) -> Style:
+    def level_styles(self) -> dict[str, Style]:
+        """Every level by name, ``dim`` included (for widgets that style by level name)."""
+        return {**self._styles, "dim": self.dim}
+
+    @staticmethod
+    def percent_level(value: float | None, warn: float = 80, error: float = 95) -> str:
+        """Level name of a percentage: fine, high, or critical."""
         if value is None:
-            return self.dim
+            return "dim"
         if value >= error:
-            return self.level("error")
+            return "error"
         if value >= warn:
-            return self.level("warning")
-        return self.level("success")
+            return "warning"
+        return "success"
+
+    def for_percent(self, value: float | None, warn: float = 80, error: float = 95) -> Style:
+        level = self.percent_level(value, warn, error)
+        return self.dim if level == "dim" else self.level(level)
 
 
 def bar(fraction: float | None, width: int, style: Style) -> Text:

@@ -17,13 +17,11 @@ Rows = Mapping[str, Sequence[Cell]]
 
 
 class TableSync:
-    def __init__(
-        self, table: DataTable[Cell], column_keys: Sequence[str], *, fit_content: bool = False
-    ) -> None:
-        """``fit_content`` widens columns as values grow (small tables; costs a re-measure)."""
+    def __init__(self, table: DataTable[Cell], column_keys: Sequence[str]) -> None:
+        # Cells are written without re-measuring the column (that is quadratic in the rows):
+        # columns whose values change need a fixed width; the others fit what was added.
         self.table = table
         self.column_keys = list(column_keys)
-        self._fit_content = fit_content
         self._shown: dict[str, tuple[Cell, ...]] = {}
 
     def apply(self, rows: Rows) -> None:
@@ -39,7 +37,7 @@ class TableSync:
             elif shown != wanted:
                 for column, old, new in zip(self.column_keys, shown, wanted, strict=True):
                     if old != new:
-                        table.update_cell(key, column, new, update_width=self._fit_content)
+                        table.update_cell(key, column, new)
             self._shown[key] = wanted
 
     def clear(self) -> None:

@@ -1,0 +1,217 @@
+"""A virtual table for fleets of any size: only the visible lines are ever rendered.
+
+A DataTable keeps every row as renderables and re-measures them; at a thousand hosts that
+costs hundreds of milliseconds per refresh. Here rows are plain ``(text, level)`` tuples,
+replaced wholesale each refresh, and :meth:`render_line` turns just the lines on screen into
+segments. The cursor follows a row *key* (the host name), so it stays on the same host when
+rows are re-ordered or updated.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from rich.segment import Segment
+from rich.style import Style
+from textual import events
+from textual.binding import Binding
+from textual.geometry import Size
+from textual.message import Message
+from textual.reactive import reactive
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+Cell = tuple[str, str]
+"""Text and a level: ``""`` (plain), ``dim``, or a theme level such as ``success``."""
+
+
+@dataclass(frozen=True)
+class Column:
+    key: str
+    label: str
+    width: int | None
+    """Fixed width, or None to fit the widest value."""
+    align: str = "right"
+
+
+@dataclass(frozen=True)
+class Row:
+    key: str
+    cells: tuple[Cell, ...]
+
+
+class FleetTable(ScrollView, can_focus=True):
+    """Rows of hosts with a fixed header, a row cursor, and keyboard/mouse navigation."""
+
+    DEFAULT_CSS = """
+    FleetTable {
+        background: $surface;
+        scrollbar-gutter: stable;
+    }
+    FleetTable > .fleet-table--header {
+        text-style: bold;
+        background: $panel;
+        color: $foreground;
+    }
+    FleetTable > .fleet-table--cursor {
+        background: $block-cursor-background;
+        color: $block-cursor-foreground;
+        text-style: bold;
+    }
+    FleetTable > .fleet-table--odd {
+        background: $surface-lighten-1 20%;
+    }
+    """
+    COMPONENT_CLASSES = {
+        "fleet-table--header",
+        "fleet-table--cursor",
+        "fleet-table--odd",
+    }
+    BINDINGS = [
+        Binding("up", "cursor(-1)", "Up", show=False),
+        Binding("down", "cursor(1)", "Down", show=False),
+        Binding("pageup", "page(-1)", "Page up", show=False),
+        Binding("pagedown", "page(1)", "Page down", show=False),
+        Binding("home", "jump(0)", "First", show=False),
+        Binding("end", "jump(-1)", "Last", show=False),
+        Binding("enter", "choose", "Open host"),
+    ]
+
+    cursor: reactive[int] = reactive(0, repaint=True, init=False)
+    """Index of the highlighted row."""
+
+    class RowChosen(Message):
+        """Enter (or a click on the highlighted row) chose a row."""
+
+        def __init__(self, key: str) -> None:
+            super().__init__()
+            self.key = key
+
+    def __init__(self, columns: Sequence[Column], *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.columns = tuple(columns)
+        self.rows: tuple[Row, ...] = ()
+        self._widths = [c.width if c.width is not None else len(c.label) for c in self.columns]
+        self._level_styles: dict[str, Style] = {}
+        self._cursor_key: str | None = None
+
+    # -- data --------------------------------------------------------------------------------
+
+    def set_rows(self, rows: Sequence[Row], level_styles: dict[str, Style]) -> None:
+        """Replace every row; the cursor stays on the row with the same key if it is still there."""
+        self.rows = tuple(rows)
+        self._level_styles = level_styles
+        for index, column in enumerate(self.columns):
+            if column.width is None:
+                widest = max((len(row.cells[index][0]) for row in self.rows), default=0)
+                self._widths[index] = max(len(column.label), widest)
+        self.virtual_size = Size(self._line_width(), len(self.rows) + 1)
+        keys = [row.key for row in self.rows]
+        if self._cursor_key in keys:
+            self.cursor = keys.index(self._cursor_key)
+        else:
+            self.cursor = min(self.cursor, max(0, len(self.rows) - 1))
+        self._remember_cursor()
+        self.refresh()
+
+    @property
+    def cursor_key(self) -> str | None:
+        return self._cursor_key
+
+    def _remember_cursor(self) -> None:
+        self._cursor_key = self.rows[self.cursor].key if self.rows else None
+
+    # -- rendering ---------------------------------------------------------------------------
+
+    def _line_width(self) -> int:
+        return sum(self._widths) + len(self._widths) - 1
+
+    def _cells_to_segments(
+        self, cells: Sequence[Cell], base: Style, override: Style | None = None
+    ) -> list[Segment]:
+        segments: list[Segment] = []
+        for index, ((text, level), column) in enumerate(zip(cells, self.columns, strict=True)):
+            width = self._widths[index]
+            if len(text) > width:
+                text = text[: max(0, width - 1)] + "…"
+            padded = text.rjust(width) if column.align == "right" else text.ljust(width)
+            if index:
+                segments.append(Segment(" ", base))
+            style = base + self._level_styles[level] if level else base
+            if override is not None:
+                style += override
+            segments.append(Segment(padded, style))
+        return segments
+
+    def render_line(self, y: int) -> Strip:
+        scroll_x, scroll_y = self.scroll_offset
+        width = self.size.width
+        if y == 0:
+            header_style = self.get_component_rich_style("fleet-table--header")
+            labels = [(column.label, "") for column in self.columns]
+            segments = self._cells_to_segments(labels, header_style)
+        else:
+            index = scroll_y + y - 1
+            if index >= len(self.rows):
+                return Strip.blank(width, self.rich_style)
+            base = self.rich_style
+            if index % 2:
+                base += self.get_component_rich_style("fleet-table--odd")
+            override = None
+            if index == self.cursor and self.has_focus:
+                override = self.get_component_rich_style("fleet-table--cursor")
+                base += override
+            segments = self._cells_to_segments(self.rows[index].cells, base, override)
+        line_style = (
+            self.get_component_rich_style("fleet-table--header") if y == 0 else self.rich_style
+        )
+        return (
+            Strip(segments).crop(scroll_x, scroll_x + width).extend_cell_length(width, line_style)
+        )
+
+    # -- navigation --------------------------------------------------------------------------
+
+    @property
+    def _page(self) -> int:
+        return max(1, self.size.height - 2)
+
+    def _move_to(self, index: int) -> None:
+        if not self.rows:
+            return
+        self.cursor = max(0, min(len(self.rows) - 1, index))
+        self._remember_cursor()
+        visible = max(1, self.size.height - 1)  # less the header line
+        if self.cursor < self.scroll_y:
+            self.scroll_to(y=self.cursor, animate=False)
+        elif self.cursor >= self.scroll_y + visible:
+            self.scroll_to(y=self.cursor - visible + 1, animate=False)
+
+    def action_cursor(self, delta: int) -> None:
+        self._move_to(self.cursor + delta)
+
+    def action_page(self, direction: int) -> None:
+        self._move_to(self.cursor + direction * self._page)
+
+    def action_jump(self, index: int) -> None:
+        self._move_to(index if index >= 0 else len(self.rows) - 1)
+
+    def action_choose(self) -> None:
+        if self.rows:
+            self.post_message(self.RowChosen(self.rows[self.cursor].key))
+
+    def on_click(self, event: events.Click) -> None:
+        if event.y == 0:
+            return
+        index = int(self.scroll_y) + event.y - 1
+        if 0 <= index < len(self.rows):
+            if index == self.cursor:
+                self.action_choose()
+            else:
+                self._move_to(index)
+
+    def on_focus(self) -> None:
+        self.refresh()
+
+    def on_blur(self) -> None:
+        self.refresh()

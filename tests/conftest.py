@@ -1,0 +1,117 @@
+"""Shared fixtures: the stand-in NVML library, its per-test configuration, recorded hosts."""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.fakenvml.build import SONAME, build
+
+FIXTURES = Path(__file__).parent / "fixtures"
+REPO = Path(__file__).parent.parent
+
+H100 = {
+    "name": "NVIDIA H100 80GB HBM3",
+    "memory_total": str(80 * 1024**3),
+    "memory_used": str(20 * 1024**3),
+    "util_gpu": "87",
+    "util_memory": "41",
+    "temperature": "64",
+    "power_usage": "512000",
+    "power_limit": "700000",
+    "sm_clock": "1980",
+}
+
+
+class NvmlConfig:
+    """Writes the key=value file the stand-in library reads on every NVML call."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.values: dict[str, str] = {}
+
+    def set(self, **values: object) -> NvmlConfig:
+        self.values.update({key: str(value) for key, value in values.items()})
+        self._write()
+        return self
+
+    def gpu(self, index: int, **values: object) -> NvmlConfig:
+        fields = {
+            **H100,
+            "uuid": f"GPU-{index:08d}-0000-0000-0000-000000000000",
+            "bus_id": f"00000000:{0x18 + index:02X}:00.0",
+            **values,
+        }
+        return self.set(**{f"gpu{index}.{key}": value for key, value in fields.items()})
+
+    def _write(self) -> None:
+        text = "".join(f"{key}={value}\n" for key, value in self.values.items())
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(text)
+        tmp.replace(self.path)  # atomic: the library may read it at any moment
+
+
+@pytest.fixture(scope="session")
+def fake_nvml_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Directory holding the compiled stand-in libnvidia-ml.so.1."""
+    return build(tmp_path_factory.mktemp("fakenvml"))
+
+
+@pytest.fixture
+def nvml_config(tmp_path: Path) -> NvmlConfig:
+    return NvmlConfig(tmp_path / "fake-nvml.conf")
+
+
+@pytest.fixture
+def gpu_env(fake_nvml_dir: Path, nvml_config: NvmlConfig) -> dict[str, str]:
+    """Environment for a child process that should see the stand-in GPUs."""
+    env = dict(os.environ)
+    env["LD_LIBRARY_PATH"] = os.pathsep.join(
+        [str(fake_nvml_dir), *filter(None, [env.get("LD_LIBRARY_PATH")])]
+    )
+    env["FAKE_NVML_CONFIG"] = str(nvml_config.path)
+    return env
+
+
+@pytest.fixture
+def no_gpu_env(tmp_path: Path) -> dict[str, str]:
+    """Environment for a child process on a host with no NVIDIA driver at all."""
+    env = dict(os.environ)
+    env.pop("LD_LIBRARY_PATH", None)
+    env.pop("FAKE_NVML_CONFIG", None)
+    return env
+
+
+@pytest.fixture
+def nvml_in_process(
+    fake_nvml_dir: Path, nvml_config: NvmlConfig, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[NvmlConfig]:
+    """Make pynvml in *this* process load the stand-in (as the recipe does: by absolute path
+    before nvmlInit, so pynvml's own CDLL("libnvidia-ml.so.1") finds it by soname).
+
+    The library then stays loaded for the rest of the test session, so tests that need
+    "no driver" run in a child process.
+    """
+    monkeypatch.setenv("FAKE_NVML_CONFIG", str(nvml_config.path))
+    ctypes.CDLL(str(fake_nvml_dir / SONAME), mode=ctypes.RTLD_GLOBAL)
+    yield nvml_config
+
+
+def run_aiconsole(*args: str, env: dict[str, str], timeout: float = 60) -> tuple[int, str, str]:
+    """Run the installed console's CLI in a child process (as a user would)."""
+    import subprocess
+
+    result = subprocess.run(
+        [sys.executable, "-m", "aiconsole", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=REPO,
+    )
+    return result.returncode, result.stdout, result.stderr

@@ -1,0 +1,152 @@
+"""Deterministic fleets for screen tests, pictures and render benchmarks.
+
+The host part of every sample is the recorded GPU node (tests/fixtures/gpuhost) read by the
+real probe sampler; GPUs, processes and states are generated from the model types with a
+seeded random source, so the same arguments always give the same fleet.
+"""
+
+from __future__ import annotations
+
+import random
+import shutil
+import tempfile
+from functools import cache
+from pathlib import Path
+
+import msgspec
+
+from aiconsole import probe
+from aiconsole.collectors.base import decode_sample
+from aiconsole.model import Gpu, GpuProcess, GpuSection, HostSample, HostState
+from aiconsole.store import FleetStore
+
+FIXTURES = Path(__file__).parent / "fixtures"
+NOW = 1_795_000_000.0
+"""Fixed console clock, so data ages (and pictures) never change."""
+
+COMMANDS = (
+    "python train.py --config configs/llama-70b.yaml --nodes 16",
+    "torchrun --nproc-per-node 8 finetune.py --lr 2e-5",
+    "/opt/conda/bin/python -m vllm.entrypoints.openai.api_server --tp 8",
+    "nccl-tests/build/all_reduce_perf -b 8 -e 8G -f 2 -g 1",
+)
+USERS = ("alice", "bob", "carol", "dmitri", "erin")
+
+
+class _NoGpus:
+    def read(self) -> dict[str, object]:
+        return {"status": "no_driver", "source": "none", "reason": "recorded host", "gpus": []}
+
+
+@cache
+def recorded_host_sample() -> HostSample:
+    """Second sample of the recorded GPU node (so every rate is filled in)."""
+
+    class Statvfs:
+        f_frsize, f_blocks, f_bfree, f_bavail = 4096, 250_000_000, 90_000_000, 80_000_000
+
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp) / "root"
+        shutil.copytree(FIXTURES / "gpuhost/t0", root)
+        clock = [0.0]
+        sampler = probe.Sampler(
+            root=str(root),
+            gpu_reader=_NoGpus(),
+            statvfs=lambda _mount: Statvfs(),
+            monotonic=lambda: clock[0],
+            clock=lambda: NOW - 1.0,
+        )
+        sampler.sample()
+        shutil.copytree(FIXTURES / "gpuhost/t1", root, dirs_exist_ok=True)
+        clock[0] = 2.0
+        raw = sampler.sample()
+    raw["probe_cpu_s"] = 0.25
+    raw["identity"]["python_version"] = "3.10.12"
+    return decode_sample(raw)
+
+
+def gpus(rng: random.Random, count: int, processes_per_gpu: int, lost: int | None) -> GpuSection:
+    result = []
+    for index in range(count):
+        if index == lost:
+            result.append(
+                Gpu(
+                    index=index,
+                    name="NVIDIA H100 80GB HBM3",
+                    lost=True,
+                    unavailable={"handle": "GPU is lost"},
+                )
+            )
+            continue
+        total = 80 * 1024**3
+        processes = tuple(
+            GpuProcess(
+                pid=10_000 + index * 100 + n,
+                user=rng.choice(USERS),
+                command=rng.choice(COMMANDS),
+                gpu_memory_bytes=rng.randrange(1, 16) * 1024**3,
+            )
+            for n in range(processes_per_gpu)
+        )
+        result.append(
+            Gpu(
+                index=index,
+                name="NVIDIA H100 80GB HBM3",
+                uuid=f"GPU-{rng.getrandbits(32):08x}-0000-4000-8000-{index:012x}",
+                bus_id=f"00000000:{0x18 + index * 0x10:02X}:00.0",
+                util_gpu_percent=float(rng.choice((0, 3, 47, 88, 97, 100))),
+                util_memory_percent=float(rng.randrange(0, 90)),
+                memory_total_bytes=total,
+                memory_used_bytes=rng.randrange(0, 80) * 1024**3,
+                temperature_c=float(rng.randrange(31, 86)),
+                power_draw_w=float(rng.randrange(70, 690)),
+                power_limit_w=700.0,
+                sm_clock_mhz=rng.choice((345, 1410, 1755, 1980)),
+                processes=processes,
+            )
+        )
+    return GpuSection(status="ok", source="nvml", driver_version="550.54.15", gpus=tuple(result))
+
+
+def fleet_store(
+    hosts: int = 6,
+    gpus_per_host: int = 8,
+    processes_per_gpu: int = 2,
+    seed: int = 7,
+    with_faults: bool = True,
+) -> FleetStore:
+    """A store holding ``hosts`` hosts; with faults, some are stale, unreachable or GPU-less."""
+    rng = random.Random(seed)
+    base = recorded_host_sample()
+    store = FleetStore(clock=lambda: NOW)
+    for n in range(hosts):
+        name = f"gpu-node-{n + 1:02d}" if hosts < 100 else f"gpu{n + 1:04d}"
+        identity = msgspec.structs.replace(base.identity, name=name, hostname=name)
+        fault = n % 6 if with_faults else -1
+        section = gpus(rng, gpus_per_host, processes_per_gpu, lost=3 if fault == 4 else None)
+        if fault == 5:
+            section = GpuSection(
+                status="no_driver",
+                source="none",
+                reason="no NVIDIA driver (libnvidia-ml.so.1 not found)",
+            )
+        sample = msgspec.structs.replace(base, identity=identity, gpu=section)
+        if fault == 2:
+            store.put(
+                HostState(
+                    name=name, status="unreachable", reason="ssh: connect timed out after 5 s"
+                )
+            )
+        elif fault == 3:
+            store.put(
+                HostState(
+                    name=name,
+                    status="stale",
+                    reason="no sample within 5 s",
+                    received_at=NOW - 42,
+                    sample=sample,
+                )
+            )
+        else:
+            store.put(HostState(name=name, status="ok", received_at=NOW - 0.4, sample=sample))
+    return store

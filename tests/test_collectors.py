@@ -1,0 +1,127 @@
+"""The collector template and the store: failures become statuses, the loop never stops."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from typing import Any
+
+import pytest
+
+from aiconsole.collectors.local import LocalCollector
+from aiconsole.store import FleetStore
+from tests.test_probe_parsers import NoGpus
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def local(store: FleetStore, sampler: Any = None, **options: Any) -> LocalCollector:
+    from aiconsole import probe
+
+    return LocalCollector(
+        store, name="here", sampler=sampler or probe.Sampler(gpu_reader=NoGpus()), **options
+    )
+
+
+async def test_sample_lands_in_the_store_with_console_side_age() -> None:
+    clock = Clock()
+    store = FleetStore(clock=clock)
+    collector = local(store, clock=clock)
+    assert store.snapshot().hosts[0].status == "connecting"
+    await collector.collect_once()
+    clock.now += 2.5
+    (host,) = store.snapshot().hosts
+    assert host.status == "ok"
+    assert host.age_s == 2.5
+    assert host.sample is not None and host.sample.identity.name == "here"
+    collector.close()
+
+
+async def test_a_hung_sampler_makes_the_host_stale_and_keeps_the_last_sample() -> None:
+    from aiconsole import probe
+
+    real = probe.Sampler(gpu_reader=NoGpus())
+    release = threading.Event()
+
+    class Sampler:
+        hang = False
+
+        def sample(self) -> dict[str, Any]:
+            if self.hang:
+                release.wait(10)
+            return real.sample()
+
+    sampler = Sampler()
+    store = FleetStore()
+    collector = local(store, sampler=sampler, timeout=0.2)
+    await collector.collect_once()
+    sampler.hang = True
+    state = await collector.collect_once()
+    assert (state.status, state.reason) == ("stale", "no sample within 0.2 s")
+    assert state.sample is not None  # what was known is still shown
+    # The stuck call is not joined by a second one.
+    state = await collector.collect_once()
+    assert state.status == "stale"
+    assert state.reason == "previous sample still running (NVML or a mount hung?)"
+    release.set()
+    await asyncio.sleep(0.1)
+    assert (await collector.collect_once()).status == "ok"
+    collector.close()
+
+
+async def test_undecodable_probe_output_is_a_probe_error() -> None:
+    class Garbage:
+        def sample(self) -> dict[str, Any]:
+            return {"seq": "not a number"}
+
+    store = FleetStore()
+    state = await local(store, sampler=Garbage()).collect_once()
+    assert state.status == "probe_error"
+    assert state.reason is not None and state.reason.startswith("probe output rejected: ")
+
+
+async def test_an_unexpected_exception_is_one_line_on_the_host() -> None:
+    class Broken:
+        def sample(self) -> dict[str, Any]:
+            raise RuntimeError("boom\nsecond line")
+
+    state = await local(FleetStore(), sampler=Broken()).collect_once()
+    assert (state.status, state.reason) == ("probe_error", "RuntimeError: boom")
+
+
+async def test_run_keeps_its_schedule_after_failures() -> None:
+    calls = 0
+
+    class Flaky:
+        def sample(self) -> dict[str, Any]:
+            nonlocal calls
+            calls += 1
+            raise OSError("flaky")
+
+    store = FleetStore()
+    task = asyncio.create_task(local(store, sampler=Flaky(), interval=0.05).run())
+    await asyncio.sleep(0.3)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert calls >= 3  # kept going after every failure
+    assert store.snapshot().hosts[0].status == "probe_error"
+
+
+def test_store_replaces_and_never_mutates_what_readers_hold() -> None:
+    store = FleetStore()
+    store.declare(["a", "b"])
+    before = store.snapshot()
+    version = store.version
+    from aiconsole.model import HostState
+
+    store.put(HostState(name="a", status="unreachable", reason="no route"))
+    assert [h.status for h in before.hosts] == ["connecting", "connecting"]
+    assert [h.status for h in store.snapshot().hosts] == ["unreachable", "connecting"]
+    assert store.version > version

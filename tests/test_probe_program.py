@@ -1,0 +1,152 @@
+"""The probe as the program that runs on hosts: this machine's /proc, Python 3.8, the stream."""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from aiconsole import probe
+from aiconsole.collectors.base import decode_sample
+from tests.conftest import FIXTURES
+
+PROBE = Path(probe.__file__)
+
+
+def run_probe(*args: str, env: dict[str, str], python: str = sys.executable) -> list[dict]:
+    result = subprocess.run(
+        [python, str(PROBE), *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return [json.loads(line) for line in result.stdout.splitlines()]
+
+
+def test_probe_source_parses_with_python_3_8_grammar() -> None:
+    ast.parse(PROBE.read_text(), feature_version=(3, 8))
+
+
+def test_probe_needs_no_newer_python_than_3_8() -> None:
+    result = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "vermin"),
+            "-t=3.8-",
+            "--violations",
+            "--no-tips",
+            "--eval-annotations",
+            str(PROBE),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_probe_imports_only_the_standard_library() -> None:
+    tree = ast.parse(PROBE.read_text())
+    imported = {
+        alias.name.split(".")[0]
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import)
+        for alias in node.names
+    } | {
+        node.module.split(".")[0]
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and node.module
+    }
+    # pynvml is imported inside a try: used when the host has it, never required.
+    assert imported - {"pynvml", "__future__"} <= set(sys.stdlib_module_names)
+
+
+def find_python_3_8() -> str | None:
+    """A working Python 3.8, if this machine has one (a pyenv shim may exist but not run)."""
+    candidates = [str(p) for p in sorted(Path.home().glob(".pyenv/versions/3.8*/bin/python3.8"))]
+    candidates += filter(None, [shutil.which("python3.8")])
+    for candidate in candidates:
+        check = subprocess.run(
+            [candidate, "-c", "import sys; print(sys.version_info[:2])"],
+            capture_output=True,
+            text=True,
+        )
+        if check.returncode == 0 and check.stdout.strip() == "(3, 8)":
+            return candidate
+    return None
+
+
+PY38 = find_python_3_8()
+
+
+@pytest.mark.skipif(PY38 is None, reason="no Python 3.8 interpreter on this machine")
+def test_probe_runs_under_a_real_python_3_8(no_gpu_env: dict[str, str]) -> None:
+    assert PY38 is not None
+    samples = run_probe("--count", "2", "--interval", "0.1", env=no_gpu_env, python=PY38)
+    sample = decode_sample(samples[1])
+    assert sample.identity.python_version is not None
+    assert sample.identity.python_version.startswith("3.8")
+    assert sample.cpu.total_percent is not None
+
+
+def test_stream_prints_one_document_per_interval_with_rates_from_the_second(
+    no_gpu_env: dict[str, str],
+) -> None:
+    samples = [
+        decode_sample(s) for s in run_probe("--count", "3", "--interval", "0.2", env=no_gpu_env)
+    ]
+    assert [s.seq for s in samples] == [0, 1, 2]
+    assert samples[0].cpu.total_percent is None
+    assert all(s.cpu.total_percent is not None for s in samples[1:])
+    assert samples[2].collected_at > samples[0].collected_at
+
+
+def test_values_agree_with_this_machines_proc(no_gpu_env: dict[str, str]) -> None:
+    sample = decode_sample(run_probe("--count", "1", env=no_gpu_env)[0])
+    meminfo = probe.parse_meminfo(Path("/proc/meminfo").read_text())
+    assert sample.memory.total_bytes == meminfo["MemTotal"]
+    assert sample.memory.swap_total_bytes == meminfo["SwapTotal"]
+    assert sample.cpu.count == len(
+        [c for c in probe.parse_proc_stat(Path("/proc/stat").read_text()) if c != "cpu"]
+    )
+    assert sample.identity.kernel == os.uname().release
+    assert sample.identity.hostname == os.uname().nodename
+    root = next(f for f in sample.filesystems if f.mount == "/")
+    stats = os.statvfs("/")
+    assert root.size_bytes == stats.f_blocks * stats.f_frsize
+    names = set(probe.parse_net_dev(Path("/proc/net/dev").read_text())) - {"lo"}
+    assert {n.name for n in sample.nics} == names
+
+
+def test_host_without_gpus_reports_no_driver_not_an_error(no_gpu_env: dict[str, str]) -> None:
+    sample = decode_sample(
+        run_probe("--count", "1", "--root", str(FIXTURES / "plainhost"), env=no_gpu_env)[0]
+    )
+    assert sample.identity.hostname == "login01"
+    assert sample.gpu.status == "no_driver"
+    assert sample.gpu.reason is not None and "libnvidia-ml.so.1" in sample.gpu.reason
+    assert sample.gpu.gpus == ()
+    assert sample.ib_ports == ()
+    ens3 = sample.nics[0]
+    assert ens3.name == "ens3" and ens3.speed_mbps is None and not ens3.virtual
+
+
+def test_probe_exits_quietly_when_its_reader_goes_away(no_gpu_env: dict[str, str]) -> None:
+    process = subprocess.Popen(
+        [sys.executable, str(PROBE), "--interval", "0.05"],
+        env=no_gpu_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert process.stdout is not None
+    process.stdout.readline()
+    process.stdout.close()  # as when the SSH channel closes
+    _, stderr = process.communicate(timeout=10)
+    assert process.returncode == 0
+    assert b"Traceback" not in stderr

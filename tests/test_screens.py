@@ -1,0 +1,204 @@
+"""The TUI: Pilot tests of behaviour, and SVG snapshots of both screens at 80x24."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from textual.pilot import Pilot
+from textual.widgets import DataTable, Static
+
+from aiconsole.app import ConsoleApp
+from aiconsole.collectors.local import LocalCollector
+from aiconsole.fleet import Fleet
+from aiconsole.screens.fleet import FleetScreen
+from aiconsole.screens.help import HelpScreen
+from aiconsole.screens.host import HostScreen
+from aiconsole.store import FleetStore
+from aiconsole.widgets.fleet_table import FleetTable
+from tests.conftest import NvmlConfig
+from tests.synthetic import fleet_store
+
+SIZE = (80, 24)
+
+
+def static_app(store: FleetStore | None = None) -> ConsoleApp:
+    """The app over a fixed fleet, without collectors (deterministic)."""
+    return ConsoleApp(Fleet(store or fleet_store()), collect=False)
+
+
+async def wait_for(pilot: Pilot[Any], condition: Callable[[], bool], limit: float = 15) -> None:
+    """Let the app run until ``condition`` holds (a bound on waiting, not a timing check)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + limit
+    while not condition():
+        assert loop.time() < deadline, "condition never became true"
+        await pilot.pause(0.05)
+
+
+def on_screen(app: ConsoleApp, kind: type) -> Callable[[], bool]:
+    """True once ``kind`` is the active screen and mounted (its widgets exist)."""
+    return lambda: isinstance(app.screen, kind) and app.screen.is_mounted
+
+
+def fleet_rows(app: ConsoleApp) -> list[list[str]]:
+    table = app.screen.query_one("#fleet", FleetTable)
+    return [[text for text, _ in row.cells] for row in table.rows]
+
+
+def cell_texts(table: DataTable[Any], row: int) -> list[str]:
+    return [str(cell).strip() for cell in table.get_row_at(row)]
+
+
+# -- behaviour ---------------------------------------------------------------------------------
+
+
+async def test_fleet_lists_every_host_with_its_status_and_reason() -> None:
+    app = static_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        rows = fleet_rows(app)
+        assert len(rows) == 6
+        assert [r[0] for r in rows] == [f"gpu-node-0{n}" for n in range(1, 7)]
+        assert [r[1] for r in rows] == ["ok", "ok", "unreachable", "stale", "ok", "ok"]
+        assert rows[2][-1] == "ssh: connect timed out after 5 s"
+        assert rows[3][2] == "42s"  # data age
+        assert rows[0][5] == "8"  # GPU count
+        assert rows[5][5] == "–"  # no driver: no GPUs, not zero
+
+
+async def test_enter_opens_the_host_and_escape_returns() -> None:
+    app = static_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("down", "enter")
+        await wait_for(pilot, on_screen(app, HostScreen))
+        assert isinstance(app.screen, HostScreen) and app.screen.host_name == "gpu-node-02"
+        gpus = app.screen.query_one("#gpus-table", DataTable)
+        assert gpus.row_count == 8
+        processes = app.screen.query_one("#processes-table", DataTable)
+        assert processes.row_count == 16
+        ib = app.screen.query_one("#ib-table", DataTable)
+        assert [cell_texts(ib, n)[:3] for n in range(ib.row_count)] == [
+            ["mlx5_0/1", "ACTIVE", "LinkUp"],
+            ["mlx5_1/1", "DOWN", "Disabled"],
+        ]
+        await pilot.press("escape")
+        await wait_for(pilot, on_screen(app, FleetScreen))
+
+
+async def test_host_without_driver_says_so() -> None:
+    app = static_app()
+    async with app.run_test(size=SIZE) as pilot:
+        app.open_host("gpu-node-06")
+        await wait_for(pilot, on_screen(app, HostScreen))
+        await pilot.pause()
+        assert not app.screen.query_one("#gpus-table", DataTable).display
+        empty = app.screen.query_one("#gpus-empty", Static)
+        assert "no driver" in str(empty.render())
+
+
+async def test_help_opens_and_closes() -> None:
+    app = static_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("question_mark")
+        await wait_for(pilot, on_screen(app, HelpScreen))
+        await pilot.press("escape")
+        await wait_for(pilot, on_screen(app, FleetScreen))
+
+
+async def test_q_quits() -> None:
+    app = static_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("q")
+        await pilot.pause()
+        assert app.return_code == 0
+        assert not app.is_running
+
+
+async def test_live_refresh_follows_the_gpus(nvml_in_process: NvmlConfig) -> None:
+    nvml_in_process.set(device_count=2).gpu(0, util_gpu=10).gpu(1, util_gpu=20)
+    store = FleetStore()
+    collector = LocalCollector(store, name="here", interval=0.1)
+    app = ConsoleApp(Fleet(store, [collector]), refresh_interval=0.1)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: len(fleet_rows(app)) == 1 and fleet_rows(app)[0][5] == "2")
+        app.open_host("here")
+        await wait_for(pilot, on_screen(app, HostScreen))
+        gpus = app.screen.query_one("#gpus-table", DataTable)
+        await wait_for(pilot, lambda: gpus.row_count == 2)
+        assert cell_texts(gpus, 0)[2].endswith("10%")
+        nvml_in_process.gpu(0, util_gpu=95)
+        await wait_for(pilot, lambda: cell_texts(gpus, 0)[2].endswith("95%"))
+    collector.close()
+
+
+async def test_a_hung_probe_never_blocks_the_keyboard() -> None:
+    from aiconsole import probe
+    from tests.test_probe_parsers import NoGpus
+
+    real = probe.Sampler(gpu_reader=NoGpus())
+    release = threading.Event()
+
+    class HangingSampler:
+        calls = 0
+
+        def sample(self) -> dict[str, Any]:
+            self.calls += 1
+            if self.calls > 1:
+                release.wait(30)  # as an NVML call stuck in the driver
+            return real.sample()
+
+    store = FleetStore()
+    collector = LocalCollector(
+        store, name="here", sampler=HangingSampler(), interval=0.1, timeout=0.3
+    )
+    app = ConsoleApp(Fleet(store, [collector]), refresh_interval=0.1)
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_for(pilot, lambda: len(fleet_rows(app)) == 1)
+            await pilot.press("enter")
+            await wait_for(pilot, on_screen(app, HostScreen))
+            await pilot.press("question_mark")
+            await wait_for(pilot, on_screen(app, HelpScreen))
+            await pilot.press("escape", "escape")
+            await wait_for(pilot, on_screen(app, FleetScreen))
+            await wait_for(pilot, lambda: fleet_rows(app)[0][1] == "stale")
+    finally:
+        release.set()
+        collector.close()
+
+
+# -- pictures ----------------------------------------------------------------------------------
+
+
+def test_fleet_screen_snapshot(snap_compare: Callable[..., bool]) -> None:
+    assert snap_compare(static_app(), terminal_size=SIZE)
+
+
+def test_host_screen_snapshot(snap_compare: Callable[..., bool]) -> None:
+    async def open_host(pilot: Pilot[Any]) -> None:
+        await pilot.pause()
+        await pilot.press("down", "down", "down", "down", "enter")
+        await pilot.pause()
+
+    assert snap_compare(static_app(), terminal_size=SIZE, run_before=open_host)
+
+
+def test_help_snapshot(snap_compare: Callable[..., bool]) -> None:
+    assert snap_compare(static_app(), terminal_size=SIZE, press=["question_mark"])
+
+
+@pytest.mark.parametrize("size", [(120, 40)])
+def test_host_screen_wide_snapshot(
+    snap_compare: Callable[..., bool], size: tuple[int, int]
+) -> None:
+    async def open_host(pilot: Pilot[Any]) -> None:
+        await pilot.pause()
+        await pilot.press("enter")
+        await pilot.pause()
+
+    assert snap_compare(static_app(), terminal_size=size, run_before=open_host)
