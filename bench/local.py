@@ -44,12 +44,20 @@ def child_run(args: list[str], env: dict[str, str] | None = None) -> tuple[float
 def bench_snapshot(env: dict[str, str], label: str) -> list[tuple[str, str]]:
     rows = []
     for window in ("0.25", "0"):
-        runs = [child_run([sys.executable, "-m", "aiconsole", "snapshot", "--json", "--window",
-                           window], env) for _ in range(RUNS)]
+        runs = [
+            child_run(
+                [sys.executable, "-m", "aiconsole", "snapshot", "--json", "--window", window], env
+            )
+            for _ in range(RUNS)
+        ]
         walls = [w for w, _ in runs]
-        rows.append((f"snapshot --json --window {window} ({label})",
-                     f"median {statistics.median(walls):.3f} s, min {min(walls):.3f} s, "
-                     f"peak RSS {max(r for _, r in runs):.1f} MiB"))
+        rows.append(
+            (
+                f"snapshot --json --window {window} ({label})",
+                f"median {statistics.median(walls):.3f} s, min {min(walls):.3f} s, "
+                f"peak RSS {max(r for _, r in runs):.1f} MiB",
+            )
+        )
     return rows
 
 
@@ -69,8 +77,9 @@ def probe_cpu_with_gpus(env: dict[str, str], samples: int = 200) -> float:
         f"t = time.process_time()\nfor _ in range({samples}): s.sample()\n"
         f"print((time.process_time() - t) / {samples} * 1000)\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
-                         check=True, cwd=REPO).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True, cwd=REPO
+    ).stdout
     return float(out)
 
 
@@ -85,8 +94,7 @@ async def refresh_times(
     from aiconsole.app import ConsoleApp
     from aiconsole.fleet import Fleet
 
-    stores = [fleet_store(hosts, gpus, processes, seed=seed, with_faults=False)
-              for seed in (1, 2)]
+    stores = [fleet_store(hosts, gpus, processes, seed=seed, with_faults=False) for seed in (1, 2)]
     snapshots = [store.snapshot() for store in stores]
     app = ConsoleApp(Fleet(stores[0]), collect=False)
     cpu_times: list[float] = []
@@ -110,8 +118,10 @@ async def refresh_times(
 
 def describe(times: tuple[list[float], list[float]]) -> str:
     cpu, wall = times
-    return (f"CPU median {statistics.median(cpu) * 1000:.1f} ms, max {max(cpu) * 1000:.1f} ms; "
-            f"wall median {statistics.median(wall) * 1000:.1f} ms (n={len(cpu)})")
+    return (
+        f"CPU median {statistics.median(cpu) * 1000:.1f} ms, max {max(cpu) * 1000:.1f} ms; "
+        f"wall median {statistics.median(wall) * 1000:.1f} ms (n={len(cpu)})"
+    )
 
 
 def main() -> None:
@@ -121,26 +131,43 @@ def main() -> None:
         config = Path(tmp) / "nvml.conf"
         lines = ["device_count=8"]
         for index in range(8):
-            lines += [f"gpu{index}.name=NVIDIA H100 80GB HBM3", f"gpu{index}.util_gpu=50",
-                      f"gpu{index}.util_memory=20", f"gpu{index}.memory_total=85899345920",
-                      f"gpu{index}.memory_used=1073741824", f"gpu{index}.temperature=60",
-                      f"gpu{index}.power_usage=300000", f"gpu{index}.power_limit=700000",
-                      f"gpu{index}.sm_clock=1980", f"gpu{index}.uuid=GPU-{index}",
-                      f"gpu{index}.bus_id=0000:{index:02x}:00.0",
-                      f"gpu{index}.processes={os.getpid()}:1073741824"]
+            lines += [
+                f"gpu{index}.name=NVIDIA H100 80GB HBM3",
+                f"gpu{index}.util_gpu=50",
+                f"gpu{index}.util_memory=20",
+                f"gpu{index}.memory_total=85899345920",
+                f"gpu{index}.memory_used=1073741824",
+                f"gpu{index}.temperature=60",
+                f"gpu{index}.power_usage=300000",
+                f"gpu{index}.power_limit=700000",
+                f"gpu{index}.sm_clock=1980",
+                f"gpu{index}.uuid=GPU-{index}",
+                f"gpu{index}.bus_id=0000:{index:02x}:00.0",
+                f"gpu{index}.processes={os.getpid()}:1073741824",
+            ]
         config.write_text("\n".join(lines) + "\n")
         gpu_env = dict(os.environ, LD_LIBRARY_PATH=str(lib), FAKE_NVML_CONFIG=str(config))
         plain_env = {k: v for k, v in os.environ.items() if k != "LD_LIBRARY_PATH"}
         rows += bench_snapshot(plain_env, "no GPU")
         rows += bench_snapshot(gpu_env, "8 stand-in GPUs")
-        rows.append(("probe CPU per sample (this host, no GPU)",
-                     f"{probe_cpu_per_sample():.2f} ms"))
-        rows.append(("probe CPU per sample (8 stand-in GPUs)",
-                     f"{probe_cpu_with_gpus(gpu_env):.2f} ms"))
-    rows.append(("fleet screen refresh, 1,024 hosts x 8 GPUs",
-                 describe(asyncio.run(refresh_times(1024, 8, 2, open_host=False)))))
-    rows.append(("host screen refresh, 8 GPUs x 50 processes",
-                 describe(asyncio.run(refresh_times(4, 8, 50, open_host=True)))))
+        rows.append(
+            ("probe CPU per sample (this host, no GPU)", f"{probe_cpu_per_sample():.2f} ms")
+        )
+        rows.append(
+            ("probe CPU per sample (8 stand-in GPUs)", f"{probe_cpu_with_gpus(gpu_env):.2f} ms")
+        )
+    rows.append(
+        (
+            "fleet screen refresh, 1,024 hosts x 8 GPUs",
+            describe(asyncio.run(refresh_times(1024, 8, 2, open_host=False))),
+        )
+    )
+    rows.append(
+        (
+            "host screen refresh, 8 GPUs x 50 processes",
+            describe(asyncio.run(refresh_times(4, 8, 50, open_host=True))),
+        )
+    )
     width = max(len(name) for name, _ in rows)
     print(f"{'benchmark':<{width}}  result")
     for name, value in rows:

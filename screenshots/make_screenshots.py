@@ -35,10 +35,14 @@ def nvml_config(path: Path, pids: list[int]) -> None:
             prefix + "name=NVIDIA H100 80GB HBM3",
             prefix + f"uuid=GPU-5e3c0a{index:02d}-8d1f-4c0e-9b1e-7a2f00{index:06d}",
             prefix + f"bus_id=00000000:{0x18 + 0x20 * index:02X}:00.0",
-            prefix + f"util_gpu={util}", prefix + f"util_memory={memory_pct // 2}",
-            prefix + f"memory_total={total}", prefix + f"memory_used={total * memory_pct // 100}",
-            prefix + f"temperature={temp}", prefix + f"power_usage={watts * 1000}",
-            prefix + "power_limit=700000", prefix + "sm_clock=1980",
+            prefix + f"util_gpu={util}",
+            prefix + f"util_memory={memory_pct // 2}",
+            prefix + f"memory_total={total}",
+            prefix + f"memory_used={total * memory_pct // 100}",
+            prefix + f"temperature={temp}",
+            prefix + f"power_usage={watts * 1000}",
+            prefix + "power_limit=700000",
+            prefix + "sm_clock=1980",
         ]
     lines.append(f"gpu0.processes={pids[0]}:{60 * 1024**3}")
     lines.append(f"gpu1.processes={pids[0]}:{52 * 1024**3}")
