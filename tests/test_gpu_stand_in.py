@@ -129,26 +129,22 @@ def test_in_process_reader_follows_changes_between_samples(nvml_in_process: Nvml
     reader = NvmlReader(ProcessInfo(Host("/")))
     assert reader.read()["gpus"][0]["util_gpu_percent"] == 10.0
     nvml_in_process.gpu(0, util_gpu=95)
-    section = decode_sample_gpu(reader.read())
+    section = msgspec.convert(reader.read(), GpuSection)
     assert section.gpus[0].util_gpu_percent == 95.0
 
 
-def decode_sample_gpu(section: dict):
-    import msgspec
-
-    from aiconsole.model import GpuSection
-
-    return msgspec.convert(section, GpuSection)
-
-
-def test_decoded_gpu_section_validates(gpu_env: dict[str, str], nvml_config: NvmlConfig) -> None:
-    nvml_config.set(device_count=1).gpu(0)
+def test_probe_output_with_gpus_decodes_into_the_model(
+    gpu_env: dict[str, str], nvml_config: NvmlConfig
+) -> None:
+    nvml_config.set(device_count=2).gpu(0).gpu(1, lost=1)
     raw = subprocess.run(
         [sys.executable, "-m", "aiconsole.probe", "--count", "1"],
         env=gpu_env,
         capture_output=True,
         text=True,
         check=True,
+        timeout=60,
     ).stdout
     sample = decode_sample(json.loads(raw))
+    assert [gpu.lost for gpu in sample.gpu.gpus] == [False, True]
     assert sample.gpu.gpus[0].name == "NVIDIA H100 80GB HBM3"

@@ -52,4 +52,4 @@ class LiveScreen(Screen[None]):
         self.render_snapshot(snapshot)
 
     def render_snapshot(self, snapshot: FleetSnapshot) -> None:
-        raise NotImplementedError
+        """Draw ``snapshot``; every live screen overrides this (the base draws nothing)."""
