@@ -7,7 +7,10 @@ import os
 import subprocess
 import sys
 
+import msgspec
+
 from aiconsole.collectors.base import decode_sample
+from aiconsole.model import GpuSection
 from aiconsole.probe import Host, NvmlReader, ProcessInfo
 from tests.conftest import NvmlConfig, run_aiconsole
 
