@@ -1,0 +1,188 @@
+"""The inventory and settings, loaded and validated once.
+
+``~/.config/aiconsole/config.toml`` (or ``--config PATH``, or ``$AICONSOLE_CONFIG``)::
+
+    hosts = "gpu[01-64],login01"        # node sets; optional when groups name every host
+
+    [settings]
+    interval = 1.0                      # seconds between samples
+    connect_timeout = 5.0               # per host
+    python = "python3"                  # interpreter that runs the probe on hosts
+    host_key_policy = "strict"          # or "accept-new": trust and record unknown keys
+    max_handshakes = 32                 # SSH handshakes in flight at once
+    ssh_config = "~/.ssh/config"        # OpenSSH client config to honour
+
+    [groups]
+    gpu = "gpu[01-64]"
+    login = ["login01", "login02"]
+
+An error names the file, the line and the key. Passwords have no place here: SSH uses keys,
+the agent and ~/.ssh/config.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from aiconsole.nodeset import NodeSetError, expand
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on 3.10 only
+    import tomli as tomllib
+
+DEFAULT_PATH = Path("~/.config/aiconsole/config.toml")
+HOST_KEY_POLICIES = ("strict", "accept-new")
+
+
+class ConfigError(ValueError):
+    """A configuration problem, as one line: file, line, key, what is wrong."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    interval: float = 1.0
+    connect_timeout: float = 5.0
+    python: str = "python3"
+    host_key_policy: str = "strict"
+    max_handshakes: int = 32
+    ssh_config: str | None = None
+    """None: asyncssh's default (~/.ssh/config when it exists)."""
+
+
+@dataclass(frozen=True)
+class Inventory:
+    hosts: tuple[str, ...] = ()
+    groups: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    settings: Settings = field(default_factory=Settings)
+    source: Path | None = None
+
+    def select(self, nodeset: str) -> list[str]:
+        """Expand a node set against this inventory's groups."""
+        return expand(nodeset, self._group)
+
+    def _group(self, name: str) -> tuple[str, ...]:
+        if name not in self.groups:
+            known = ", ".join(sorted(self.groups)) or "none defined"
+            raise NodeSetError(f"unknown group @{name} (groups: {known})")
+        return self.groups[name]
+
+
+def config_path(explicit: str | None) -> Path | None:
+    """The file to load: --config, then $AICONSOLE_CONFIG, then the default if it exists."""
+    if explicit:
+        return Path(explicit).expanduser()
+    from_env = os.environ.get("AICONSOLE_CONFIG")
+    if from_env:
+        return Path(from_env).expanduser()
+    default = DEFAULT_PATH.expanduser()
+    return default if default.exists() else None
+
+
+def load(path: Path) -> Inventory:
+    try:
+        text = path.read_text()
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot read: {error.strerror}") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{path}: {error}") from None
+    return parse(data, text, path)
+
+
+def parse(data: dict[str, Any], text: str, path: Path) -> Inventory:
+    def fail(table: str | None, key: str, problem: str) -> ConfigError:
+        where = f"{path}:{_line_of(text, table, key)}"
+        dotted = f"{table}.{key}" if table else key
+        return ConfigError(f"{where}: {dotted}: {problem}")
+
+    unknown = set(data) - {"hosts", "settings", "groups"}
+    if unknown:
+        key = sorted(unknown)[0]
+        raise fail(None, key, "unknown key (expected hosts, [settings], [groups])")
+
+    settings = _settings(data.get("settings", {}), fail)
+    raw_groups = data.get("groups", {})
+    if not isinstance(raw_groups, dict):
+        raise fail(None, "groups", "must be a table of name = node set")
+    groups: dict[str, tuple[str, ...]] = {}
+    for name, value in raw_groups.items():
+        if not re.fullmatch(r"[A-Za-z0-9_-]+", name):
+            raise fail("groups", name, "group names are letters, digits, '-' and '_'")
+        groups[name] = tuple(_nodes(value, lambda p, n=name: fail("groups", n, p), groups))
+
+    hosts: dict[str, None] = {}
+    if "hosts" in data:
+        for host in _nodes(data["hosts"], lambda p: fail(None, "hosts", p), groups):
+            hosts[host] = None
+    for members in groups.values():
+        hosts.update(dict.fromkeys(members))
+    return Inventory(tuple(hosts), groups, settings, path)
+
+
+def _nodes(value: Any, fail: Any, groups: dict[str, tuple[str, ...]]) -> list[str]:
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise fail("must be a node set string or a list of them")
+    names: list[str] = []
+    for item in value:
+        try:
+            names.extend(expand(item, lambda g: groups[g] if g in groups else _missing(g)))
+        except NodeSetError as error:
+            raise fail(str(error)) from None
+    return names
+
+
+def _missing(group: str) -> tuple[str, ...]:
+    raise NodeSetError(f"unknown group @{group} (define it above its first use)")
+
+
+def _settings(raw: Any, fail: Any) -> Settings:
+    if not isinstance(raw, dict):
+        raise fail(None, "settings", "must be a table")
+    defaults = Settings()
+    values: dict[str, Any] = {}
+    for key, value in raw.items():
+        if not hasattr(defaults, key):
+            raise fail("settings", key, "unknown setting")
+        expected = type(getattr(defaults, key))
+        if key == "ssh_config":
+            if not isinstance(value, str):
+                raise fail("settings", key, "must be a path")
+            value = str(Path(value).expanduser())
+        elif expected is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        elif not isinstance(value, expected) or isinstance(value, bool):
+            raise fail("settings", key, f"must be a {expected.__name__}, not {value!r}")
+        values[key] = value
+    settings = Settings(**values)
+    if settings.interval <= 0:
+        raise fail("settings", "interval", "must be positive")
+    if settings.connect_timeout <= 0:
+        raise fail("settings", "connect_timeout", "must be positive")
+    if settings.max_handshakes < 1:
+        raise fail("settings", "max_handshakes", "must be at least 1")
+    if settings.host_key_policy not in HOST_KEY_POLICIES:
+        raise fail("settings", "host_key_policy", f"must be one of {', '.join(HOST_KEY_POLICIES)}")
+    return settings
+
+
+def _line_of(text: str, table: str | None, key: str) -> int:
+    """Line number of ``key`` inside ``[table]`` (or the top level), for error messages."""
+    current: str | None = None
+    for number, line in enumerate(text.splitlines(), start=1):
+        stripped = line.strip()
+        header = re.fullmatch(r"\[([^\[\]]+)\]", stripped)
+        if header:
+            current = header.group(1).strip()
+            continue
+        if current == table and re.match(rf"""["']?{re.escape(key)}["']?\s*=""", stripped):
+            return number
+    return 1

@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from aiconsole.config import ConfigError, load
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "config.toml"
+    path.write_text(text)
+    return path
+
+
+def test_hosts_groups_and_settings(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+hosts = "login01"
+
+[settings]
+interval = 2
+connect_timeout = 3.5
+python = "/usr/bin/python3"
+
+[groups]
+gpu = "gpu[01-03]"
+rack = ["r1-n[1-2]", "@gpu!gpu02"]
+""",
+    )
+    inventory = load(path)
+    assert inventory.hosts == ("login01", "gpu01", "gpu02", "gpu03", "r1-n1", "r1-n2")
+    assert inventory.groups["rack"] == ("r1-n1", "r1-n2", "gpu01", "gpu03")
+    assert inventory.settings.interval == 2.0
+    assert inventory.settings.python == "/usr/bin/python3"
+    assert inventory.select("@gpu!gpu01") == ["gpu02", "gpu03"]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('hosts = "gpu[1-"\n', ":1: hosts: unclosed '['"),
+        ('[settings]\ninterval = "fast"\n', ":2: settings.interval: must be a float"),
+        ("[settings]\n\nintervall = 1\n", ":3: settings.intervall: unknown setting"),
+        ('[settings]\nhost_key_policy = "yolo"\n', ":2: settings.host_key_policy: must be one of"),
+        ('[groups]\ngpu = "@nope"\n', ":2: groups.gpu: unknown group @nope"),
+        ('hosts = ["a;b"]\n', ":1: hosts: 'a;b'"),
+        ('hostz = "a"\n', ":1: hostz: unknown key"),
+        ('hosts = "a\n', "config.toml: "),
+    ],
+)
+def test_errors_name_file_line_and_key(tmp_path: Path, text: str, message: str) -> None:
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as caught:
+        load(path)
+    assert str(caught.value).startswith(str(path))
+    assert message in str(caught.value)
+    assert "\n" not in str(caught.value)
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read"):
+        load(tmp_path / "nope.toml")
