@@ -34,7 +34,7 @@ from aiconsole.nodeset import NodeSetError, expand
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - exercised on 3.10 only
-    import tomli as tomllib
+    import tomli as tomllib  # type: ignore[import-not-found, unused-ignore]
 
 DEFAULT_PATH = Path("~/.config/aiconsole/config.toml")
 HOST_KEY_POLICIES = ("strict", "accept-new")
