@@ -1,15 +1,16 @@
-"""Command line: ``aiconsole`` (TUI), ``aiconsole snapshot [--json]``, ``aiconsole schema``.
+"""Command line: ``aiconsole`` (TUI), ``snapshot [--json]``, ``schema``, ``hosts check``.
 
-Only the TUI path imports Textual; ``snapshot`` and ``schema`` stay headless and fast.
+Only the TUI path imports Textual; the other commands stay headless and fast.
 
-Exit codes of ``snapshot``: 0 every host ok; 2 snapshot printed but some host is not ok;
-1 no snapshot (an error, printed as one line on stderr).
+Exit codes of ``snapshot`` and ``hosts check``: 0 every host ok; 2 output printed but some host
+is not ok; 1 an error (one line on stderr, nothing else printed).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import sys
 from collections.abc import Sequence
@@ -17,8 +18,10 @@ from collections.abc import Sequence
 import msgspec
 
 from aiconsole import __version__, units
-from aiconsole.fleet import local_fleet
+from aiconsole.config import ConfigError, Inventory, config_path, load
+from aiconsole.fleet import Fleet, local_fleet, ssh_fleet
 from aiconsole.model import FleetSnapshot, json_schema
+from aiconsole.nodeset import NodeSetError
 from aiconsole.summary import summarize
 
 EXIT_OK = 0
@@ -26,18 +29,40 @@ EXIT_ERROR = 1
 EXIT_DEGRADED = 2
 
 
+class UsageError(ValueError):
+    """A bad option value; printed as one line."""
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="aiconsole",
-        description="Live console for GPU hosts. With no command: open the TUI on this machine.",
+        description="Live console for GPU hosts. With no command: open the TUI. With no "
+        "configuration and no --hosts: this machine.",
     )
     parser.add_argument("--version", action="version", version=f"aiconsole {__version__}")
     parser.add_argument(
+        "--config",
+        metavar="PATH",
+        help="inventory file (default: $AICONSOLE_CONFIG, else ~/.config/aiconsole/config.toml)",
+    )
+    parser.add_argument(
+        "--hosts",
+        metavar="NODESET",
+        help="hosts to watch over SSH, e.g. 'gpu[01-32],login1' or '@group!gpu07'",
+    )
+    parser.add_argument(
         "--interval",
         type=float,
-        default=1.0,
+        default=None,
         metavar="S",
-        help="seconds between refreshes in the TUI (default 1)",
+        help="seconds between samples and refreshes (default 1, or the config's)",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=None,
+        metavar="S",
+        help="SSH connect timeout per host (default 5, or the config's)",
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     snapshot = commands.add_parser("snapshot", help="collect once, print, exit")
@@ -51,33 +76,63 @@ def build_parser() -> argparse.ArgumentParser:
         "0 takes one sample and reports rates as unavailable (default 0.25)",
     )
     commands.add_parser("schema", help="print the JSON Schema of `snapshot --json`")
+    hosts = commands.add_parser("hosts", help="inventory tools")
+    hosts_commands = hosts.add_subparsers(dest="hosts_command", metavar="SUBCOMMAND", required=True)
+    hosts_commands.add_parser(
+        "check", help="reachability, auth, round trip and probe version of every host"
+    )
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        if args.command == "snapshot":
-            return run_snapshot(as_json=args.json, window=args.window)
         if args.command == "schema":
             print(json.dumps(json_schema(), indent=2))
             return EXIT_OK
-        return run_tui(interval=args.interval)
+        fleet = build_fleet(args)
+        try:
+            if args.command == "snapshot":
+                return run_snapshot(fleet, as_json=args.json, window=args.window)
+            if args.command == "hosts":
+                return run_hosts_check(fleet)
+            return run_tui(fleet)
+        finally:
+            fleet.close()
     except KeyboardInterrupt:
         return 130
+    except (UsageError, ConfigError, NodeSetError) as error:
+        print(f"aiconsole: error: {error}", file=sys.stderr)
+        return EXIT_ERROR
     except Exception as error:
         print(f"aiconsole: error: {type(error).__name__}: {error}", file=sys.stderr)
         return EXIT_ERROR
 
 
-def run_snapshot(*, as_json: bool, window: float) -> int:
-    if window < 0:
-        raise ValueError("--window must be >= 0")
-    fleet = local_fleet()
-    try:
-        snapshot = asyncio.run(fleet.snapshot_once(window))
-    finally:
-        fleet.close()
+def build_fleet(args: argparse.Namespace) -> Fleet:
+    for option in ("interval", "timeout"):
+        value = getattr(args, option)
+        if value is not None and value <= 0:
+            raise UsageError(f"--{option} must be positive")
+    if getattr(args, "window", 0) < 0:
+        raise UsageError("--window must be >= 0")
+    path = config_path(args.config)
+    inventory = load(path) if path is not None else Inventory()
+    settings = inventory.settings
+    if args.interval is not None:
+        settings = dataclasses.replace(settings, interval=args.interval)
+    if args.timeout is not None:
+        settings = dataclasses.replace(settings, connect_timeout=args.timeout)
+    hosts = inventory.select(args.hosts) if args.hosts else list(inventory.hosts)
+    if not hosts:
+        if args.command == "hosts":
+            raise UsageError("no hosts: give --hosts NODESET or an inventory with hosts")
+        return local_fleet(interval=settings.interval)
+    return ssh_fleet(hosts, settings)
+
+
+def run_snapshot(fleet: Fleet, *, as_json: bool, window: float) -> int:
+    snapshot = asyncio.run(fleet.snapshot_once(window))
     if as_json:
         sys.stdout.buffer.write(msgspec.json.encode(snapshot) + b"\n")
     else:
@@ -104,14 +159,33 @@ def format_text(snapshot: FleetSnapshot) -> str:
     return "\n".join(lines)
 
 
-def run_tui(*, interval: float) -> int:
-    if interval <= 0:
-        raise ValueError("--interval must be positive")
+def run_hosts_check(fleet: Fleet) -> int:
+    from aiconsole.collectors.ssh import HostCheck, SshCollector
+
+    async def check_all() -> list[HostCheck]:
+        return await asyncio.gather(
+            *(c.check() for c in fleet.collectors if isinstance(c, SshCollector))
+        )
+
+    results = asyncio.run(check_all())
+    print(
+        f"{'HOST':<20} {'STATUS':<16} {'CONNECT':>8} {'RTT':>7} {'PROBE':<7} {'PYTHON':<8} "
+        "HOSTNAME/REASON"
+    )
+    healthy = True
+    for r in results:
+        healthy &= r.status == "ok"
+        print(
+            f"{r.name:<20} {r.status:<16} {units.number(r.connect_ms, 'ms'):>8} "
+            f"{units.number(r.rtt_ms, 'ms'):>7} {r.probe_version or units.NA:<7} "
+            f"{r.python_version or units.NA:<8} {r.reason or r.hostname or ''}"
+        )
+    return EXIT_OK if healthy else EXIT_DEGRADED
+
+
+def run_tui(fleet: Fleet) -> int:
     from aiconsole.app import ConsoleApp  # deferred: only the TUI needs Textual
 
-    fleet = local_fleet(interval=interval)
-    try:
-        ConsoleApp(fleet, refresh_interval=interval).run()
-    finally:
-        fleet.close()
+    interval = fleet.collectors[0].interval if fleet.collectors else 1.0
+    ConsoleApp(fleet, refresh_interval=interval).run()
     return EXIT_OK

@@ -8,8 +8,9 @@
     interval = 1.0                      # seconds between samples
     connect_timeout = 5.0               # per host
     python = "python3"                  # interpreter that runs the probe on hosts
-    host_key_policy = "strict"          # or "accept-new": trust and record unknown keys
+    host_key_policy = "strict"          # unknown or changed host keys are refused
     max_handshakes = 32                 # SSH handshakes in flight at once
+    reconnect_max = 30.0                # longest wait between reconnect attempts
     ssh_config = "~/.ssh/config"        # OpenSSH client config to honour
 
     [groups]
@@ -37,7 +38,8 @@ else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib  # type: ignore[import-not-found, unused-ignore]
 
 DEFAULT_PATH = Path("~/.config/aiconsole/config.toml")
-HOST_KEY_POLICIES = ("strict", "accept-new")
+HOST_KEY_POLICIES = ("strict",)
+"""Host keys are checked against known_hosts; an unknown or changed key is refused."""
 
 
 class ConfigError(ValueError):
@@ -51,6 +53,8 @@ class Settings:
     python: str = "python3"
     host_key_policy: str = "strict"
     max_handshakes: int = 32
+    reconnect_max: float = 30.0
+    """Longest wait between reconnect attempts (backoff doubles up to this, with jitter)."""
     ssh_config: str | None = None
     """None: asyncssh's default (~/.ssh/config when it exists)."""
 

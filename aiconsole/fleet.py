@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from aiconsole.collectors.base import Collector
 from aiconsole.collectors.local import LocalCollector
+from aiconsole.config import Settings
 from aiconsole.model import FleetSnapshot
 from aiconsole.store import FleetStore
 
@@ -21,11 +22,8 @@ class Fleet:
         await asyncio.gather(*(collector.collect_once() for collector in self.collectors))
 
     async def snapshot_once(self, window: float) -> FleetSnapshot:
-        """Sample every source; with ``window`` > 0, twice that far apart so rates exist."""
-        await self.sample_all()
-        if window > 0:
-            await asyncio.sleep(window)
-            await self.sample_all()
+        """Sample every source at once; with ``window`` > 0, twice that far apart (rates)."""
+        await asyncio.gather(*(c.collect_for_snapshot(window) for c in self.collectors))
         return self.store.snapshot()
 
     def close(self) -> None:
@@ -39,3 +37,25 @@ def local_fleet(interval: float = 1.0) -> Fleet:
     """No configuration: this machine only."""
     store = FleetStore()
     return Fleet(store, [LocalCollector(store, interval=interval)])
+
+
+def ssh_fleet(hosts: Sequence[str], settings: Settings) -> Fleet:
+    """Remote hosts over SSH, sharing one bound on concurrent handshakes."""
+    from aiconsole.collectors.ssh import SshCollector, SshOptions
+
+    store = FleetStore()
+    store.declare(hosts)
+    handshakes = asyncio.Semaphore(settings.max_handshakes)
+    options = SshOptions(
+        python=settings.python,
+        connect_timeout=settings.connect_timeout,
+        ssh_config=settings.ssh_config,
+        reconnect_max_s=settings.reconnect_max,
+    )
+    collectors = [
+        SshCollector(
+            host, store, options=options, handshakes=handshakes, interval=settings.interval
+        )
+        for host in hosts
+    ]
+    return Fleet(store, collectors)

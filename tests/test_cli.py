@@ -61,7 +61,7 @@ def test_snapshot_text_output(no_gpu_env: dict[str, str]) -> None:
 def test_bad_arguments_give_one_line_errors_not_tracebacks(no_gpu_env: dict[str, str]) -> None:
     code, _, stderr = run_aiconsole("snapshot", "--window", "-1", env=no_gpu_env)
     assert code == 1
-    assert stderr.strip() == "aiconsole: error: ValueError: --window must be >= 0"
+    assert stderr.strip() == "aiconsole: error: --window must be >= 0"
     code, _, stderr = run_aiconsole("--interval", "0", env=no_gpu_env)
     assert code == 1 and "Traceback" not in stderr and "--interval" in stderr
 

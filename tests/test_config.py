@@ -44,6 +44,7 @@ rack = ["r1-n[1-2]", "@gpu!gpu02"]
         ('[settings]\ninterval = "fast"\n', ":2: settings.interval: must be a float"),
         ("[settings]\n\nintervall = 1\n", ":3: settings.intervall: unknown setting"),
         ('[settings]\nhost_key_policy = "yolo"\n', ":2: settings.host_key_policy: must be one of"),
+        ('[settings]\nhost_key_policy = "accept-new"\n', ":2: settings.host_key_policy: must"),
         ('[groups]\ngpu = "@nope"\n', ":2: groups.gpu: unknown group @nope"),
         ('hosts = ["a;b"]\n', ":1: hosts: 'a;b'"),
         ('hostz = "a"\n', ":1: hostz: unknown key"),

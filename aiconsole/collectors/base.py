@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 import msgspec
 
@@ -67,8 +67,20 @@ class Collector(ABC):
 
     async def collect_once(self) -> HostState:
         """Take one sample and record the outcome in the store, whatever it is."""
+        return await self._collect_with(self._collect())
+
+    async def collect_for_snapshot(self, window: float) -> HostState:
+        """For a one-shot snapshot: with ``window`` > 0, two samples that far apart (rates)."""
+        state = await self.collect_once()
+        if window > 0:
+            await asyncio.sleep(window)
+            state = await self.collect_once()
+        return state
+
+    async def _collect_with(self, pending: Awaitable[HostSample]) -> HostState:
+        """Await one sample under the timeout; record success or the failure as a status."""
         try:
-            sample = await asyncio.wait_for(self._collect(), self.timeout)
+            sample = await asyncio.wait_for(pending, self.timeout)
         except TimeoutError:
             state = self._failed("stale", f"no sample within {self.timeout:g} s")
         except CollectionError as error:

@@ -1,0 +1,248 @@
+"""The fleet over SSH on a real estate of namespaced sshd hosts, with faults injected."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from aiconsole.config import Settings
+from aiconsole.fleet import Fleet, ssh_fleet
+from aiconsole.model import HostState
+from tests.conftest import run_aiconsole
+from tests.estate import Estate, available
+
+pytestmark = pytest.mark.skipif(available() is not None, reason=f"estate: {available()}")
+
+HOSTS = 6
+
+
+@pytest.fixture(scope="module")
+def estate(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Estate]:
+    with Estate(tmp_path_factory.mktemp("estate"), HOSTS) as built:
+        yield built
+
+
+@pytest.fixture
+def config(estate: Estate, tmp_path: Path) -> Path:
+    path = tmp_path / "config.toml"
+    path.write_text(
+        f'hosts = "h[1-{HOSTS}]"\n\n[settings]\ninterval = 0.5\nconnect_timeout = 2\n'
+        f'python = "/usr/bin/python3"\nreconnect_max = 1\nssh_config = "{estate.ssh_config}"\n'
+        '\n[groups]\nodd = "h[1,3,5]"\n'
+    )
+    return path
+
+
+def settings(estate: Estate) -> Settings:
+    return Settings(
+        interval=0.3,
+        connect_timeout=2,
+        python="/usr/bin/python3",
+        reconnect_max=1.0,
+        ssh_config=str(estate.ssh_config),
+    )
+
+
+@pytest.fixture
+async def live(estate: Estate) -> AsyncIterator[Fleet]:
+    """Every estate host streaming into one store, as the TUI runs them."""
+    fleet = ssh_fleet([h.name for h in estate.hosts], settings(estate))
+    tasks = [asyncio.create_task(c.run()) for c in fleet.collectors]
+    await until(fleet, lambda hosts: all(h.status == "ok" for h in hosts.values()))
+    yield fleet
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def until(
+    fleet: Fleet, condition: Callable[[dict[str, HostState]], bool], limit: float = 40
+) -> dict[str, HostState]:
+    """Wait (bounded) until the fleet satisfies ``condition``; return the hosts then."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + limit
+    while True:
+        hosts = {h.name: h for h in fleet.store.snapshot().hosts}
+        if condition(hosts):
+            return hosts
+        if loop.time() > deadline:
+            raise AssertionError(
+                "fleet never reached the expected state: "
+                + "; ".join(f"{h.name}={h.status} ({h.reason})" for h in hosts.values())
+            )
+        await asyncio.sleep(0.1)
+
+
+def seqs(hosts: dict[str, HostState]) -> dict[str, int]:
+    return {name: h.sample.seq if h.sample else -1 for name, h in hosts.items()}
+
+
+async def fault_then_recovery(
+    fleet: Fleet,
+    bad: str,
+    status: str,
+    reason_part: str,
+    inject: Callable[[], None],
+    remove: Callable[[], None],
+) -> None:
+    """Inject a fault; the bad host shows it while the others keep sampling; then recovery."""
+    before = seqs(await until(fleet, lambda hosts: hosts[bad].status == "ok"))
+    inject()
+    try:
+        hosts = await until(
+            fleet,
+            lambda hosts: hosts[bad].status == status and reason_part in (hosts[bad].reason or ""),
+        )
+        # Meanwhile every other host kept streaming: at least three new samples each.
+        during = seqs(
+            await until(
+                fleet, lambda hosts: all(seqs(hosts)[n] >= before[n] + 3 for n in hosts if n != bad)
+            )
+        )
+        assert all(during[n] > before[n] for n in during if n != bad)
+        assert all(h.status == "ok" for n, h in hosts.items() if n != bad)
+    finally:
+        remove()
+    await until(fleet, lambda hosts: hosts[bad].status == "ok")
+
+
+# -- one-shot commands ---------------------------------------------------------------------
+
+
+def test_snapshot_json_over_ssh_shows_every_host_by_its_own_name(
+    config: Path, no_gpu_env: dict[str, str]
+) -> None:
+    code, stdout, stderr = run_aiconsole(
+        "--config", str(config), "snapshot", "--json", env=no_gpu_env
+    )
+    assert code == 0, stderr
+    hosts = json.loads(stdout)["hosts"]
+    assert [h["name"] for h in hosts] == [f"h{n}" for n in range(1, HOSTS + 1)]
+    for host in hosts:
+        assert host["status"] == "ok"
+        assert host["sample"]["identity"]["hostname"] == host["name"]
+        assert host["sample"]["cpu"]["total_percent"] is not None  # two samples, one session
+        assert host["sample"]["gpu"]["status"] in ("no_driver", "no_bindings")
+
+
+def test_hosts_option_and_groups_select_hosts(config: Path, no_gpu_env: dict[str, str]) -> None:
+    code, stdout, _ = run_aiconsole(
+        "--config", str(config), "--hosts", "@odd!h3", "snapshot", "--json", env=no_gpu_env
+    )
+    assert code == 0
+    assert [h["name"] for h in json.loads(stdout)["hosts"]] == ["h1", "h5"]
+
+
+def test_hosts_check_prints_a_row_per_host(config: Path, no_gpu_env: dict[str, str]) -> None:
+    code, stdout, stderr = run_aiconsole("--config", str(config), "hosts", "check", env=no_gpu_env)
+    assert code == 0, stderr
+    rows = [line.split() for line in stdout.splitlines()[1:]]
+    assert [row[0] for row in rows] == [f"h{n}" for n in range(1, HOSTS + 1)]
+    for row in rows:
+        assert row[1] == "ok" and row[4] == "0.1.0" and row[-1] == row[0]
+
+
+def test_unreachable_host_is_a_status_and_the_rest_still_report(
+    estate: Estate, config: Path, no_gpu_env: dict[str, str], tmp_path: Path
+) -> None:
+    ssh_config = tmp_path / "ssh_config"
+    ssh_config.write_text(estate.ssh_config.read_text() + "Host ghost\n  HostName 198.18.0.250\n")
+    text = config.read_text().replace(str(estate.ssh_config), str(ssh_config))
+    config.write_text(text.replace(f'hosts = "h[1-{HOSTS}]"', 'hosts = "h1,ghost,h2"'))
+    code, stdout, stderr = run_aiconsole(
+        "--config", str(config), "--timeout", "1", "snapshot", "--json", env=no_gpu_env
+    )
+    assert code == 2, stderr
+    hosts = {h["name"]: h for h in json.loads(stdout)["hosts"]}
+    assert hosts["ghost"]["status"] == "unreachable"
+    assert hosts["ghost"]["reason"]
+    assert hosts["h1"]["status"] == hosts["h2"]["status"] == "ok"
+
+
+async def test_wrong_client_key_is_auth_failed(estate: Estate) -> None:
+    estate.identity_overrides["h6"] = estate.wrong_key
+    estate.write_ssh_config()
+    try:
+        fleet = ssh_fleet(["h6"], settings(estate))
+        state = await fleet.collectors[0].collect_for_snapshot(0)
+        assert state.status == "auth_failed"
+        assert "refused our keys" in (state.reason or "")
+    finally:
+        estate.identity_overrides.clear()
+        estate.write_ssh_config()
+
+
+# -- faults while streaming ------------------------------------------------------------------
+
+
+async def test_killed_sshd_turns_only_that_host_unreachable(estate: Estate, live: Fleet) -> None:
+    host = estate.host("h1")
+
+    def restart() -> None:
+        estate.start_sshd(host)
+        estate.wait_listening([host])
+
+    await fault_then_recovery(
+        live, "h1", "unreachable", "refused", lambda: estate.kill_sshd(host), restart
+    )
+
+
+async def test_link_down_goes_stale_then_unreachable(estate: Estate, live: Fleet) -> None:
+    host = estate.host("h2")
+    await fault_then_recovery(
+        live,
+        "h2",
+        "unreachable",
+        "",
+        lambda: estate.link(host, up=False),
+        lambda: estate.link(host, up=True),
+    )
+
+
+async def test_frozen_host_is_stale_while_others_stay_on_schedule(
+    estate: Estate, live: Fleet
+) -> None:
+    host = estate.host("h3")
+    await fault_then_recovery(
+        live, "h3", "stale", "no sample for", lambda: estate.freeze(host), lambda: estate.thaw(host)
+    )
+
+
+async def test_changed_host_key_is_refused(estate: Estate, live: Fleet) -> None:
+    host = estate.host("h4")
+    await fault_then_recovery(
+        live,
+        "h4",
+        "host_key_refused",
+        "known_hosts",
+        lambda: estate.change_host_key(host),
+        lambda: estate.write_known_hosts(),
+    )
+
+
+async def test_garbage_from_python3_is_a_probe_error(
+    estate: Estate, live: Fleet, tmp_path: Path
+) -> None:
+    host = estate.host("h5")
+    assert host.sshd is not None
+    garbage = tmp_path / "python3"
+    garbage.write_text(
+        "#!/bin/sh\ncat >/dev/null\nwhile :; do echo 'hello {not json'; sleep 0.2; done\n"
+    )
+    garbage.chmod(0o755)
+    in_host = ["nsenter", "-t", str(host.sshd.pid), "-m"]
+
+    def inject() -> None:
+        subprocess.run([*in_host, "mount", "--bind", str(garbage), "/usr/bin/python3"], check=True)
+        estate.kill_sessions(host)  # the running probe ends; the reconnect meets the garbage
+
+    def remove() -> None:
+        estate.kill_sessions(host)  # the fake interpreter keeps the mount busy while it runs
+        subprocess.run([*in_host, "umount", "--lazy", "/usr/bin/python3"], check=True)
+
+    await fault_then_recovery(live, "h5", "probe_error", "undecodable probe output", inject, remove)
