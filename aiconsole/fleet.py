@@ -18,9 +18,6 @@ class Fleet:
     store: FleetStore
     collectors: Sequence[Collector] = field(default_factory=list)
 
-    async def sample_all(self) -> None:
-        await asyncio.gather(*(collector.collect_once() for collector in self.collectors))
-
     async def snapshot_once(self, window: float) -> FleetSnapshot:
         """Sample every source at once; with ``window`` > 0, twice that far apart (rates)."""
         await asyncio.gather(*(c.collect_for_snapshot(window) for c in self.collectors))

@@ -15,7 +15,8 @@ from aiconsole.probe import Host, NvmlReader, ProcessInfo
 from tests.conftest import NvmlConfig, run_aiconsole
 
 
-def probe_gpu_section(env: dict[str, str]) -> dict:
+def probe_output(env: dict[str, str]) -> dict:
+    """One sample from the probe program, run as a child process with ``env``."""
     result = subprocess.run(
         [sys.executable, "-m", "aiconsole.probe", "--count", "1"],
         env=env,
@@ -24,7 +25,11 @@ def probe_gpu_section(env: dict[str, str]) -> dict:
         check=True,
         timeout=60,
     )
-    return json.loads(result.stdout)["gpu"]
+    return json.loads(result.stdout)
+
+
+def probe_gpu_section(env: dict[str, str]) -> dict:
+    return probe_output(env)["gpu"]
 
 
 def test_gpus_and_processes_flow_into_snapshot_json(
@@ -140,14 +145,6 @@ def test_probe_output_with_gpus_decodes_into_the_model(
     gpu_env: dict[str, str], nvml_config: NvmlConfig
 ) -> None:
     nvml_config.set(device_count=2).gpu(0).gpu(1, lost=1)
-    raw = subprocess.run(
-        [sys.executable, "-m", "aiconsole.probe", "--count", "1"],
-        env=gpu_env,
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    ).stdout
-    sample = decode_sample(json.loads(raw))
+    sample = decode_sample(probe_output(gpu_env))
     assert [gpu.lost for gpu in sample.gpu.gpus] == [False, True]
     assert sample.gpu.gpus[0].name == "NVIDIA H100 80GB HBM3"

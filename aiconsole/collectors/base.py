@@ -77,12 +77,15 @@ class Collector(ABC):
             state = await self.collect_once()
         return state
 
-    async def _collect_with(self, pending: Awaitable[HostSample]) -> HostState:
-        """Await one sample under the timeout; record success or the failure as a status."""
+    async def _collect_with(
+        self, pending: Awaitable[HostSample], timeout: float | None = None
+    ) -> HostState:
+        """Await one sample under ``timeout`` (default: the collector's); record the outcome."""
+        timeout = self.timeout if timeout is None else timeout
         try:
-            sample = await asyncio.wait_for(pending, self.timeout)
+            sample = await asyncio.wait_for(pending, timeout)
         except TimeoutError:
-            state = self._failed("stale", f"no sample within {self.timeout:g} s")
+            state = self._failed("stale", f"no sample within {timeout:g} s")
         except CollectionError as error:
             state = self._failed(error.status, error.reason)
         except Exception as error:

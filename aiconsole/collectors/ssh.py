@@ -160,18 +160,16 @@ class SshCollector(Collector):
     # -- one-shot (snapshot --json) ----------------------------------------------------------
 
     async def _collect(self) -> HostSample:
-        """Connect, take ``count`` samples, return the last."""
+        """Connect, take one sample, disconnect."""
         return await self._sample_once(count=1, interval=self.interval)
 
     async def collect_for_snapshot(self, window: float) -> HostState:
         """One connection, two samples ``window`` apart (rates filled in), then disconnect."""
         count = 2 if window > 0 else 1
-        original = self.timeout
-        self.timeout = self.options.connect_timeout + window + 10
-        try:
-            return await self._collect_with(self._sample_once(count, window or self.interval))
-        finally:
-            self.timeout = original
+        return await self._collect_with(
+            self._sample_once(count, window or self.interval),
+            timeout=self.options.connect_timeout + window + 10,
+        )
 
     async def _sample_once(self, count: int, interval: float) -> HostSample:
         connection = await self._connect()

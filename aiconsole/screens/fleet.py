@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
 
 from textual.app import ComposeResult
 from textual.widgets import Footer, Header
@@ -79,8 +80,6 @@ class FleetScreen(LiveScreen):
 
 
 def _with_age(summary: HostSummary, age_s: float | None) -> HostSummary:
-    from dataclasses import replace
-
     return replace(summary, age_s=age_s)
 
 

@@ -39,7 +39,3 @@ class TableSync:
                     if old != new:
                         table.update_cell(key, column, new)
             self._shown[key] = wanted
-
-    def clear(self) -> None:
-        self.table.clear()
-        self._shown.clear()
