@@ -39,10 +39,12 @@ def local_fleet(interval: float = 1.0) -> Fleet:
 def ssh_fleet(hosts: Sequence[str], settings: Settings) -> Fleet:
     """Remote hosts over SSH, sharing one bound on concurrent handshakes."""
     from aiconsole.collectors.ssh import SshCollector, SshOptions
+    from aiconsole.collectors.ssh_options import KnownHostsCache
 
     store = FleetStore()
     store.declare(hosts)
     handshakes = asyncio.Semaphore(settings.max_handshakes)
+    known_hosts = KnownHostsCache()
     options = SshOptions(
         python=settings.python,
         connect_timeout=settings.connect_timeout,
@@ -51,7 +53,12 @@ def ssh_fleet(hosts: Sequence[str], settings: Settings) -> Fleet:
     )
     collectors = [
         SshCollector(
-            host, store, options=options, handshakes=handshakes, interval=settings.interval
+            host,
+            store,
+            options=options,
+            handshakes=handshakes,
+            known_hosts=known_hosts,
+            interval=settings.interval,
         )
         for host in hosts
     ]

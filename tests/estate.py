@@ -3,7 +3,7 @@
 Each host has its own network namespace (a veth on a bridge), its own hostname (UTS
 namespace), its own mount namespace (empty files over the developer's rc files, so a login
 shell costs nothing and ``python3`` is the system's), its own ed25519 host key, key-only
-auth, and an entry in a pinned known_hosts. Addresses are in 198.18.0.0/24 (RFC 2544's
+auth, and an entry in a pinned known_hosts. Addresses are in 198.18.0.0/22 (RFC 2544's
 benchmarking range) and an "unreachable" route keeps anything from leaving the machine.
 
 Everything is removed on exit, also when a test fails. Needs root, iproute2, openssh-server.
@@ -21,9 +21,22 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-SUBNET = "198.18.0"
+NETWORK = "198.18.0.0/22"
+BRIDGE_ADDRESS = "198.18.3.254"
 BRIDGE = "aicbr0"
-SAFETY_ROUTE = f"{SUBNET}.0/24"
+HOSTS_PER_BLOCK = 200
+MAX_HOSTS = 3 * HOSTS_PER_BLOCK
+
+
+def host_address(index: int) -> str:
+    """Host 1 is 198.18.0.11, host 200 is 198.18.0.210, host 201 is 198.18.1.11, ...
+
+    Each /24 keeps .211-.253 free: tests use them as addresses where nothing answers.
+    """
+    block, offset = divmod(index - 1, HOSTS_PER_BLOCK)
+    return f"198.18.{block}.{11 + offset}"
+
+
 SSHD = "/usr/sbin/sshd"
 
 
@@ -61,15 +74,15 @@ class Estate:
             Host(
                 name=f"{prefix}{n}",
                 index=n,
-                address=f"{SUBNET}.{10 + n}",
+                address=host_address(n),
                 netns=f"aic-{prefix}{n}",
                 veth=f"aicv{prefix}{n}",
                 directory=root / "hosts" / f"{prefix}{n}",
             )
             for n in range(1, count + 1)
         ]
-        if count > 200:
-            raise ValueError("this estate's /24 holds at most 200 hosts")
+        if count > MAX_HOSTS:
+            raise ValueError(f"this estate holds at most {MAX_HOSTS} hosts")
         self.keys = root / "keys"
         self.client_key = self.keys / "id_ed25519"
         self.wrong_key = self.keys / "id_wrong"
@@ -100,9 +113,9 @@ class Estate:
             if not key.exists():
                 run("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key))
         (self.keys / "authorized_keys").write_text(self.client_key.with_suffix(".pub").read_text())
-        run("ip", "route", "replace", "unreachable", SAFETY_ROUTE, "metric", "4000")
+        run("ip", "route", "replace", "unreachable", NETWORK, "metric", "4000")
         run("ip", "link", "add", BRIDGE, "type", "bridge")
-        run("ip", "addr", "add", f"{SUBNET}.254/24", "dev", BRIDGE)
+        run("ip", "addr", "add", f"{BRIDGE_ADDRESS}/22", "dev", BRIDGE)
         run("ip", "link", "set", BRIDGE, "up")
         for host in self.hosts:
             self._add_host(host)
@@ -129,7 +142,7 @@ class Estate:
             host.netns,
         )
         run("ip", "link", "set", host.veth, "master", BRIDGE, "up")
-        run("ip", "-n", host.netns, "addr", "add", f"{host.address}/24", "dev", "eth0")
+        run("ip", "-n", host.netns, "addr", "add", f"{host.address}/22", "dev", "eth0")
         run("ip", "-n", host.netns, "link", "set", "lo", "up")
         run("ip", "-n", host.netns, "link", "set", "eth0", "up")
         self.new_host_key(host)
@@ -268,4 +281,4 @@ class Estate:
             run("ip", "link", "del", host.veth, check=False)  # netns del is asynchronous
             run("ip", "netns", "del", host.netns, check=False)
         run("ip", "link", "del", BRIDGE, check=False)
-        run("ip", "route", "del", "unreachable", SAFETY_ROUTE, "metric", "4000", check=False)
+        run("ip", "route", "del", "unreachable", NETWORK, "metric", "4000", check=False)

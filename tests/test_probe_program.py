@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import io
 import json
 import os
 import shutil
@@ -150,3 +151,47 @@ def test_probe_exits_quietly_when_its_reader_goes_away(no_gpu_env: dict[str, str
     _, stderr = process.communicate(timeout=10)
     assert process.returncode == 0
     assert b"Traceback" not in stderr
+
+
+class FakeTime:
+    """A wall clock that moves only when the probe sleeps or a sample takes time."""
+
+    def __init__(self, start: float, sample_cost: float) -> None:
+        self.now = start
+        self.sample_cost = sample_cost
+        self.sample_times: list[float] = []
+
+    def sleep(self, seconds: float) -> None:
+        assert seconds > 0
+        self.now += seconds
+
+    def sample(self) -> dict[str, float]:
+        self.sample_times.append(self.now)
+        self.now += self.sample_cost
+        return {"at": self.sample_times[-1]}
+
+
+def run_schedule(fake: FakeTime, count: int, interval: float, align: bool) -> list[float]:
+    sampler = type("S", (), {"sample": lambda _self: fake.sample()})()
+    out = io.StringIO()
+    probe.stream(
+        sampler, interval, count, out, align=align, clock=lambda: fake.now, sleep=fake.sleep
+    )
+    assert len(out.getvalue().splitlines()) == count
+    return fake.sample_times
+
+
+def test_aligned_stream_samples_at_once_then_on_wall_clock_multiples() -> None:
+    times = run_schedule(FakeTime(start=1000.37, sample_cost=0.05), 4, 1.0, align=True)
+    assert times[0] == pytest.approx(1000.37)
+    assert times[1:] == pytest.approx([1001.0, 1002.0, 1003.0])
+
+
+def test_aligned_stream_skips_ticks_when_a_sample_overruns() -> None:
+    times = run_schedule(FakeTime(start=10.0, sample_cost=1.5), 3, 1.0, align=True)
+    assert times == pytest.approx([10.0, 12.0, 14.0])
+
+
+def test_unaligned_stream_keeps_a_fixed_spacing_that_does_not_drift() -> None:
+    times = run_schedule(FakeTime(start=5.3, sample_cost=0.1), 4, 0.25, align=False)
+    assert times == pytest.approx([5.3, 5.55, 5.8, 6.05])

@@ -19,13 +19,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import asyncssh
 import msgspec
 
 from aiconsole import probe
 from aiconsole.collectors.base import CollectionError, Collector, one_line
+from aiconsole.collectors.ssh_options import HostOptions, KnownHostsCache
 from aiconsole.model import HostSample, HostState
 from aiconsole.store import FleetStore
 
@@ -53,17 +53,17 @@ class SshOptions:
     ssh_config: str | None = None
     reconnect_max_s: float = 30.0
 
-    def connect_kwargs(self) -> dict[str, Any]:
-        kwargs: dict[str, Any] = {"connect_timeout": self.connect_timeout}
-        if self.ssh_config is not None:
-            kwargs["config"] = [self.ssh_config]
-        return kwargs
-
 
 def probe_command(python: str, interval: float, name: str, count: int | None = None) -> str:
-    """The remote command line, built from quoted arguments (names never reach a shell raw)."""
+    """The remote command line, built from quoted arguments (names never reach a shell raw).
+
+    A streaming probe samples on wall-clock ticks, so the whole fleet samples together; a
+    one-shot probe takes its samples exactly ``interval`` apart.
+    """
     argv = [python, "-c", BOOTSTRAP, "--interval", f"{interval:g}", "--name", name]
-    if count is not None:
+    if count is None:
+        argv.append("--align")
+    else:
         argv += ["--count", str(count)]
     return shlex.join(argv)
 
@@ -143,6 +143,7 @@ class SshCollector(Collector):
         *,
         options: SshOptions,
         handshakes: asyncio.Semaphore,
+        known_hosts: KnownHostsCache | None = None,
         interval: float = 1.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -155,6 +156,8 @@ class SshCollector(Collector):
         )
         self.options = options
         self._handshakes = handshakes
+        self._known_hosts = known_hosts or KnownHostsCache()
+        self._host_options = HostOptions(name, options.ssh_config)
         self._rng = random.Random()
 
     # -- one-shot (snapshot --json) ----------------------------------------------------------
@@ -250,9 +253,17 @@ class SshCollector(Collector):
     async def _connect(self) -> asyncssh.SSHClientConnection:
         # Handshakes are CPU-bound on both ends: bound how many run at once, fleet-wide.
         async with self._handshakes:
+            options = await self._host_options.resolve()
+            known_hosts = self._known_hosts.lookup(options.known_hosts)
             try:
                 return await asyncio.wait_for(
-                    asyncssh.connect(self.name, **self.options.connect_kwargs()),
+                    asyncssh.connect(
+                        self.name,
+                        options=options,
+                        config=None,  # already evaluated into ``options``
+                        known_hosts=known_hosts,
+                        connect_timeout=self.options.connect_timeout,
+                    ),
                     self.options.connect_timeout,
                 )
             except Exception as error:

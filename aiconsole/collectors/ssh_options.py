@@ -1,0 +1,108 @@
+"""Connection options for many hosts, resolved once and re-read only when their files change.
+
+asyncssh re-reads ``~/.ssh/config`` and every known_hosts file on each connection. That is
+right for one connection and quadratic for a fleet: with 256 hosts and a known_hosts of 256
+keys, each (re)connect of each host re-parses 256 keys and the whole config. Here the config
+is evaluated once per host and the known_hosts files once per fleet; a file whose size,
+mtime or inode changes is read again, so fixing known_hosts or the config takes effect at the
+next reconnect, as it would with ssh.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import asyncssh
+
+from aiconsole.collectors.base import CollectionError
+
+FileStamp = tuple[str, int, int, int] | tuple[str, None, None, None]
+
+DEFAULT_CONFIG = "~/.ssh/config"
+DEFAULT_KNOWN_HOSTS = ("~/.ssh/known_hosts", "/etc/ssh/ssh_known_hosts")
+"""Where ssh looks when the config names no UserKnownHostsFile / GlobalKnownHostsFile."""
+
+
+def stamp(path: str) -> FileStamp:
+    """What identifies one version of a file; a missing file has a stamp too."""
+    try:
+        info = os.stat(path)
+    except OSError:
+        return (path, None, None, None)
+    return (path, info.st_mtime_ns, info.st_size, info.st_ino)
+
+
+def config_files(ssh_config: str | None) -> list[str]:
+    """The client config files to read: the one configured, else ~/.ssh/config if present."""
+    if ssh_config is not None:
+        return [str(Path(ssh_config).expanduser())]
+    default = Path(DEFAULT_CONFIG).expanduser()
+    return [str(default)] if os.access(default, os.R_OK) else []
+
+
+class KnownHostsCache:
+    """Parsed known_hosts files, shared by every host of a fleet."""
+
+    def __init__(self) -> None:
+        self._loaded: dict[tuple[FileStamp, ...], asyncssh.SSHKnownHosts] = {}
+
+    def lookup(self, files: object) -> asyncssh.SSHKnownHosts:
+        """The trusted keys from ``files`` as asyncssh resolved them from the config.
+
+        ``None`` is ``UserKnownHostsFile none``: with strict checking that trusts no key at
+        all (asyncssh would take it as "check nothing"). An empty list means ssh's defaults.
+        """
+        if files is None:
+            return asyncssh.SSHKnownHosts()
+        if isinstance(files, str):
+            files = [files]
+        if not isinstance(files, Sequence) or not all(isinstance(f, str) for f in files):
+            raise TypeError(f"expected known_hosts file names, got {files!r}")
+        paths = [str(Path(f).expanduser()) for f in files] or [
+            str(Path(f).expanduser()) for f in DEFAULT_KNOWN_HOSTS
+        ]
+        key = tuple(stamp(p) for p in paths)
+        known = self._loaded.get(key)
+        if known is None:
+            known = asyncssh.SSHKnownHosts()
+            for path, mtime, _, _ in key:
+                if mtime is None:
+                    continue  # a missing file trusts nothing, as with ssh
+                try:
+                    known.load(Path(path).read_text(errors="replace"))
+                except (OSError, ValueError) as error:
+                    raise CollectionError(
+                        "host_key_refused", f"cannot read known_hosts file {path}: {error}"
+                    ) from None
+            # Keep only the latest version of each file set: old ones are never asked again.
+            self._loaded = {k: v for k, v in self._loaded.items() if k[0][0] != paths[0]}
+            self._loaded[key] = known
+        return known
+
+
+class HostOptions:
+    """One host's asyncssh options, evaluated from the client config once per config version."""
+
+    def __init__(self, name: str, ssh_config: str | None) -> None:
+        self.name = name
+        self._ssh_config = ssh_config
+        self._key: tuple[FileStamp, ...] | None = None
+        self._options: asyncssh.SSHClientConnectionOptions | None = None
+
+    async def resolve(self) -> asyncssh.SSHClientConnectionOptions:
+        files = config_files(self._ssh_config)
+        key = tuple(stamp(f) for f in files)
+        if self._options is None or key != self._key:
+            try:
+                # Parsing runs in a thread (asyncssh's construct), so the event loop never waits.
+                self._options = await asyncssh.SSHClientConnectionOptions.construct(
+                    config=files, host=self.name
+                )
+            except (OSError, ValueError, asyncssh.Error) as error:
+                raise CollectionError(
+                    "unreachable", f"ssh config for {self.name}: {error}"
+                ) from None
+            self._key = key
+        return self._options
