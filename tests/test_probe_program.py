@@ -195,3 +195,81 @@ def test_aligned_stream_skips_ticks_when_a_sample_overruns() -> None:
 def test_unaligned_stream_keeps_a_fixed_spacing_that_does_not_drift() -> None:
     times = run_schedule(FakeTime(start=5.3, sample_cost=0.1), 4, 0.25, align=False)
     assert times == pytest.approx([5.3, 5.55, 5.8, 6.05])
+
+
+def test_files_kept_open_are_reread_and_reopened_when_replaced(tmp_path: Path) -> None:
+    host = probe.Host(str(tmp_path))
+    counter = tmp_path / "counter"
+    counter.write_text("1\n")
+    assert host.read("counter", keep_open=True) == "1\n"
+    with counter.open("w") as handle:  # same inode, new content: what procfs/sysfs do
+        handle.write("22\n")
+    assert host.read("counter", keep_open=True) == "22\n"
+    counter.unlink()
+    # An open descriptor still reads the old inode; a path that is gone reads as gone once
+    # the descriptor is forgotten, and a new file under the name is picked up.
+    host.close()
+    assert host.read("counter", keep_open=True) is None
+    counter.write_text("3\n")
+    assert host.read("counter", keep_open=True) == "3\n"
+    big = tmp_path / "big"
+    big.write_text("x" * (probe.Host.READ_CHUNK * 2 + 7))
+    assert len(host.read("big") or "") == probe.Host.READ_CHUNK * 2 + 7
+
+
+def test_the_number_of_files_kept_open_is_bounded(tmp_path: Path) -> None:
+    host = probe.Host(str(tmp_path))
+    for n in range(probe.Host.MAX_OPEN_FILES + 20):
+        (tmp_path / f"f{n}").write_text(str(n))
+        assert host.read(f"f{n}", keep_open=True) == str(n)
+    assert len(os.listdir("/proc/self/fd")) < probe.Host.MAX_OPEN_FILES + 40
+    assert len(host._open) == probe.Host.MAX_OPEN_FILES
+    host.close()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--interval", "0"], "--interval must be positive"),
+        (["--interval", "soon"], "--interval: invalid value 'soon'"),
+        (["--count"], "--count needs a value"),
+        (["--count", "0"], "--count must be at least 1"),
+        (["--nme", "x"], "unrecognised argument '--nme'"),
+    ],
+)
+def test_bad_probe_arguments_exit_2_with_one_line(
+    args: list[str], message: str, no_gpu_env: dict[str, str]
+) -> None:
+    result = subprocess.run(
+        [sys.executable, str(PROBE), *args], env=no_gpu_env, capture_output=True, text=True
+    )
+    assert result.returncode == 2
+    assert result.stderr.splitlines()[0] == f"aiconsole-probe: {message}"
+    assert result.stdout == ""
+
+
+def test_probe_options_in_both_spellings() -> None:
+    options = probe.parse_args(["--interval=0.5", "--name", "gpu01", "--align", "--count", "3"])
+    assert options == {"interval": 0.5, "count": 3, "name": "gpu01", "root": "/", "align": True}
+
+
+def test_probe_start_up_imports_only_what_it_needs(no_gpu_env: dict[str, str]) -> None:
+    """Start-up is paid on every host at every connect: keep heavy modules out of it."""
+    code = (
+        "import sys\nsys.argv = ['probe', '--count', '1']\n"
+        "try:\n"
+        f"    exec(compile(open({str(PROBE)!r}).read(), 'probe', 'exec'))\n"
+        "finally:\n"
+        "    print(' '.join(sorted(sys.modules)), file=sys.stderr)\n"
+    )
+    # -S: no site-packages, so the list holds the probe's own imports (no pynvml, no .pth).
+    result = subprocess.run(
+        [sys.executable, "-S", "-c", code],
+        env=no_gpu_env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    loaded = set(result.stderr.split())
+    assert {"json", "pwd"} <= loaded  # the list is real
+    assert not loaded & {"argparse", "typing", "platform", "socket", "threading", "contextlib"}
