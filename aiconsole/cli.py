@@ -128,7 +128,9 @@ def build_fleet(args: argparse.Namespace) -> Fleet:
         if args.command == "hosts":
             raise UsageError("no hosts: give --hosts NODESET or an inventory with hosts")
         return local_fleet(interval=settings.interval)
-    return ssh_fleet(hosts, settings)
+    fleet = ssh_fleet(hosts, settings)
+    fleet.group_of = inventory.group_of(hosts)
+    return fleet
 
 
 def run_snapshot(fleet: Fleet, *, as_json: bool, window: float) -> int:

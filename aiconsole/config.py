@@ -26,6 +26,7 @@ from __future__ import annotations
 import os
 import re
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -65,6 +66,14 @@ class Inventory:
     groups: dict[str, tuple[str, ...]] = field(default_factory=dict)
     settings: Settings = field(default_factory=Settings)
     source: Path | None = None
+
+    def group_of(self, hosts: Sequence[str]) -> dict[str, str]:
+        """Each host's first group in inventory order (a host may sit in several)."""
+        found: dict[str, str] = {}
+        for group, members in self.groups.items():
+            for host in members:
+                found.setdefault(host, group)
+        return {host: found[host] for host in hosts if host in found}
 
     def select(self, nodeset: str) -> list[str]:
         """Expand a node set against this inventory's groups."""

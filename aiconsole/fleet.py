@@ -17,6 +17,8 @@ from aiconsole.store import FleetStore
 class Fleet:
     store: FleetStore
     collectors: Sequence[Collector] = field(default_factory=list)
+    group_of: dict[str, str] = field(default_factory=dict)
+    """Host name to its inventory group, for grouping the fleet table."""
 
     async def snapshot_once(self, window: float) -> FleetSnapshot:
         """Sample every source at once; with ``window`` > 0, twice that far apart (rates)."""

@@ -70,6 +70,76 @@ async def test_fleet_lists_every_host_with_its_status_and_reason() -> None:
         assert rows[5][5] == "–"  # no driver: no GPUs, not zero
 
 
+async def test_s_sorts_by_each_column_and_shift_s_reverses() -> None:
+    app = static_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("s", "s")  # host, then status: worst first
+        assert [r[1] for r in fleet_rows(app)] == ["unreachable", "stale", "ok", "ok", "ok", "ok"]
+        await pilot.press("S")
+        assert [r[1] for r in fleet_rows(app)][-2:] == ["stale", "unreachable"]
+        assert "sorted by status ↓" in app.screen.sub_title
+
+
+async def test_clicking_a_column_title_sorts_by_it_and_missing_values_stay_last() -> None:
+    app = static_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        table = app.screen.query_one("#fleet", FleetTable)
+        util = next(i for i, c in enumerate(table.columns) if c.key == "util")
+        x = sum(table._widths[:util]) + util + 1
+        await pilot.click("#fleet", offset=(x, 0))
+        utils = [r[6] for r in fleet_rows(app)]
+        assert table.sorted_column == "util"
+        numbers = [int(u.rstrip("%")) for u in utils if u != "–"]
+        assert numbers == sorted(numbers) and utils[-2:] == ["–", "–"]
+        await pilot.click("#fleet", offset=(x, 0))
+        numbers = [int(r[6].rstrip("%")) for r in fleet_rows(app) if r[6] != "–"]
+        assert numbers == sorted(numbers, reverse=True)
+        assert [r[6] for r in fleet_rows(app)][-2:] == ["–", "–"]
+
+
+async def test_slash_filters_by_name_or_status_and_escape_clears() -> None:
+    app = static_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("slash", *"unreach")
+        assert [r[0] for r in fleet_rows(app)] == ["gpu-node-03"]
+        await pilot.press("enter")  # keep the filter, back to the table
+        assert isinstance(app.focused, FleetTable)
+        assert "1 shown" in app.screen.sub_title
+        await pilot.press("enter")  # opens the one host shown
+        await wait_for(pilot, on_screen(app, HostScreen))
+        await pilot.press("escape")
+        await wait_for(pilot, on_screen(app, FleetScreen))
+        await pilot.press("escape")
+        assert len(fleet_rows(app)) == 6
+        await pilot.press("slash", *"!ok")
+        assert [r[1] for r in fleet_rows(app)] == ["unreachable", "stale"]
+
+
+async def test_g_groups_by_status_then_inventory_group_with_headings_the_cursor_skips() -> None:
+    store = fleet_store()
+    racks = {"gpu-node-01": "rack1", "gpu-node-02": "rack2", "gpu-node-03": "rack1"}
+    app = ConsoleApp(Fleet(store, group_of=racks), collect=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        table = app.screen.query_one("#fleet", FleetTable)
+        await pilot.press("g")
+        headings = [row.cells[0][0] for row in table.rows if row.heading]
+        assert headings == ["unreachable (1 host)", "stale (1 host)", "ok (4 hosts)"]
+        assert table.cursor_key == "gpu-node-01"
+        await pilot.press("home")
+        assert table.cursor_key == "gpu-node-03"  # the first host, not the heading above it
+        await pilot.press("down")
+        assert table.cursor_key == "gpu-node-04"  # across the "stale" heading
+        await pilot.press("g")
+        headings = [row.cells[0][0] for row in table.rows if row.heading]
+        assert headings == ["rack1 (2 hosts)", "rack2 (1 host)", "(no group) (3 hosts)"]
+        await pilot.press("g")
+        assert not any(row.heading for row in table.rows)
+
+
 async def test_enter_opens_the_host_and_escape_returns() -> None:
     app = static_app()
     async with app.run_test(size=SIZE) as pilot:

@@ -1,14 +1,21 @@
-"""The fleet screen: one row per host, the first thing an operator sees."""
+"""The fleet screen: one row per host, the first thing an operator sees.
+
+Sort by any column (``s`` steps through them, ``S`` flips the order, or click a title),
+filter by name, status or reason (``/``), and group by status or inventory group (``g``).
+"""
 
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import replace
 
+from textual import on
 from textual.app import ComposeResult
-from textual.widgets import Footer, Header
+from textual.binding import Binding
+from textual.widgets import Footer, Header, Input
 
 from aiconsole import units
+from aiconsole.fleet_view import FleetView, arrange
 from aiconsole.model import FleetSnapshot, HostState
 from aiconsole.screens.base import LiveScreen
 from aiconsole.summary import HostSummary, summarize
@@ -34,8 +41,18 @@ COLUMNS = (
 
 
 class FleetScreen(LiveScreen):
+    BINDINGS = [
+        Binding("s", "next_sort", "Sort"),
+        Binding("S", "flip_sort", "Reverse", show=False),
+        Binding("slash", "filter", "Filter", key_display="/"),
+        Binding("g", "group", "Group"),
+        Binding("escape", "clear_filter", "Clear filter", show=False),
+    ]
+
     def __init__(self) -> None:
         super().__init__()
+        self.view = FleetView()
+        self._snapshot: FleetSnapshot | None = None
         # Summaries are derived from a sample; a sample object is immutable, so the summary
         # of one is computed once however many refreshes show it (keyed by identity: an
         # equality test would compare whole samples).
@@ -44,21 +61,81 @@ class FleetScreen(LiveScreen):
     def compose(self) -> ComposeResult:
         yield Header()
         yield FleetTable(COLUMNS, id="fleet")
+        yield Input(placeholder="filter: name, status or reason; !word excludes", id="fleet-filter")
         yield Footer()
 
     def render_snapshot(self, snapshot: FleetSnapshot) -> None:
-        palette = self.palette
-        rows = [Row(state.name, fleet_cells(self._summary(state))) for state in snapshot.hosts]
-        self.query_one("#fleet", FleetTable).set_rows(rows, palette.level_styles())
+        self._snapshot = snapshot
+        summaries = [self._summary(state) for state in snapshot.hosts]
+        sections = arrange(summaries, self.view, self.console.fleet.group_of)
+        rows: list[Row] = []
+        for section in sections:
+            if section.label is not None:
+                count = len(section.hosts)
+                label = f"{section.label} ({count} host{'s' if count != 1 else ''})"
+                rows.append(Row(f"\0{section.label}", ((label, ""),), heading=True))
+            rows.extend(Row(s.name, fleet_cells(s)) for s in section.hosts)
+        table = self.query_one("#fleet", FleetTable)
+        table.sorted_column = self.view.sort
+        table.set_rows(rows, self.palette.level_styles())
         known = {state.name for state in snapshot.hosts}
         for gone in self._summaries.keys() - known:
             del self._summaries[gone]
         counts = Counter(state.status for state in snapshot.hosts)
         detail = ", ".join(f"{n} {status.replace('_', ' ')}" for status, n in counts.items())
         count = len(snapshot.hosts)
-        self.sub_title = (
-            f"{count} host{'s' if count != 1 else ''}: {detail}" if count else "no hosts"
-        )
+        title = f"{count} host{'s' if count != 1 else ''}: {detail}" if count else "no hosts"
+        shown = sum(len(section.hosts) for section in sections)
+        arranged = self.view.describe()
+        if self.view.filter:
+            arranged = f"{shown} shown, {arranged}"
+        self.sub_title = f"{title} · {arranged}" if arranged else title
+
+    # -- arranging ---------------------------------------------------------------------------
+
+    def _rearrange(self, view: FleetView) -> None:
+        self.view = view
+        if self._snapshot is not None:
+            self.render_snapshot(self._snapshot)
+
+    def action_next_sort(self) -> None:
+        self._rearrange(self.view.next_sort([c.key for c in COLUMNS]))
+
+    def action_flip_sort(self) -> None:
+        if self.view.sort is not None:
+            self._rearrange(self.view.sorted_by(self.view.sort))
+
+    def on_fleet_table_header_clicked(self, event: FleetTable.HeaderClicked) -> None:
+        event.stop()
+        self._rearrange(self.view.sorted_by(event.column))
+
+    def action_group(self) -> None:
+        view = self.view.next_grouping()
+        if view.group_by == "group" and not self.console.fleet.group_of:
+            view = view.next_grouping()  # no inventory groups: skip that grouping
+        self._rearrange(view)
+
+    def action_filter(self) -> None:
+        box = self.query_one("#fleet-filter", Input)
+        box.add_class("open")
+        box.focus()
+
+    def action_clear_filter(self) -> None:
+        box = self.query_one("#fleet-filter", Input)
+        box.value = ""
+        box.remove_class("open")
+        self.query_one("#fleet", FleetTable).focus()
+
+    @on(Input.Changed, "#fleet-filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        self._rearrange(replace(self.view, filter=event.value.strip()))
+
+    @on(Input.Submitted, "#fleet-filter")
+    def _filter_done(self, event: Input.Submitted) -> None:
+        box = self.query_one("#fleet-filter", Input)
+        if not box.value.strip():
+            box.remove_class("open")
+        self.query_one("#fleet", FleetTable).focus()
 
     def _summary(self, state: HostState) -> HostSummary:
         cached = self._summaries.get(state.name)

@@ -14,6 +14,11 @@ HELP_TEXT = """\
 [b]Fleet[/b]
   ↑ ↓ PgUp PgDn   move between hosts
   Enter            open the host under the cursor
+  s / S            sort by the next column / reverse the order
+                   (or click a column title)
+  /                filter by name, status or reason;
+                   !word hides matches; Escape clears
+  g                group by status, by inventory group, or not
 
 [b]Host[/b]
   ↑ ↓ Tab          scroll, move between tables

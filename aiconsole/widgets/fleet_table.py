@@ -4,7 +4,8 @@ A DataTable keeps every row as renderables and re-measures them; at a thousand h
 costs hundreds of milliseconds per refresh. Here rows are plain ``(text, level)`` tuples,
 replaced wholesale each refresh, and :meth:`render_line` turns just the lines on screen into
 segments. The cursor follows a row *key* (the host name), so it stays on the same host when
-rows are re-ordered or updated.
+rows are re-ordered or updated. Heading rows (group titles) span the line and are skipped by
+the cursor. A click on a column title asks the owner to sort by it.
 """
 
 from __future__ import annotations
@@ -39,6 +40,8 @@ class Column:
 class Row:
     key: str
     cells: tuple[Cell, ...]
+    heading: bool = False
+    """A group title: one cell, drawn across the line, never under the cursor."""
 
 
 class FleetTable(ScrollView, can_focus=True):
@@ -62,11 +65,22 @@ class FleetTable(ScrollView, can_focus=True):
     FleetTable > .fleet-table--odd {
         background: $surface-lighten-1 20%;
     }
+    FleetTable > .fleet-table--sorted {
+        color: $accent;
+        text-style: bold underline;
+    }
+    FleetTable > .fleet-table--heading {
+        color: $accent;
+        text-style: bold;
+        background: $boost;
+    }
     """
     COMPONENT_CLASSES = {
         "fleet-table--header",
         "fleet-table--cursor",
         "fleet-table--odd",
+        "fleet-table--sorted",
+        "fleet-table--heading",
     }
     BINDINGS = [
         Binding("up", "cursor(-1)", "Up", show=False),
@@ -80,6 +94,13 @@ class FleetTable(ScrollView, can_focus=True):
 
     cursor: reactive[int] = reactive(0, repaint=True, init=False)
     """Index of the highlighted row."""
+
+    class HeaderClicked(Message):
+        """A column title was clicked."""
+
+        def __init__(self, column: str) -> None:
+            super().__init__()
+            self.column = column
 
     class RowChosen(Message):
         """Enter (or a click on the highlighted row) chose a row."""
@@ -95,6 +116,8 @@ class FleetTable(ScrollView, can_focus=True):
         self._widths = [c.width if c.width is not None else len(c.label) for c in self.columns]
         self._level_styles: dict[str, Style] = {}
         self._cursor_key: str | None = None
+        self.sorted_column: str | None = None
+        """Key of the column whose title is highlighted as the sort order."""
 
     # -- data --------------------------------------------------------------------------------
 
@@ -104,23 +127,36 @@ class FleetTable(ScrollView, can_focus=True):
         self._level_styles = level_styles
         for index, column in enumerate(self.columns):
             if column.width is None:
-                widest = max((len(row.cells[index][0]) for row in self.rows), default=0)
+                widest = max(
+                    (len(row.cells[index][0]) for row in self.rows if not row.heading), default=0
+                )
                 self._widths[index] = max(len(column.label), widest)
         self.virtual_size = Size(self._line_width(), len(self.rows) + 1)
         keys = [row.key for row in self.rows]
         if self._cursor_key in keys:
             self.cursor = keys.index(self._cursor_key)
         else:
-            self.cursor = min(self.cursor, max(0, len(self.rows) - 1))
+            self.cursor = self._selectable(min(self.cursor, max(0, len(self.rows) - 1)), 1)
         self._remember_cursor()
         self.refresh()
+
+    def _selectable(self, index: int, direction: int) -> int:
+        """The nearest row at or after ``index`` (in ``direction``) that is not a heading."""
+        for step in (direction, -direction):
+            at = index
+            while 0 <= at < len(self.rows):
+                if not self.rows[at].heading:
+                    return at
+                at += step
+        return max(0, min(index, len(self.rows) - 1))
 
     @property
     def cursor_key(self) -> str | None:
         return self._cursor_key
 
     def _remember_cursor(self) -> None:
-        self._cursor_key = self.rows[self.cursor].key if self.rows else None
+        row = self.rows[self.cursor] if self.rows else None
+        self._cursor_key = row.key if row is not None and not row.heading else None
 
     # -- rendering ---------------------------------------------------------------------------
 
@@ -138,7 +174,10 @@ class FleetTable(ScrollView, can_focus=True):
             padded = text.rjust(width) if column.align == "right" else text.ljust(width)
             if index:
                 segments.append(Segment(" ", base))
-            style = base + self._level_styles[level] if level else base
+            if level == "sorted":
+                style = base + self.get_component_rich_style("fleet-table--sorted")
+            else:
+                style = base + self._level_styles[level] if level else base
             if override is not None:
                 style += override
             segments.append(Segment(padded, style))
@@ -149,12 +188,20 @@ class FleetTable(ScrollView, can_focus=True):
         width = self.size.width
         if y == 0:
             header_style = self.get_component_rich_style("fleet-table--header")
-            labels = [(column.label, "") for column in self.columns]
+            labels = [
+                (column.label, "sorted" if column.key == self.sorted_column else "")
+                for column in self.columns
+            ]
             segments = self._cells_to_segments(labels, header_style)
         else:
             index = scroll_y + y - 1
             if index >= len(self.rows):
                 return Strip.blank(width, self.rich_style)
+            row = self.rows[index]
+            if row.heading:
+                style = self.get_component_rich_style("fleet-table--heading")
+                strip = Strip([Segment(f" {row.cells[0][0]} ", style)])
+                return strip.crop(scroll_x, scroll_x + width).extend_cell_length(width, style)
             base = self.rich_style
             if index % 2:
                 base += self.get_component_rich_style("fleet-table--odd")
@@ -179,11 +226,14 @@ class FleetTable(ScrollView, can_focus=True):
     def _move_to(self, index: int) -> None:
         if not self.rows:
             return
-        self.cursor = max(0, min(len(self.rows) - 1, index))
+        direction = 1 if index >= self.cursor else -1
+        self.cursor = self._selectable(max(0, min(len(self.rows) - 1, index)), direction)
         self._remember_cursor()
         visible = max(1, self.size.height - 1)  # less the header line
         if self.cursor < self.scroll_y:
-            self.scroll_to(y=self.cursor, animate=False)
+            # Going up to the first host of a group: show its heading too.
+            above = self.cursor - 1 if self.cursor and self.rows[self.cursor - 1].heading else None
+            self.scroll_to(y=self.cursor if above is None else above, animate=False)
         elif self.cursor >= self.scroll_y + visible:
             self.scroll_to(y=self.cursor - visible + 1, animate=False)
 
@@ -197,14 +247,26 @@ class FleetTable(ScrollView, can_focus=True):
         self._move_to(index if index >= 0 else len(self.rows) - 1)
 
     def action_choose(self) -> None:
-        if self.rows:
+        if self.rows and not self.rows[self.cursor].heading:
             self.post_message(self.RowChosen(self.rows[self.cursor].key))
+
+    def column_at(self, x: int) -> Column | None:
+        """The column under content offset ``x`` (scrolling included)."""
+        left = 0
+        for column, width in zip(self.columns, self._widths, strict=True):
+            if left <= x < left + width + 1:
+                return column
+            left += width + 1
+        return None
 
     def on_click(self, event: events.Click) -> None:
         if event.y == 0:
+            column = self.column_at(event.x + int(self.scroll_x))
+            if column is not None:
+                self.post_message(self.HeaderClicked(column.key))
             return
         index = int(self.scroll_y) + event.y - 1
-        if 0 <= index < len(self.rows):
+        if 0 <= index < len(self.rows) and not self.rows[index].heading:
             if index == self.cursor:
                 self.action_choose()
             else:
