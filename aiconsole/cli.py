@@ -64,6 +64,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="S",
         help="SSH connect timeout per host (default 5, or the config's)",
     )
+    parser.add_argument(
+        "--accept-new-host-keys",
+        action="store_true",
+        help="record the key of a host not yet in known_hosts (as ssh's accept-new); "
+        "a changed key is still refused",
+    )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     snapshot = commands.add_parser("snapshot", help="collect once, print, exit")
     snapshot.add_argument("--json", action="store_true", help="print the snapshot as JSON")
@@ -123,6 +129,8 @@ def build_fleet(args: argparse.Namespace) -> Fleet:
         settings = dataclasses.replace(settings, interval=args.interval)
     if args.timeout is not None:
         settings = dataclasses.replace(settings, connect_timeout=args.timeout)
+    if args.accept_new_host_keys:
+        settings = dataclasses.replace(settings, host_key_policy="accept-new")
     hosts = inventory.select(args.hosts) if args.hosts else list(inventory.hosts)
     if not hosts:
         if args.command == "hosts":

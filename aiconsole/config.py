@@ -8,7 +8,8 @@
     interval = 1.0                      # seconds between samples
     connect_timeout = 5.0               # per host
     python = "python3"                  # interpreter that runs the probe on hosts
-    host_key_policy = "strict"          # unknown or changed host keys are refused
+    host_key_policy = "strict"          # unknown or changed host keys are refused;
+                                        # "accept-new" records unknown keys (never changed ones)
     max_handshakes = 32                 # SSH handshakes in flight at once
     reconnect_max = 30.0                # longest wait between reconnect attempts
     ssh_config = "~/.ssh/config"        # OpenSSH client config to honour
@@ -39,7 +40,7 @@ else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib  # type: ignore[import-not-found, unused-ignore]
 
 DEFAULT_PATH = Path("~/.config/aiconsole/config.toml")
-HOST_KEY_POLICIES = ("strict",)
+HOST_KEY_POLICIES = ("strict", "accept-new")
 """Host keys are checked against known_hosts; an unknown or changed key is refused."""
 
 

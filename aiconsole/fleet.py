@@ -52,6 +52,7 @@ def ssh_fleet(hosts: Sequence[str], settings: Settings) -> Fleet:
         connect_timeout=settings.connect_timeout,
         ssh_config=settings.ssh_config,
         reconnect_max_s=settings.reconnect_max,
+        accept_new_host_keys=settings.host_key_policy == "accept-new",
     )
     collectors = [
         SshCollector(

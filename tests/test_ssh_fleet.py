@@ -164,6 +164,43 @@ def test_unreachable_host_is_a_status_and_the_rest_still_report(
     assert hosts["h1"]["status"] == hosts["h2"]["status"] == "ok"
 
 
+def test_accept_new_records_an_unknown_key_but_never_a_changed_one(
+    estate: Estate, config: Path, no_gpu_env: dict[str, str], tmp_path: Path
+) -> None:
+    h1 = estate.host("h1")
+    own = tmp_path / "known_hosts"  # this test's own copy: h1 missing, h2 with a wrong key
+    lines = estate.known_hosts.read_text().splitlines(keepends=True)
+    wrong = [*lines[1].split()[:2], lines[0].split()[2]]  # h2's address, h1's key
+    own.write_text(" ".join(wrong) + "\n" + "".join(lines[2:]))
+    ssh_config = tmp_path / "ssh_config"
+    ssh_config.write_text(estate.ssh_config.read_text().replace(str(estate.known_hosts), str(own)))
+    text = config.read_text().replace(str(estate.ssh_config), str(ssh_config))
+    config.write_text(text.replace(f'hosts = "h[1-{HOSTS}]"', 'hosts = "h1,h2,h3"'))
+
+    def snapshot(*flags: str) -> dict[str, dict[str, str]]:
+        code, stdout, stderr = run_aiconsole(
+            "--config", str(config), *flags, "snapshot", "--json", "--window", "0", env=no_gpu_env
+        )
+        assert code == 2, stderr
+        return {h["name"]: h for h in json.loads(stdout)["hosts"]}
+
+    strict = snapshot()
+    assert strict["h1"]["status"] == strict["h2"]["status"] == "host_key_refused"
+    assert strict["h3"]["status"] == "ok"
+    assert h1.address not in own.read_text()
+
+    accepting = snapshot("--accept-new-host-keys")
+    assert accepting["h1"]["status"] == "ok"
+    assert "accepted new host key SHA256:" in accepting["h1"]["reason"]
+    assert accepting["h2"]["status"] == "host_key_refused"  # changed: refused all the same
+    recorded = [line.split() for line in own.read_text().splitlines()]
+    real_key = (h1.directory / "ssh_host_ed25519_key.pub").read_text().split()[:2]
+    assert [h1.address, *real_key] in recorded
+
+    again = snapshot()  # the recorded key is now simply trusted, with no notice
+    assert again["h1"]["status"] == "ok" and again["h1"]["reason"] is None
+
+
 async def test_wrong_client_key_is_auth_failed(estate: Estate) -> None:
     estate.identity_overrides["h6"] = estate.wrong_key
     estate.write_ssh_config()

@@ -95,9 +95,19 @@ class Collector(ABC):
                 sample = msgspec.structs.replace(
                     sample, identity=msgspec.structs.replace(sample.identity, name=self.name)
                 )
-            state = HostState(name=self.name, status="ok", received_at=self._clock(), sample=sample)
+            state = HostState(
+                name=self.name,
+                status="ok",
+                reason=self.notice(),
+                received_at=self._clock(),
+                sample=sample,
+            )
         self.store.put(state)
         return state
+
+    def notice(self) -> str | None:
+        """Something the operator must hear about a host that is fine (shown as its reason)."""
+        return None
 
     async def run(self) -> None:
         """Collect forever on a fixed schedule; a slow sample delays only its own next tick."""

@@ -13,19 +13,21 @@ runs in its own task, so a dead, slow or hostile host delays nobody else.
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 import shlex
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import asyncssh
 import msgspec
 
 from aiconsole import probe
 from aiconsole.collectors.base import CollectionError, Collector, one_line
-from aiconsole.collectors.ssh_options import HostOptions, KnownHostsCache
+from aiconsole.collectors.ssh_options import DEFAULT_KNOWN_HOSTS, HostOptions, KnownHostsCache
 from aiconsole.model import HostSample, HostState
 from aiconsole.store import FleetStore
 
@@ -52,6 +54,8 @@ class SshOptions:
     connect_timeout: float = 5.0
     ssh_config: str | None = None
     reconnect_max_s: float = 30.0
+    accept_new_host_keys: bool = False
+    """Record the key of a host that known_hosts does not list at all (never a changed one)."""
 
 
 def probe_command(python: str, interval: float, name: str, count: int | None = None) -> str:
@@ -158,7 +162,12 @@ class SshCollector(Collector):
         self._handshakes = handshakes
         self._known_hosts = known_hosts or KnownHostsCache()
         self._host_options = HostOptions(name, options.ssh_config)
+        self._notice: str | None = None
+        """Shown as the reason on this host's rows while the connection that caused it lasts."""
         self._rng = random.Random()
+
+    def notice(self) -> str | None:
+        return self._notice
 
     # -- one-shot (snapshot --json) ----------------------------------------------------------
 
@@ -255,21 +264,72 @@ class SshCollector(Collector):
         async with self._handshakes:
             options = await self._host_options.resolve()
             known_hosts = self._known_hosts.lookup(options.known_hosts)
+            self._notice = None
             try:
-                return await asyncio.wait_for(
-                    asyncssh.connect(
-                        self.name,
-                        options=options,
-                        config=None,  # already evaluated into ``options``
-                        known_hosts=known_hosts,
-                        connect_timeout=self.options.connect_timeout,
-                    ),
-                    self.options.connect_timeout,
-                )
+                return await self._open(options, known_hosts)
+            except asyncssh.HostKeyNotVerifiable as error:
+                if not (self.options.accept_new_host_keys and self._unknown(options, known_hosts)):
+                    raise classify_connect_error(
+                        self.name, error, self.options.connect_timeout
+                    ) from None
             except Exception as error:
                 raise classify_connect_error(
                     self.name, error, self.options.connect_timeout
                 ) from None
+            return await self._accept_new(options)
+
+    async def _open(
+        self, options: asyncssh.SSHClientConnectionOptions, known_hosts: Any
+    ) -> asyncssh.SSHClientConnection:
+        return await asyncio.wait_for(
+            asyncssh.connect(
+                self.name,
+                options=options,
+                config=None,  # already evaluated into ``options``
+                known_hosts=known_hosts,
+                connect_timeout=self.options.connect_timeout,
+            ),
+            self.options.connect_timeout,
+        )
+
+    def _unknown(
+        self, options: asyncssh.SSHClientConnectionOptions, known_hosts: asyncssh.SSHKnownHosts
+    ) -> bool:
+        """True when known_hosts has no key at all for this host (by name or HostName)."""
+        names = {self.name, str(options.config.get("Hostname") or self.name)}
+        return not any(known_hosts.match(name, "", None)[0] for name in names)
+
+    async def _accept_new(
+        self, options: asyncssh.SSHClientConnectionOptions
+    ) -> asyncssh.SSHClientConnection:
+        """ssh's accept-new: trust this first key, record it, and say so on the host's row."""
+        try:
+            connection = await self._open(options, None)
+        except Exception as error:
+            raise classify_connect_error(self.name, error, self.options.connect_timeout) from None
+        key = connection.get_server_host_key()
+        files = options.known_hosts
+        target = Path(files[0] if isinstance(files, list) and files else DEFAULT_KNOWN_HOSTS[0])
+        target = target.expanduser()
+        host = str(options.config.get("Hostname") or self.name)
+        try:
+            if key is None:
+                raise OSError("the server sent no host key")
+            kind, data = key.export_public_key("openssh").decode().split()[:2]
+            line = f"{host} {kind} {data}\n"
+            target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            with target.open("a") as handle:
+                handle.write(line)
+                handle.flush()
+                os.fsync(handle.fileno())
+        except OSError as error:
+            connection.close()
+            raise CollectionError(
+                "host_key_refused", f"could not record the new host key in {target}: {error}"
+            ) from None
+        fingerprint = key.get_fingerprint("sha256")
+        self._notice = f"accepted new host key {fingerprint}, recorded in {target}"
+        return connection
 
     async def _stream(self) -> None:
         """Run the probe once and publish every line until the stream ends or stalls."""
@@ -303,5 +363,11 @@ class SshCollector(Collector):
                     raise describe_exit(process.exit_status, stderr, self.options.python)
                 sample = decode_line(line)
                 self.store.put(
-                    HostState(name=self.name, status="ok", received_at=self._clock(), sample=sample)
+                    HostState(
+                        name=self.name,
+                        status="ok",
+                        reason=self.notice(),
+                        received_at=self._clock(),
+                        sample=sample,
+                    )
                 )
