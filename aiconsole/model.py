@@ -140,6 +140,9 @@ class GpuProcess(Frozen, frozen=True, kw_only=True):
     command: str | None = None
     gpu_memory_bytes: int | None = None
     kind: Literal["compute", "graphics"] = "compute"
+    cpu_percent: float | None = None
+    """Of one core, since the previous sample (None on a process's first sample)."""
+    rss_bytes: int | None = None
 
 
 class Gpu(Frozen, frozen=True, kw_only=True):
@@ -157,6 +160,43 @@ class Gpu(Frozen, frozen=True, kw_only=True):
     power_draw_w: float | None = None
     power_limit_w: float | None = None
     sm_clock_mhz: int | None = None
+    sm_clock_max_mhz: int | None = None
+    memory_clock_mhz: int | None = None
+    memory_clock_max_mhz: int | None = None
+    fan_speed_percent: float | None = None
+    performance_state: int | None = None
+    """P-state: 0 is full performance, 15 the lowest."""
+    clock_event_reasons: tuple[str, ...] | None = None
+    """Why clocks are held down now (NVML "clocks event" / "throttle" reasons), by name:
+    ``gpu_idle``, ``applications_clocks_setting``, ``sw_power_cap``, ``hw_slowdown``,
+    ``sync_boost``, ``sw_thermal_slowdown``, ``hw_thermal_slowdown``,
+    ``hw_power_brake_slowdown``, ``display_clock_setting``, ... An empty tuple: none."""
+    energy_j: float | None = None
+    """Energy used since the driver loaded."""
+    energy_session_j: float | None = None
+    """Energy used since this probe started."""
+    ecc_enabled: bool | None = None
+    ecc_corrected_volatile: int | None = None
+    ecc_uncorrected_volatile: int | None = None
+    ecc_corrected_aggregate: int | None = None
+    ecc_uncorrected_aggregate: int | None = None
+    remapped_rows_correctable: int | None = None
+    remapped_rows_uncorrectable: int | None = None
+    remap_pending: bool | None = None
+    """A row remap waits for a GPU reset."""
+    remap_failure: bool | None = None
+    """A remap failed: the GPU needs service."""
+    retired_pages_single_bit: int | None = None
+    """Pages retired for repeated single-bit ECC errors (pre-Ampere GPUs; newer ones remap)."""
+    retired_pages_double_bit: int | None = None
+    retired_pages_pending: bool | None = None
+    pcie_link_gen: int | None = None
+    pcie_link_gen_max: int | None = None
+    pcie_link_width: int | None = None
+    pcie_link_width_max: int | None = None
+    nvlink_links_up: int | None = None
+    nvlink_links_total: int | None = None
+    mig_enabled: bool | None = None
     processes: tuple[GpuProcess, ...] = ()
     unavailable: Reasons = {}
 
@@ -166,6 +206,8 @@ class GpuSection(Frozen, frozen=True, kw_only=True):
     reason: str | None = None
     source: Literal["nvml", "nvidia-smi", "none"] = "none"
     driver_version: str | None = None
+    cuda_driver_version: str | None = None
+    """The CUDA version the driver supports, e.g. ``12.4``."""
     gpus: tuple[Gpu, ...] = ()
 
 

@@ -354,12 +354,82 @@ class StatvfsGuard:
         return box["result"]
 
 
+CLOCK_EVENT_REASONS = (
+    (0x1, "gpu_idle"),
+    (0x2, "applications_clocks_setting"),
+    (0x4, "sw_power_cap"),
+    (0x8, "hw_slowdown"),
+    (0x10, "sync_boost"),
+    (0x20, "sw_thermal_slowdown"),
+    (0x40, "hw_thermal_slowdown"),
+    (0x80, "hw_power_brake_slowdown"),
+    (0x100, "display_clock_setting"),
+    (0x200, "board_limit"),
+    (0x400, "reliability"),
+)
+"""NVML's clocks-event (formerly throttle) reason bits, named as nvidia-smi -q names them."""
+
+NVLINK_MAX_LINKS = 18
+PSTATE_UNKNOWN = 32
+
+
+def clock_event_names(mask: int) -> List[str]:
+    """Names of the bits set in a clocks-event mask; an unknown bit is kept as hex."""
+    names = [name for bit, name in CLOCK_EVENT_REASONS if mask & bit]
+    known = 0
+    for bit, _ in CLOCK_EVENT_REASONS:
+        known |= bit
+    unknown = mask & ~known
+    bit = 1
+    while unknown:
+        if unknown & bit:
+            names.append("bit_0x%x" % bit)
+            unknown &= ~bit
+        bit <<= 1
+    return names
+
+
 class ProcessInfo:
     """User and command line of a PID, from /proc (user names cached)."""
 
-    def __init__(self, host: Host) -> None:
+    def __init__(self, host: Host, monotonic: Callable[[], float] = time.monotonic) -> None:
         self._host = host
+        self._monotonic = monotonic
         self._users: Dict[int, str] = {}
+        self._cpu_seen: Dict[int, Tuple[float, float]] = {}
+        self._ticks = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+        self._page = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+
+    def usage(self, pid: int) -> Tuple[Optional[float], Optional[int]]:
+        """CPU % of one core since this PID was last asked about, and resident memory."""
+        stat = self._host.read("proc/%d/stat" % pid)
+        statm = self._host.read("proc/%d/statm" % pid)
+        rss = None
+        if statm:
+            fields = statm.split()
+            if len(fields) > 1 and fields[1].isdigit():
+                rss = int(fields[1]) * self._page
+        if not stat or ")" not in stat:
+            self._cpu_seen.pop(pid, None)
+            return None, rss
+        # The command name may hold spaces and parentheses: fields start after the last ")".
+        fields = stat[stat.rindex(")") + 2 :].split()
+        try:
+            cpu_s = (int(fields[11]) + int(fields[12])) / float(self._ticks)
+        except (IndexError, ValueError):
+            return None, rss
+        now = self._monotonic()
+        previous = self._cpu_seen.get(pid)
+        self._cpu_seen[pid] = (now, cpu_s)
+        if previous is None or now <= previous[0] or cpu_s < previous[1]:
+            return None, rss
+        return round(100.0 * (cpu_s - previous[1]) / (now - previous[0]), 1), rss
+
+    def forget_except(self, pids: "set[int]") -> None:
+        """Drop CPU history of processes no longer on any GPU."""
+        for pid in list(self._cpu_seen):
+            if pid not in pids:
+                del self._cpu_seen[pid]
 
     def user(self, pid: int) -> Optional[str]:
         status = self._host.read("proc/%d/status" % pid)
@@ -400,6 +470,8 @@ class NvmlReader:
         self._monotonic = monotonic
         self._nvml: Any = None
         self._driver_version: Optional[str] = None
+        self._cuda_version: Optional[str] = None
+        self._first_energy_mj: Dict[int, int] = {}
         self._failure: Optional[JsonDict] = None
         self._last_init_attempt: Optional[float] = None
 
@@ -452,6 +524,20 @@ class NvmlReader:
             self._driver_version = _text(pynvml.nvmlSystemGetDriverVersion())
         except pynvml.NVMLError:
             self._driver_version = None
+        self._cuda_version = self._read_cuda_version(pynvml)
+        return None
+
+    @staticmethod
+    def _read_cuda_version(pynvml: Any) -> Optional[str]:
+        for name in ("nvmlSystemGetCudaDriverVersion_v2", "nvmlSystemGetCudaDriverVersion"):
+            call = getattr(pynvml, name, None)
+            if call is None:
+                continue
+            try:
+                version = int(call())
+            except pynvml.NVMLError:
+                continue
+            return "%d.%d" % (version // 1000, (version % 1000) // 10)
         return None
 
     def read(self) -> JsonDict:
@@ -470,10 +556,14 @@ class NvmlReader:
                 "reason": "nvmlDeviceGetCount failed: %s" % error,
             }
         gpus = [self._read_gpu(index) for index in range(count)]
+        self._process_info.forget_except(
+            {process["pid"] for gpu in gpus for process in gpu.get("processes", [])}
+        )
         return {
             "status": "ok",
             "source": "nvml",
             "driver_version": self._driver_version,
+            "cuda_driver_version": self._cuda_version,
             "gpus": gpus,
         }
 
@@ -535,9 +625,152 @@ class NvmlReader:
         gpu["sm_clock_mhz"] = ask(
             "sm_clock_mhz", nvml.nvmlDeviceGetClockInfo, handle, nvml.NVML_CLOCK_SM
         )
+        self._read_depth(gpu, ask, handle, index)
         gpu["processes"] = self._processes(ask, handle)
         gpu["lost"] = bool(lost)
         return gpu
+
+    def _read_depth(self, gpu: JsonDict, ask: Callable[..., Any], handle: Any, index: int) -> None:
+        """Clocks, fan, P-state, clock-event reasons, energy, ECC, remaps, links, MIG."""
+        nvml = self._nvml
+        unavailable = gpu["unavailable"]
+        gpu["sm_clock_max_mhz"] = ask(
+            "sm_clock_max_mhz", nvml.nvmlDeviceGetMaxClockInfo, handle, nvml.NVML_CLOCK_SM
+        )
+        gpu["memory_clock_mhz"] = ask(
+            "memory_clock_mhz", nvml.nvmlDeviceGetClockInfo, handle, nvml.NVML_CLOCK_MEM
+        )
+        gpu["memory_clock_max_mhz"] = ask(
+            "memory_clock_max_mhz", nvml.nvmlDeviceGetMaxClockInfo, handle, nvml.NVML_CLOCK_MEM
+        )
+        fan = ask("fan_speed_percent", nvml.nvmlDeviceGetFanSpeed, handle)
+        gpu["fan_speed_percent"] = None if fan is None else float(fan)
+        pstate = ask("performance_state", nvml.nvmlDeviceGetPerformanceState, handle)
+        if pstate == PSTATE_UNKNOWN:
+            pstate = None
+            unavailable["performance_state"] = "driver reports the P-state as unknown"
+        gpu["performance_state"] = pstate
+        mask = self._clock_reasons(ask, handle, unavailable)
+        gpu["clock_event_reasons"] = None if mask is None else clock_event_names(int(mask))
+
+        energy = ask("energy_j", nvml.nvmlDeviceGetTotalEnergyConsumption, handle)
+        if energy is None:
+            gpu["energy_j"] = gpu["energy_session_j"] = None
+            unavailable["energy_session_j"] = unavailable["energy_j"]
+        else:
+            first = self._first_energy_mj.setdefault(index, int(energy))
+            gpu["energy_j"] = int(energy) / 1000.0
+            gpu["energy_session_j"] = max(0, int(energy) - first) / 1000.0
+
+        ecc = ask("ecc_enabled", nvml.nvmlDeviceGetEccMode, handle)
+        gpu["ecc_enabled"] = None if ecc is None else bool(ecc[0])
+        for field, error_type, counter in (
+            ("ecc_corrected_volatile", "NVML_MEMORY_ERROR_TYPE_CORRECTED", "NVML_VOLATILE_ECC"),
+            ("ecc_uncorrected_volatile", "NVML_MEMORY_ERROR_TYPE_UNCORRECTED", "NVML_VOLATILE_ECC"),
+            ("ecc_corrected_aggregate", "NVML_MEMORY_ERROR_TYPE_CORRECTED", "NVML_AGGREGATE_ECC"),
+            (
+                "ecc_uncorrected_aggregate",
+                "NVML_MEMORY_ERROR_TYPE_UNCORRECTED",
+                "NVML_AGGREGATE_ECC",
+            ),
+        ):
+            if gpu["ecc_enabled"] is False:
+                gpu[field] = None
+                unavailable[field] = "ECC is disabled"
+                continue
+            gpu[field] = ask(
+                field,
+                nvml.nvmlDeviceGetTotalEccErrors,
+                handle,
+                getattr(nvml, error_type),
+                getattr(nvml, counter),
+            )
+
+        remap = ask("remapped_rows", nvml.nvmlDeviceGetRemappedRows, handle)
+        remap_fields = (
+            "remapped_rows_correctable",
+            "remapped_rows_uncorrectable",
+            "remap_pending",
+            "remap_failure",
+        )
+        if remap is None:
+            reason = unavailable.pop("remapped_rows")
+            for field in remap_fields:
+                gpu[field] = None
+                unavailable[field] = reason
+        else:
+            correctable, uncorrectable, pending, failure = remap
+            gpu["remapped_rows_correctable"] = int(correctable)
+            gpu["remapped_rows_uncorrectable"] = int(uncorrectable)
+            gpu["remap_pending"] = bool(pending)
+            gpu["remap_failure"] = bool(failure)
+        for field, cause in (
+            (
+                "retired_pages_single_bit",
+                "NVML_PAGE_RETIREMENT_CAUSE_MULTIPLE_SINGLE_BIT_ECC_ERRORS",
+            ),
+            ("retired_pages_double_bit", "NVML_PAGE_RETIREMENT_CAUSE_DOUBLE_BIT_ECC_ERROR"),
+        ):
+            pages = ask(field, nvml.nvmlDeviceGetRetiredPages, handle, getattr(nvml, cause))
+            gpu[field] = None if pages is None else len(pages)
+        pending = ask("retired_pages_pending", nvml.nvmlDeviceGetRetiredPagesPendingStatus, handle)
+        gpu["retired_pages_pending"] = None if pending is None else bool(pending)
+
+        for field, call in (
+            ("pcie_link_gen", "nvmlDeviceGetCurrPcieLinkGeneration"),
+            ("pcie_link_gen_max", "nvmlDeviceGetMaxPcieLinkGeneration"),
+            ("pcie_link_width", "nvmlDeviceGetCurrPcieLinkWidth"),
+            ("pcie_link_width_max", "nvmlDeviceGetMaxPcieLinkWidth"),
+        ):
+            gpu[field] = ask(field, getattr(nvml, call), handle)
+        self._nvlinks(gpu, ask, handle)
+        mig = ask("mig_enabled", nvml.nvmlDeviceGetMigMode, handle)
+        gpu["mig_enabled"] = None if mig is None else bool(mig[0])
+
+    def _clock_reasons(
+        self, ask: Callable[..., Any], handle: Any, unavailable: Dict[str, str]
+    ) -> Any:
+        # R535 renamed the call; older drivers (and older pynvml) only have the throttle name.
+        nvml = self._nvml
+        if getattr(nvml, "nvmlDeviceGetCurrentClocksEventReasons", None) is not None:
+            try:
+                return nvml.nvmlDeviceGetCurrentClocksEventReasons(handle)
+            except nvml.NVMLError_FunctionNotFound:
+                pass  # a driver before R535: ask under the old name
+            except nvml.NVMLError_GpuIsLost:
+                pass  # ask() below records the loss as for every other field
+            except nvml.NVMLError as error:
+                unavailable["clock_event_reasons"] = str(error)
+                return None
+        return ask("clock_event_reasons", nvml.nvmlDeviceGetCurrentClocksThrottleReasons, handle)
+
+    def _nvlinks(self, gpu: JsonDict, ask: Callable[..., Any], handle: Any) -> None:
+        nvml = self._nvml
+        up = total = 0
+        reason = None
+        for link in range(NVLINK_MAX_LINKS):
+            try:
+                state = nvml.nvmlDeviceGetNvLinkState(handle, link)
+            except nvml.NVMLError_GpuIsLost:
+                ask("nvlink_links_up", nvml.nvmlDeviceGetNvLinkState, handle, link)
+                reason = gpu["unavailable"]["nvlink_links_up"]
+                break
+            except (nvml.NVMLError_InvalidArgument, nvml.NVMLError_NotSupported) as error:
+                if total == 0:
+                    reason = "no NVLink (%s)" % error
+                break  # past this GPU's last link
+            except nvml.NVMLError as error:
+                reason = str(error)
+                break
+            total += 1
+            up += 1 if state else 0
+        if total == 0:
+            gpu["nvlink_links_up"] = gpu["nvlink_links_total"] = None
+            gpu["unavailable"]["nvlink_links_up"] = gpu["unavailable"]["nvlink_links_total"] = (
+                reason or "no NVLink"
+            )
+        else:
+            gpu["nvlink_links_up"], gpu["nvlink_links_total"] = up, total
 
     def _memory(self, ask: Callable[..., Any], handle: Any, unavailable: Dict[str, str]) -> Any:
         # The v1 call's "used" is wrong on drivers >= 510 (it counts reserved memory), so ask
@@ -588,12 +821,15 @@ class NvmlReader:
                     if pid in found:
                         continue
                     used = process.usedGpuMemory
+                    cpu_percent, rss = self._process_info.usage(pid)
                     found[pid] = {
                         "pid": pid,
                         "kind": kind,
                         "gpu_memory_bytes": None if used is None else int(used),
                         "user": self._process_info.user(pid),
                         "command": self._process_info.command(pid),
+                        "cpu_percent": cpu_percent,
+                        "rss_bytes": rss,
                     }
                 break
         return sorted(found.values(), key=lambda p: p["pid"])
@@ -625,7 +861,7 @@ class Sampler:
         self._clock = clock
         self._monotonic = monotonic
         self.gpu_reader = (
-            gpu_reader if gpu_reader is not None else NvmlReader(ProcessInfo(self.host), monotonic)
+            gpu_reader if gpu_reader is not None else NvmlReader(ProcessInfo(self.host, monotonic), monotonic)
         )
         self._seq = 0
         self._previous_at: Optional[float] = None

@@ -25,6 +25,26 @@ H100 = {
     "power_usage": "512000",
     "power_limit": "700000",
     "sm_clock": "1980",
+    # Depth, as an H100 SXM reports it: no fan (Not Supported), no retired pages (Hopper remaps
+    # rows instead), 18 NVLinks, PCIe Gen5 x16.
+    "max_sm_clock": "1980",
+    "mem_clock": "2619",
+    "max_mem_clock": "2619",
+    "pstate": "0",
+    "clocks_event_reasons": "0",
+    "energy_mj": "987654321",
+    "ecc_mode": "1",
+    "ecc_corrected_volatile": "0",
+    "ecc_uncorrected_volatile": "0",
+    "ecc_corrected_aggregate": "0",
+    "ecc_uncorrected_aggregate": "0",
+    "remapped_rows": "0,0,0,0",
+    "pcie_gen": "5",
+    "pcie_width": "16",
+    "pcie_max_gen": "5",
+    "pcie_max_width": "16",
+    "nvlink": ",".join(["1"] * 18),
+    "mig_mode": "0",
 }
 
 

@@ -99,6 +99,8 @@ def test_process_memory_not_available_is_none(
         "gpu_memory_bytes": None,
         "user": None,
         "command": None,
+        "cpu_percent": None,
+        "rss_bytes": None,
     }
 
 
@@ -125,11 +127,18 @@ def test_old_driver_without_v2_memory_and_v3_processes(
 
     old = build(tmp_path / "old", old_driver=True)
     env = dict(gpu_env, LD_LIBRARY_PATH=str(old))
-    nvml_config.set(device_count=1).gpu(0, processes=f"{os.getpid()}:1024")
+    nvml_config.set(device_count=1).gpu(
+        0, processes=f"{os.getpid()}:1024", clocks_event_reasons=0x4
+    )
     gpu = probe_gpu_section(env)["gpus"][0]
     assert gpu["memory_used_bytes"] == 20 * 1024**3  # through the v1 call
     assert [p["pid"] for p in gpu["processes"]] == [os.getpid()]  # through _v2
-    assert not gpu["unavailable"]
+    assert gpu["clock_event_reasons"] == ["sw_power_cap"]  # through the "throttle" name
+    # The same model as from a current driver, field for field and reason for reason.
+    current = probe_gpu_section(gpu_env)["gpus"][0]
+    assert {k: v for k, v in gpu.items() if k != "processes"} == {
+        k: v for k, v in current.items() if k != "processes"
+    }
 
 
 def test_in_process_reader_follows_changes_between_samples(nvml_in_process: NvmlConfig) -> None:
@@ -148,3 +157,70 @@ def test_probe_output_with_gpus_decodes_into_the_model(
     sample = decode_sample(probe_output(gpu_env))
     assert [gpu.lost for gpu in sample.gpu.gpus] == [False, True]
     assert sample.gpu.gpus[0].name == "NVIDIA H100 80GB HBM3"
+
+
+def test_every_depth_field_reaches_snapshot_json(
+    gpu_env: dict[str, str], nvml_config: NvmlConfig
+) -> None:
+    nvml_config.set(device_count=2, driver_version="550.54.15", cuda_driver_version=12040)
+    nvml_config.gpu(
+        0,
+        clocks_event_reasons="0x44",  # software power cap + hardware thermal slowdown
+        ecc_corrected_volatile=3,
+        ecc_uncorrected_aggregate=1,
+        remapped_rows="2,1,1,0",
+        nvlink="1,1,0,1",
+        pstate=2,
+        mig_mode=1,
+        pcie_gen=4,
+    )
+    nvml_config.gpu(1, ecc_mode=0, fan_speed=55, retired_pages_sbe=2, retired_pages_dbe=0)
+    code, stdout, stderr = run_aiconsole("snapshot", "--json", env=gpu_env)
+    assert code == 0, stderr
+    section = json.loads(stdout)["hosts"][0]["sample"]["gpu"]
+    assert section["cuda_driver_version"] == "12.4"
+    first, second = section["gpus"]
+    assert first["clock_event_reasons"] == ["sw_power_cap", "hw_thermal_slowdown"]
+    assert (first["sm_clock_max_mhz"], first["memory_clock_mhz"]) == (1980, 2619)
+    assert first["memory_clock_max_mhz"] == 2619
+    assert first["performance_state"] == 2
+    assert first["energy_j"] == 987654.321
+    assert first["energy_session_j"] == 0.0  # the same reading as the probe's first
+    assert first["ecc_enabled"] is True
+    assert (first["ecc_corrected_volatile"], first["ecc_uncorrected_aggregate"]) == (3, 1)
+    assert (first["remapped_rows_correctable"], first["remapped_rows_uncorrectable"]) == (2, 1)
+    assert (first["remap_pending"], first["remap_failure"]) == (True, False)
+    assert (first["nvlink_links_up"], first["nvlink_links_total"]) == (3, 4)
+    assert first["mig_enabled"] is True
+    assert (first["pcie_link_gen"], first["pcie_link_gen_max"]) == (4, 5)
+    assert (first["pcie_link_width"], first["pcie_link_width_max"]) == (16, 16)
+    assert first["fan_speed_percent"] is None
+    assert first["unavailable"]["fan_speed_percent"] == "Not Supported"
+    assert first["retired_pages_single_bit"] is None  # Hopper remaps rows instead
+    assert second["fan_speed_percent"] == 55.0
+    assert second["ecc_enabled"] is False
+    assert second["ecc_corrected_volatile"] is None
+    assert second["unavailable"]["ecc_corrected_volatile"] == "ECC is disabled"
+    assert (second["retired_pages_single_bit"], second["retired_pages_double_bit"]) == (2, 0)
+    assert second["clock_event_reasons"] == []  # none active
+
+
+def test_energy_over_the_session_and_process_cpu_from_the_second_sample(
+    nvml_in_process: NvmlConfig,
+) -> None:
+    busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        nvml_in_process.set(device_count=1).gpu(0, processes=f"{busy.pid}:1024", energy_mj=1000)
+        reader = NvmlReader(ProcessInfo(Host("/")))
+        first = reader.read()["gpus"][0]
+        nvml_in_process.gpu(0, processes=f"{busy.pid}:1024", energy_mj=251000)
+        subprocess.run([sys.executable, "-c", "import time; time.sleep(0.3)"], check=True)
+        second = reader.read()["gpus"][0]
+    finally:
+        busy.kill()
+        busy.wait()
+    assert first["processes"][0]["cpu_percent"] is None
+    assert first["processes"][0]["rss_bytes"] > 0
+    assert second["energy_session_j"] == 250.0
+    assert second["energy_j"] == 251.0
+    assert second["processes"][0]["cpu_percent"] > 10  # a busy loop: most of one core

@@ -325,3 +325,181 @@ nvmlReturn_t nvmlDeviceGetGraphicsRunningProcesses_v2(nvmlDevice_t device,
                                                       nvmlProcessInfo_t *infos) {
     return running_processes(device, "graphics_processes", infoCount, infos);
 }
+
+/* ---- depth: fans, clock limits, P-state, clock-event reasons, energy ------------------- */
+
+nvmlReturn_t nvmlDeviceGetFanSpeed(nvmlDevice_t device, unsigned int *speed) {
+    return device_uint(device, "fan_speed", speed);
+}
+
+nvmlReturn_t nvmlDeviceGetMaxClockInfo(nvmlDevice_t device, nvmlClockType_t type,
+                                       unsigned int *clock) {
+    switch (type) {
+    case NVML_CLOCK_SM: return device_uint(device, "max_sm_clock", clock);
+    case NVML_CLOCK_MEM: return device_uint(device, "max_mem_clock", clock);
+    default: return NVML_ERROR_NOT_SUPPORTED;
+    }
+}
+
+nvmlReturn_t nvmlDeviceGetPerformanceState(nvmlDevice_t device, nvmlPstates_t *pState) {
+    unsigned int value = 0;
+    if (pState == NULL) return NVML_ERROR_INVALID_ARGUMENT;
+    nvmlReturn_t status = device_uint(device, "pstate", &value);
+    if (status == NVML_SUCCESS) *pState = (nvmlPstates_t)value;
+    return status;
+}
+
+/* gpuN.clocks_event_reasons: the bit mask, in decimal or 0x hex. */
+static nvmlReturn_t clock_reasons(nvmlDevice_t device, unsigned long long *reasons) {
+    char value[64];
+    if (reasons == NULL) return NVML_ERROR_INVALID_ARGUMENT;
+    nvmlReturn_t status = device_value(device, "clocks_event_reasons", value, sizeof value);
+    if (status == NVML_SUCCESS) *reasons = strtoull(value, NULL, 0);
+    return status;
+}
+
+#ifndef FAKE_NVML_OLD_DRIVER
+/* R535 renamed "throttle reasons" to "clocks event reasons"; older drivers lack this name. */
+nvmlReturn_t nvmlDeviceGetCurrentClocksEventReasons(nvmlDevice_t device,
+                                                    unsigned long long *clocksEventReasons) {
+    return clock_reasons(device, clocksEventReasons);
+}
+#endif
+
+nvmlReturn_t nvmlDeviceGetCurrentClocksThrottleReasons(nvmlDevice_t device,
+                                                       unsigned long long *clocksThrottleReasons) {
+    return clock_reasons(device, clocksThrottleReasons);
+}
+
+nvmlReturn_t nvmlDeviceGetTotalEnergyConsumption(nvmlDevice_t device, unsigned long long *energy) {
+    if (energy == NULL) return NVML_ERROR_INVALID_ARGUMENT;
+    return device_ull(device, "energy_mj", energy);
+}
+
+/* ---- ECC, remapped rows, retired pages -------------------------------------------------- */
+
+nvmlReturn_t nvmlDeviceGetEccMode(nvmlDevice_t device, nvmlEnableState_t *current,
+                                  nvmlEnableState_t *pending) {
+    unsigned int value = 0;
+    if (current == NULL || pending == NULL) return NVML_ERROR_INVALID_ARGUMENT;
+    nvmlReturn_t status = device_uint(device, "ecc_mode", &value);
+    if (status != NVML_SUCCESS) return status;
+    *current = *pending = value ? NVML_FEATURE_ENABLED : NVML_FEATURE_DISABLED;
+    return NVML_SUCCESS;
+}
+
+/* gpuN.ecc_<corrected|uncorrected>_<volatile|aggregate>=count */
+nvmlReturn_t nvmlDeviceGetTotalEccErrors(nvmlDevice_t device, nvmlMemoryErrorType_t errorType,
+                                         nvmlEccCounterType_t counterType,
+                                         unsigned long long *eccCounts) {
+    char field[64];
+    if (eccCounts == NULL) return NVML_ERROR_INVALID_ARGUMENT;
+    snprintf(field, sizeof field, "ecc_%s_%s",
+             errorType == NVML_MEMORY_ERROR_TYPE_CORRECTED ? "corrected" : "uncorrected",
+             counterType == NVML_VOLATILE_ECC ? "volatile" : "aggregate");
+    return device_ull(device, field, eccCounts);
+}
+
+/* gpuN.remapped_rows=correctable,uncorrectable,pending,failure */
+nvmlReturn_t nvmlDeviceGetRemappedRows(nvmlDevice_t device, unsigned int *corrRows,
+                                       unsigned int *uncRows, unsigned int *isPending,
+                                       unsigned int *failureOccurred) {
+    char value[128];
+    if (!corrRows || !uncRows || !isPending || !failureOccurred) return NVML_ERROR_INVALID_ARGUMENT;
+    nvmlReturn_t status = device_value(device, "remapped_rows", value, sizeof value);
+    if (status != NVML_SUCCESS) return status;
+    if (sscanf(value, "%u,%u,%u,%u", corrRows, uncRows, isPending, failureOccurred) != 4)
+        return NVML_ERROR_UNKNOWN;
+    return NVML_SUCCESS;
+}
+
+/* gpuN.retired_pages_sbe / _dbe = count; gpuN.retired_pages_pending = 0|1 (pre-Ampere GPUs). */
+nvmlReturn_t nvmlDeviceGetRetiredPages(nvmlDevice_t device, nvmlPageRetirementCause_t cause,
+                                       unsigned int *pageCount, unsigned long long *addresses) {
+    unsigned int count = 0;
+    if (pageCount == NULL) return NVML_ERROR_INVALID_ARGUMENT;
+    nvmlReturn_t status = device_uint(
+        device,
+        cause == NVML_PAGE_RETIREMENT_CAUSE_MULTIPLE_SINGLE_BIT_ECC_ERRORS ? "retired_pages_sbe"
+                                                                           : "retired_pages_dbe",
+        &count);
+    if (status != NVML_SUCCESS) return status;
+    if (addresses == NULL || *pageCount < count) {
+        *pageCount = count;
+        return count == 0 ? NVML_SUCCESS : NVML_ERROR_INSUFFICIENT_SIZE;
+    }
+    for (unsigned int i = 0; i < count; i++) addresses[i] = 0x1000ull * (i + 1);
+    *pageCount = count;
+    return NVML_SUCCESS;
+}
+
+nvmlReturn_t nvmlDeviceGetRetiredPagesPendingStatus(nvmlDevice_t device,
+                                                    nvmlEnableState_t *isPending) {
+    unsigned int value = 0;
+    if (isPending == NULL) return NVML_ERROR_INVALID_ARGUMENT;
+    nvmlReturn_t status = device_uint(device, "retired_pages_pending", &value);
+    if (status == NVML_SUCCESS) *isPending = value ? NVML_FEATURE_ENABLED : NVML_FEATURE_DISABLED;
+    return status;
+}
+
+/* ---- PCIe, NVLink, MIG, CUDA driver version --------------------------------------------- */
+
+nvmlReturn_t nvmlDeviceGetCurrPcieLinkGeneration(nvmlDevice_t device, unsigned int *currLinkGen) {
+    return device_uint(device, "pcie_gen", currLinkGen);
+}
+
+nvmlReturn_t nvmlDeviceGetCurrPcieLinkWidth(nvmlDevice_t device, unsigned int *currLinkWidth) {
+    return device_uint(device, "pcie_width", currLinkWidth);
+}
+
+nvmlReturn_t nvmlDeviceGetMaxPcieLinkGeneration(nvmlDevice_t device, unsigned int *maxLinkGen) {
+    return device_uint(device, "pcie_max_gen", maxLinkGen);
+}
+
+nvmlReturn_t nvmlDeviceGetMaxPcieLinkWidth(nvmlDevice_t device, unsigned int *maxLinkWidth) {
+    return device_uint(device, "pcie_max_width", maxLinkWidth);
+}
+
+/* gpuN.nvlink=1,1,1,0 (one entry per link: active or not); links past the list are invalid,
+ * as the driver answers for link numbers past NVML_NVLINK_MAX_LINKS on that GPU. */
+nvmlReturn_t nvmlDeviceGetNvLinkState(nvmlDevice_t device, unsigned int link,
+                                      nvmlEnableState_t *isActive) {
+    char value[256];
+    if (isActive == NULL) return NVML_ERROR_INVALID_ARGUMENT;
+    nvmlReturn_t status = device_value(device, "nvlink", value, sizeof value);
+    if (status != NVML_SUCCESS) return status;
+    unsigned int at = 0;
+    for (char *item = strtok(value, ","); item != NULL; item = strtok(NULL, ","), at++) {
+        if (at == link) {
+            *isActive = atoi(item) ? NVML_FEATURE_ENABLED : NVML_FEATURE_DISABLED;
+            return NVML_SUCCESS;
+        }
+    }
+    return NVML_ERROR_INVALID_ARGUMENT;
+}
+
+nvmlReturn_t nvmlDeviceGetMigMode(nvmlDevice_t device, unsigned int *currentMode,
+                                  unsigned int *pendingMode) {
+    if (currentMode == NULL || pendingMode == NULL) return NVML_ERROR_INVALID_ARGUMENT;
+    nvmlReturn_t status = device_uint(device, "mig_mode", currentMode);
+    if (status == NVML_SUCCESS) *pendingMode = *currentMode;
+    return status;
+}
+
+static nvmlReturn_t cuda_driver_version(int *version) {
+    char value[32];
+    nvmlReturn_t error;
+    if (version == NULL) return NVML_ERROR_INVALID_ARGUMENT;
+    if (!lookup("cuda_driver_version", value, sizeof value)) snprintf(value, sizeof value, "12040");
+    if (injected_error(value, &error)) return error;
+    *version = atoi(value);
+    return NVML_SUCCESS;
+}
+
+nvmlReturn_t nvmlSystemGetCudaDriverVersion(int *cudaDriverVersion) {
+    return cuda_driver_version(cudaDriverVersion);
+}
+
+nvmlReturn_t nvmlSystemGetCudaDriverVersion_v2(int *cudaDriverVersion) {
+    return cuda_driver_version(cudaDriverVersion);
+}
