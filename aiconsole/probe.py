@@ -861,7 +861,9 @@ class Sampler:
         self._clock = clock
         self._monotonic = monotonic
         self.gpu_reader = (
-            gpu_reader if gpu_reader is not None else NvmlReader(ProcessInfo(self.host, monotonic), monotonic)
+            gpu_reader
+            if gpu_reader is not None
+            else NvmlReader(ProcessInfo(self.host, monotonic), monotonic)
         )
         self._seq = 0
         self._previous_at: Optional[float] = None

@@ -102,7 +102,36 @@ def gpus(rng: random.Random, count: int, processes_per_gpu: int, lost: int | Non
                 power_draw_w=float(rng.randrange(70, 690)),
                 power_limit_w=700.0,
                 sm_clock_mhz=rng.choice((345, 1410, 1755, 1980)),
-                processes=processes,
+                # Depth fields from the index alone (no draws), so the values above stay put:
+                # GPU 1 is power-capped, GPU 2 has corrected ECC errors and a pending remap,
+                # GPU 3 has an NVLink down and a hardware slowdown.
+                sm_clock_max_mhz=1980,
+                memory_clock_mhz=2619,
+                memory_clock_max_mhz=2619,
+                performance_state=0,
+                clock_event_reasons={1: ("sw_power_cap",), 3: ("hw_slowdown",)}.get(index, ()),
+                energy_j=9.8e6 + index * 1e5,
+                energy_session_j=3600.0,
+                ecc_enabled=True,
+                ecc_corrected_volatile=12 if index == 2 else 0,
+                ecc_uncorrected_volatile=0,
+                ecc_corrected_aggregate=40 if index == 2 else 0,
+                ecc_uncorrected_aggregate=0,
+                remapped_rows_correctable=1 if index == 2 else 0,
+                remapped_rows_uncorrectable=0,
+                remap_pending=index == 2,
+                remap_failure=False,
+                pcie_link_gen=5,
+                pcie_link_gen_max=5,
+                pcie_link_width=16,
+                pcie_link_width_max=16,
+                nvlink_links_up=17 if index == 3 else 18,
+                nvlink_links_total=18,
+                mig_enabled=False,
+                processes=tuple(
+                    msgspec.structs.replace(p, cpu_percent=98.5, rss_bytes=6 * 1024**3)
+                    for p in processes
+                ),
             )
         )
     return GpuSection(status="ok", source="nvml", driver_version="550.54.15", gpus=tuple(result))

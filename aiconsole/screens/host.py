@@ -9,7 +9,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Footer, Header, Static
 
 from aiconsole import units
-from aiconsole.model import FleetSnapshot, GpuProcess, HostSample, HostState
+from aiconsole.model import FleetSnapshot, Gpu, GpuProcess, HostSample, HostState
 from aiconsole.screens.base import LiveScreen
 from aiconsole.widgets.render import Palette, column_bars, percent_bar, status_text
 from aiconsole.widgets.table_sync import Cell, Rows, TableSync
@@ -31,9 +31,31 @@ SECTIONS: dict[str, tuple[str, tuple[tuple[str, int | None], ...]]] = {
             ("SM", 7),
         ),
     ),
+    "gpu-health": (
+        "GPU health",
+        (
+            ("GPU", 3),
+            ("P", 3),
+            ("SM MHz", 9),
+            ("Mem MHz", 9),
+            ("PCIe", 8),
+            ("NVLink", 6),
+            ("ECC c/u", 9),
+            ("Remap c/u", 12),
+            ("Clocks held by", None),
+        ),
+    ),
     "processes": (
         "GPU processes",
-        (("GPU", 3), ("PID", 7), ("User", None), ("GPU mem", 7), ("Command", None)),
+        (
+            ("GPU", 3),
+            ("PID", 7),
+            ("User", None),
+            ("GPU mem", 7),
+            ("CPU", 5),
+            ("RSS", 6),
+            ("Command", None),
+        ),
     ),
     "filesystems": (
         "Filesystems",
@@ -114,6 +136,7 @@ class HostScreen(LiveScreen):
             return
         self.query_one("#host-resources", Static).update(resources_text(sample, palette))
         self._show("gpus", gpu_rows(sample, palette), gpu_empty_reason(sample))
+        self._show("gpu-health", gpu_health_rows(sample, palette), gpu_empty_reason(sample))
         self._show("processes", process_rows(sample), "no processes on the GPUs")
         self._show("filesystems", filesystem_rows(sample, palette), "no filesystems")
         self._show("disks", disk_rows(sample), "no disks")
@@ -211,6 +234,103 @@ def gpu_rows(sample: HostSample, palette: Palette) -> Rows:
     return rows
 
 
+REASON_LEVEL = {
+    "hw_slowdown": "error",
+    "hw_thermal_slowdown": "error",
+    "hw_power_brake_slowdown": "error",
+    "sw_thermal_slowdown": "warning",
+    "sw_power_cap": "warning",
+    "board_limit": "warning",
+    "reliability": "warning",
+}
+"""Clock-event reasons worth a colour; the rest (idle, app clocks, sync boost) are normal."""
+
+
+def gpu_health_rows(sample: HostSample, palette: Palette) -> Rows:
+    rows: dict[str, tuple[Cell, ...]] = {}
+    for gpu in sample.gpu.gpus:
+        if gpu.lost:
+            lost = Text("GPU is lost", style=palette.level("error"))
+            rows[str(gpu.index)] = (str(gpu.index), *([units.NA] * 7), lost)
+            continue
+        rows[str(gpu.index)] = (
+            str(gpu.index),
+            units.NA if gpu.performance_state is None else f"P{gpu.performance_state}",
+            _of(gpu.sm_clock_mhz, gpu.sm_clock_max_mhz),
+            _of(gpu.memory_clock_mhz, gpu.memory_clock_max_mhz),
+            _pcie(gpu, palette),
+            _nvlink(gpu, palette),
+            _counts(gpu.ecc_corrected_volatile, gpu.ecc_uncorrected_volatile, palette),
+            _remap(gpu, palette),
+            _reasons(gpu.clock_event_reasons, palette),
+        )
+    return rows
+
+
+def _of(value: int | None, maximum: int | None) -> str:
+    if value is None:
+        return units.NA
+    return str(value) if maximum is None else f"{value}/{maximum}"
+
+
+def _pcie(gpu: Gpu, palette: Palette) -> Cell:
+    if gpu.pcie_link_gen is None or gpu.pcie_link_width is None:
+        return units.NA
+    text = f"Gen{gpu.pcie_link_gen} x{gpu.pcie_link_width}"
+    # A link trained below its maximum (a bad riser or slot) is a classic silent slowdown;
+    # an idle GPU may drop its generation to save power, so only the width is a warning.
+    degraded = gpu.pcie_link_width_max is not None and gpu.pcie_link_width < gpu.pcie_link_width_max
+    return Text(text, style=palette.level("warning")) if degraded else text
+
+
+def _nvlink(gpu: Gpu, palette: Palette) -> Cell:
+    if gpu.nvlink_links_total is None or gpu.nvlink_links_up is None:
+        return units.NA
+    text = f"{gpu.nvlink_links_up}/{gpu.nvlink_links_total}"
+    down = gpu.nvlink_links_up < gpu.nvlink_links_total
+    return Text(text, style=palette.level("error")) if down else text
+
+
+def _counts(corrected: int | None, uncorrected: int | None, palette: Palette) -> Cell:
+    if corrected is None and uncorrected is None:
+        return units.NA
+    text = f"{_count(corrected)}/{_count(uncorrected)}"
+    if uncorrected:
+        return Text(text, style=palette.level("error"))
+    if corrected:
+        return Text(text, style=palette.level("warning"))
+    return text
+
+
+def _remap(gpu: Gpu, palette: Palette) -> Cell:
+    if gpu.remapped_rows_correctable is None:
+        # Pre-Ampere GPUs retire pages instead of remapping rows.
+        if gpu.retired_pages_single_bit is None and gpu.retired_pages_double_bit is None:
+            return units.NA
+        cell = _counts(gpu.retired_pages_single_bit, gpu.retired_pages_double_bit, palette)
+        return Text.assemble("ret ", cell) if isinstance(cell, Text) else f"ret {cell}"
+    cell = _counts(gpu.remapped_rows_correctable, gpu.remapped_rows_uncorrectable, palette)
+    if gpu.remap_failure:
+        return Text(f"{cell} FAILED", style=palette.level("error"))
+    if gpu.remap_pending:
+        return Text(f"{cell} reset!", style=palette.level("warning"))
+    return cell
+
+
+def _reasons(reasons: tuple[str, ...] | None, palette: Palette) -> Cell:
+    if reasons is None:
+        return units.NA
+    if not reasons:
+        return Text("nothing", style=palette.dim)
+    text = Text()
+    for number, reason in enumerate(reasons):
+        if number:
+            text.append(" ")
+        level = REASON_LEVEL.get(reason)
+        text.append(reason, style=palette.level(level) if level else palette.dim)
+    return text
+
+
 def short_gpu_name(name: str | None) -> str:
     """'NVIDIA H100 80GB HBM3' -> 'H100 80GB HBM3': the vendor is the same on every row."""
     if name is None:
@@ -227,6 +347,8 @@ def process_rows(sample: HostSample) -> Rows:
                 str(process.pid),
                 process.user or units.NA,
                 units.bytes_short(process.gpu_memory_bytes),
+                units.percent(process.cpu_percent),
+                units.bytes_short(process.rss_bytes),
                 (process.command or units.NA)[:200],
             )
     return rows
