@@ -272,3 +272,21 @@ def test_host_screen_wide_snapshot(
         await pilot.pause()
 
     assert snap_compare(static_app(), terminal_size=size, run_before=open_host)
+
+
+async def test_gpu_health_shows_what_needs_attention() -> None:
+    app = static_app()
+    async with app.run_test(size=(140, 60)) as pilot:
+        await pilot.pause()
+        await pilot.press("enter")
+        await wait_for(pilot, on_screen(app, HostScreen))
+        await wait_for(pilot, lambda: app.screen.query_one("#gpu-health-table").row_count == 8)
+        table = app.screen.query_one("#gpu-health-table", DataTable)
+        power_capped, ecc, link_down = (cell_texts(table, n) for n in (1, 2, 3))
+        assert power_capped[-1] == "sw_power_cap"
+        assert (ecc[6], ecc[7]) == ("12/0", "1/0 reset!")
+        assert (link_down[5], link_down[-1]) == ("17/18", "hw_slowdown")
+        error = app.screen.palette.level("error")
+        assert table.get_row_at(3)[5].style == error  # a link down is red
+        processes = app.screen.query_one("#processes-table", DataTable)
+        assert cell_texts(processes, 0)[4:6] == ["98%", "6.0G"]
