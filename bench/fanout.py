@@ -117,19 +117,16 @@ class ArrivalLog:
 
         store.put = recording_put  # type: ignore[method-assign]
 
-    def refresh_latencies(self, hosts: int, after: float) -> list[float]:
-        """Per complete tick after ``after``: seconds from the tick to the last host's sample."""
-        return [
-            max(arrivals) - tick
-            for tick, arrivals in sorted(self.by_tick.items())
-            if tick > after and len(arrivals) == hosts
-        ]
-
-    def incomplete_ticks(self, hosts: int, after: float, before: float) -> int:
-        return sum(
-            1
-            for tick, arrivals in self.by_tick.items()
-            if after < tick < before and len(arrivals) != hosts
+    def refresh_text(self, hosts: int, after: float, before: float) -> str:
+        """Per tick in (after, before]: milliseconds from the tick to the last host's sample."""
+        ticks = {t: a for t, a in self.by_tick.items() if after < t <= before}
+        latencies = [(max(a) - t) * 1000 for t, a in ticks.items() if len(a) == hosts]
+        missed = len(ticks) - len(latencies)
+        if not latencies:
+            return f"no complete tick ({missed} incomplete)"
+        return (
+            f"median {statistics.median(latencies):.0f} ms, max {max(latencies):.0f} ms "
+            f"(n={len(latencies)} ticks, {missed} incomplete)"
         )
 
     def probe_ms_per_sample(self) -> list[float]:
@@ -152,6 +149,16 @@ async def wait_all_ok(fleet: Fleet, hosts: int, limit: float = 60) -> float:
             bad = [f"{h.name}: {h.status} {h.reason}" for h in snapshot.hosts if h.status != "ok"]
             raise SystemExit(f"not every host came up within {limit} s: {bad[:3]}")
         await asyncio.sleep(0.05)
+
+
+async def measure_cycles(cycles: int) -> tuple[float, float, float]:
+    """Let ``cycles`` ticks pass; their span, and the console's CPU seconds per cycle."""
+    start_tick = await sleep_to_tick(INTERVAL)
+    cpu_before = time.process_time()
+    for _ in range(cycles):
+        await sleep_to_tick(INTERVAL)
+    cpu_per_cycle = (time.process_time() - cpu_before) / cycles
+    return start_tick, start_tick + cycles * INTERVAL, cpu_per_cycle
 
 
 async def sleep_to_tick(interval: float, offset: float = 0.5) -> float:
@@ -211,27 +218,18 @@ async def streaming(estate: Estate, cycles: int) -> list[Row]:
     tasks = [asyncio.create_task(c.run()) for c in fleet.collectors]
     try:
         connect_s = await wait_all_ok(fleet, hosts)
-        start_tick = await sleep_to_tick(INTERVAL)
-        cpu_before = time.process_time()
-        for _ in range(cycles):
-            await sleep_to_tick(INTERVAL)
-        cpu_per_cycle = (time.process_time() - cpu_before) / cycles
-        end_tick = start_tick + cycles * INTERVAL
+        start_tick, end_tick, cpu_per_cycle = await measure_cycles(cycles)
     finally:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         fleet.close()
-    latencies = [s * 1000 for s in log.refresh_latencies(hosts, start_tick) if s < end_tick]
-    latencies = latencies[:cycles]
     probe_ms = log.probe_ms_per_sample()
-    missed = log.incomplete_ticks(hosts, start_tick, end_tick)
     return [
         (f"streaming: all {hosts} connected and first sample in", f"{connect_s:.2f} s"),
         (
             f"warm refresh, tick -> all {hosts} samples decoded",
-            f"median {statistics.median(latencies):.0f} ms, max {max(latencies):.0f} ms "
-            f"(n={len(latencies)} ticks, {missed} incomplete)",
+            log.refresh_text(hosts, start_tick, end_tick),
         ),
         (
             "console CPU per 1 s cycle (collectors only)",
@@ -255,26 +253,15 @@ async def with_tui(estate: Estate, seconds: int) -> list[Row]:
     app = ConsoleApp(fleet, refresh_interval=INTERVAL)
     async with app.run_test(size=(160, 50)) as pilot:
         await wait_all_ok(fleet, hosts)
-        start_tick = await sleep_to_tick(INTERVAL)
-        cpu_before = time.process_time()
-        for _ in range(seconds):
-            await sleep_to_tick(INTERVAL)
-        cpu = (time.process_time() - cpu_before) / seconds
-        end_tick = start_tick + seconds * INTERVAL
+        start_tick, end_tick, cpu = await measure_cycles(seconds)
         await pilot.press("q")
     fleet.close()
-    latencies = [s * 1000 for s in log.refresh_latencies(hosts, start_tick)][:seconds]
-    missed = log.incomplete_ticks(hosts, start_tick, end_tick)
     return [
         (
             "console CPU per 1 s cycle with the TUI open",
             f"{cpu * 1000:.0f} ms = {cpu / INTERVAL * 100:.1f}% of a core, RSS {rss_mib():.0f} MiB",
         ),
-        (
-            "warm refresh with the TUI open",
-            f"median {statistics.median(latencies):.0f} ms, max {max(latencies):.0f} ms "
-            f"(n={len(latencies)} ticks, {missed} incomplete)",
-        ),
+        ("warm refresh with the TUI open", log.refresh_text(hosts, start_tick, end_tick)),
     ]
 
 
