@@ -28,7 +28,7 @@ import time
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import threading
-    from typing import Any, Callable, Dict, List, Optional, Tuple
+    from typing import Any, Callable, Dict, List, Optional, Set, Tuple
 
     JsonDict = Dict[str, Any]
 
@@ -397,8 +397,9 @@ class ProcessInfo:
         self._monotonic = monotonic
         self._users: Dict[int, str] = {}
         self._cpu_seen: Dict[int, Tuple[float, float]] = {}
-        self._ticks = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
-        self._page = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+        # The probe reads /proc, so it only ever runs on Linux, where sysconf always exists.
+        self._ticks = os.sysconf("SC_CLK_TCK")
+        self._page = os.sysconf("SC_PAGE_SIZE")
 
     def usage(self, pid: int) -> Tuple[Optional[float], Optional[int]]:
         """CPU % of one core since this PID was last asked about, and resident memory."""
@@ -425,7 +426,7 @@ class ProcessInfo:
             return None, rss
         return round(100.0 * (cpu_s - previous[1]) / (now - previous[0]), 1), rss
 
-    def forget_except(self, pids: "set[int]") -> None:
+    def forget_except(self, pids: Set[int]) -> None:
         """Drop CPU history of processes no longer on any GPU."""
         for pid in list(self._cpu_seen):
             if pid not in pids:
