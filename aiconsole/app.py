@@ -7,6 +7,7 @@ from textual.binding import Binding
 from textual.reactive import reactive
 
 from aiconsole.fleet import Fleet
+from aiconsole.history import GpuHistory
 from aiconsole.model import FleetSnapshot
 from aiconsole.screens.fleet import FleetScreen
 from aiconsole.screens.help import HelpScreen
@@ -32,6 +33,7 @@ class ConsoleApp(App[None]):
         self.fleet = fleet
         self.refresh_interval = refresh_interval
         self._collect = collect
+        self.gpu_history = GpuHistory()
 
     def on_mount(self) -> None:
         self.push_screen(FleetScreen())
@@ -50,7 +52,9 @@ class ConsoleApp(App[None]):
 
     def publish_snapshot(self) -> None:
         """Hand the screens the store's current state (data ages move even without new data)."""
-        self.fleet_snapshot = self.fleet.store.snapshot()
+        snapshot = self.fleet.store.snapshot()
+        self.gpu_history.record(snapshot)
+        self.fleet_snapshot = snapshot
 
     def open_host(self, name: str) -> None:
         self.push_screen(HostScreen(name))

@@ -201,6 +201,23 @@ class Gpu(Frozen, frozen=True, kw_only=True):
     unavailable: Reasons = {}
 
 
+class XidEvent(Frozen, frozen=True, kw_only=True):
+    """An XID: the driver reporting a GPU fault (the GPU's kernel-log line ``NVRM: Xid``)."""
+
+    xid: int
+    name: str
+    """What the XID means, e.g. ``GPU has fallen off the bus`` for 79."""
+    at: float | None = None
+    """Unix time on the host's clock; None when the log line carried no time."""
+    source: Literal["nvml", "kernel_log"]
+    """``nvml``: seen live through NVML's event set; ``kernel_log``: read from the kernel log."""
+    gpu_index: int | None = None
+    bus_id: str | None = None
+    uuid: str | None = None
+    detail: str | None = None
+    """The rest of the kernel-log line (pid, process name, the driver's words)."""
+
+
 class GpuSection(Frozen, frozen=True, kw_only=True):
     status: GpuDriverStatus
     reason: str | None = None
@@ -209,6 +226,11 @@ class GpuSection(Frozen, frozen=True, kw_only=True):
     cuda_driver_version: str | None = None
     """The CUDA version the driver supports, e.g. ``12.4``."""
     gpus: tuple[Gpu, ...] = ()
+    xid_events: tuple[XidEvent, ...] = ()
+    """The newest XID events the probe knows of (history from the kernel log, then live)."""
+    unavailable: Reasons = {}
+    """``xid_history``: why the kernel log's XIDs are not known; ``xid_live``: why new XIDs
+    are not watched."""
 
 
 class HostSample(Frozen, frozen=True, kw_only=True):

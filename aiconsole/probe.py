@@ -389,6 +389,287 @@ def clock_event_names(mask: int) -> List[str]:
     return names
 
 
+# --------------------------------------------------------------------------------------------
+# XID events: what the driver says went wrong with a GPU.
+# --------------------------------------------------------------------------------------------
+
+XID_NAMES = {
+    8: "GPU stopped processing (timeout)",
+    13: "graphics engine exception",
+    31: "GPU memory page fault",
+    32: "invalid or corrupted push buffer stream",
+    38: "driver firmware error",
+    43: "GPU stopped processing",
+    45: "preemptive cleanup after previous errors",
+    48: "double-bit ECC error",
+    61: "internal micro-controller breakpoint/warning",
+    62: "internal micro-controller halt",
+    63: "ECC page retirement or row remap recorded",
+    64: "ECC page retirement or row remap recording failed",
+    68: "video processor exception",
+    69: "graphics engine class error",
+    74: "NVLink error",
+    79: "GPU has fallen off the bus",
+    92: "high single-bit ECC error rate",
+    94: "contained ECC error",
+    95: "uncontained ECC error",
+    109: "context switch timeout",
+    119: "GSP RPC timeout",
+    120: "GSP error",
+    121: "C2C link error",
+    140: "unrecovered ECC error",
+}
+"""What an operator needs to know about the common XIDs (NVIDIA's XID catalogue)."""
+
+XID_RECENT_LIMIT = 32
+"""Events each sample carries: the newest ones, so a reconnecting console still sees them."""
+
+KERNEL_LOG = "/dev/kmsg"
+
+
+def xid_name(code: int) -> str:
+    return XID_NAMES.get(code, "XID %d" % code)
+
+
+def pci_key(bus_id: object) -> Optional[Tuple[int, int, int]]:
+    """(domain, bus, device) of a PCI address, however it is spelt.
+
+    NVML says ``00000000:3B:00.0``; the kernel log says ``PCI:0000:3b:00``.
+    """
+    if not isinstance(bus_id, str):
+        return None
+    text = bus_id[4:] if bus_id.startswith("PCI:") else bus_id
+    text = text.split(".", 1)[0]
+    parts = text.split(":")
+    if len(parts) != 3:
+        return None
+    try:
+        return int(parts[0], 16), int(parts[1], 16), int(parts[2], 16)
+    except ValueError:
+        return None
+
+
+def parse_kernel_log(text: str) -> List[Tuple[Optional[float], str]]:
+    """(seconds since boot or None, message) of each record of /dev/kmsg or ``dmesg`` text.
+
+    /dev/kmsg records are ``PRIO,SEQ,USEC,FLAGS;message`` with continuation lines that start
+    with a space; ``dmesg`` lines are ``[ 123.456789] message``. Anything else is kept as a
+    message without a time.
+    """
+    records: List[Tuple[Optional[float], str]] = []
+    for line in text.splitlines():
+        if not line or line[0] == " ":
+            continue  # kmsg continuation (KEY=value dictionary lines)
+        header, sep, message = line.partition(";")
+        fields = header.split(",")
+        if sep and len(fields) >= 3 and fields[2].isdigit():
+            records.append((int(fields[2]) / 1e6, message))
+            continue
+        if line.startswith("["):
+            stamp, sep, message = line[1:].partition("]")
+            try:
+                records.append((float(stamp), message.strip()))
+                continue
+            except ValueError:
+                pass
+        records.append((None, line))
+    return records
+
+
+def parse_xid_message(message: str) -> Optional[Tuple[Optional[Tuple[int, int, int]], int, str]]:
+    """(PCI key, XID, detail) from ``NVRM: Xid (PCI:0000:3b:00): 79, pid=..., ...``."""
+    marker = message.find("NVRM: Xid")
+    if marker < 0:
+        return None
+    rest = message[marker + len("NVRM: Xid") :].strip()
+    key = None
+    if rest.startswith("("):
+        address, _, rest = rest[1:].partition(")")
+        key = pci_key(address)
+        rest = rest.lstrip(":").strip()
+    code_text, _, detail = rest.partition(",")
+    try:
+        code = int(code_text.strip())
+    except ValueError:
+        return None
+    return key, code, detail.strip()
+
+
+class XidLog:
+    """The newest XID events of this probe process, shared with the NVML event thread."""
+
+    def __init__(self, limit: int = XID_RECENT_LIMIT) -> None:
+        self._limit = limit
+        self._events: List[JsonDict] = []
+        self._lock: Optional[threading.Lock] = None
+
+    def _guard(self) -> threading.Lock:
+        if self._lock is None:
+            import threading  # only a probe with GPUs pays for it
+
+            self._lock = threading.Lock()
+        return self._lock
+
+    def add(self, event: JsonDict) -> None:
+        with self._guard():
+            self._events.append(event)
+            self._events.sort(key=lambda e: e["at"] if e["at"] is not None else 0.0)
+            del self._events[: -self._limit]
+
+    def recent(self) -> List[JsonDict]:
+        with self._guard():
+            return list(self._events)
+
+
+def xid_event(
+    gpu: Optional[JsonDict],
+    code: int,
+    at: Optional[float],
+    source: str,
+    detail: Optional[str] = None,
+) -> JsonDict:
+    return {
+        "gpu_index": None if gpu is None else gpu.get("index"),
+        "bus_id": None if gpu is None else gpu.get("bus_id"),
+        "uuid": None if gpu is None else gpu.get("uuid"),
+        "xid": code,
+        "name": xid_name(code),
+        "at": at,
+        "source": source,
+        "detail": detail or None,
+    }
+
+
+class KernelLogFollower:
+    """Reads the kernel log without blocking: all it holds on the first call, then only what
+    was added since. XID lines become events matched to GPUs by PCI address.
+
+    /dev/kmsg returns one record per read() and EAGAIN at the end; a record overwritten while
+    reading gives EPIPE, which only means "skip ahead". A saved log file reads to EOF.
+    """
+
+    def __init__(self, path: str, boot_time: float) -> None:
+        self._path = path
+        self._boot_time = boot_time
+        self._fd: Optional[int] = None
+        self.error: Optional[str] = None
+        try:
+            self._fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        except OSError as error:
+            self.error = "%s: %s" % (path, error.strerror or error)
+
+    def _read_text(self) -> Optional[str]:
+        if self._fd is None:
+            return None
+        chunks: List[bytes] = []
+        while True:
+            try:
+                chunk = os.read(self._fd, 65536)
+            except BlockingIOError:
+                break
+            except BrokenPipeError:
+                continue
+            except OSError as error:
+                self.error = "%s: %s" % (self._path, error.strerror or error)
+                self.close()
+                return None
+            if not chunk:
+                break
+            chunks.append(chunk if chunk.endswith(b"\n") else chunk + b"\n")
+        return b"".join(chunks).decode("utf-8", "replace")
+
+    def read_new(self, gpus: List[JsonDict]) -> Optional[List[JsonDict]]:
+        """XID events logged since the last call; None when the log cannot be read."""
+        text = self._read_text()
+        if text is None:
+            return None
+        by_address = {pci_key(gpu.get("bus_id")): gpu for gpu in gpus}
+        events = []
+        for since_boot, message in parse_kernel_log(text):
+            found = parse_xid_message(message)
+            if found is None:
+                continue
+            key, code, detail = found
+            at = None if since_boot is None else self._boot_time + since_boot
+            gpu = by_address.get(key) if key is not None else None
+            event = xid_event(gpu, code, at, "kernel_log", detail)
+            if gpu is None and key is not None:
+                event["bus_id"] = "%08X:%02X:%02X.0" % key
+            events.append(event)
+        return events
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
+class XidWatcher:
+    """Waits on NVML's event set for critical XIDs in a thread and logs each one as it comes.
+
+    A blocking wait in a thread (ctypes releases the GIL) reports an XID within the sample
+    interval, where polling would need a call per GPU per sample and could still miss one.
+    """
+
+    WAIT_MS = 1000
+
+    def __init__(self, nvml: Any, log: XidLog, clock: Callable[[], float] = time.time) -> None:
+        self._nvml = nvml
+        self._log = log
+        self._clock = clock
+        self._gpus: Dict[int, JsonDict] = {}
+        self.reason: Optional[str] = None
+        self._event_set: Any = None
+
+    def start(self, gpus: List[JsonDict]) -> None:
+        nvml = self._nvml
+        wanted = getattr(nvml, "nvmlEventTypeXidCriticalError", 0x8)
+        try:
+            self._event_set = nvml.nvmlEventSetCreate()
+        except nvml.NVMLError as error:
+            self.reason = "NVML event set not available: %s" % error
+            return
+        refused = []
+        for gpu in gpus:
+            index = gpu["index"]
+            try:
+                handle = nvml.nvmlDeviceGetHandleByIndex(index)
+                supported = nvml.nvmlDeviceGetSupportedEventTypes(handle)
+                if not supported & wanted:
+                    refused.append("GPU %d: XID events not supported" % index)
+                    continue
+                nvml.nvmlDeviceRegisterEvents(handle, wanted, self._event_set)
+            except nvml.NVMLError as error:
+                refused.append("GPU %d: %s" % (index, error))
+                continue
+            self._gpus[index] = gpu
+        if refused:
+            self.reason = "; ".join(refused)
+        if not self._gpus:
+            return
+        import threading
+
+        threading.Thread(target=self._run, name="xid-events", daemon=True).start()
+
+    def _run(self) -> None:
+        nvml = self._nvml
+        while True:
+            try:
+                data = nvml.nvmlEventSetWait_v2(self._event_set, self.WAIT_MS)
+            except nvml.NVMLError_Timeout:
+                continue
+            except nvml.NVMLError as error:
+                self.reason = "waiting for XID events failed: %s" % error
+                time.sleep(self.WAIT_MS / 1000.0)
+                continue
+            try:
+                index: Optional[int] = nvml.nvmlDeviceGetIndex(data.device)
+            except nvml.NVMLError:
+                index = None
+            gpu = self._gpus.get(index) if index is not None else None
+            self._log.add(xid_event(gpu, int(data.eventData), self._clock(), "nvml"))
+
+
 class ProcessInfo:
     """User and command line of a PID, from /proc (user names cached)."""
 
@@ -527,6 +808,11 @@ class NvmlReader:
             self._driver_version = None
         self._cuda_version = self._read_cuda_version(pynvml)
         return None
+
+    @property
+    def module(self) -> Any:
+        """The initialised pynvml module (None before a successful init)."""
+        return self._nvml
 
     @staticmethod
     def _read_cuda_version(pynvml: Any) -> Optional[str]:
@@ -836,6 +1122,418 @@ class NvmlReader:
         return sorted(found.values(), key=lambda p: p["pid"])
 
 
+# --------------------------------------------------------------------------------------------
+# nvidia-smi: the fallback for hosts whose python3 has no pynvml.
+# --------------------------------------------------------------------------------------------
+
+MIB = 1024 * 1024
+SMI_TIMEOUT_S = 10.0
+SMI_NOT_IN_CSV = "nvidia-smi has no CSV query for this"
+SMI_MISSING_VALUES = {
+    "[N/A]": "N/A",
+    "N/A": "N/A",
+    "[Not Supported]": "Not Supported",
+    "[Unknown Error]": "Unknown Error",
+    "[Insufficient Permissions]": "Insufficient Permissions",
+    "[GPU is lost]": "GPU is lost",
+    "[Requested functionality has been deprecated]": "deprecated by the driver",
+}
+
+
+def _smi_int(text: str) -> int:
+    return int(float(text))
+
+
+def _smi_mib(text: str) -> int:
+    return int(float(text)) * MIB
+
+
+def _smi_pstate(text: str) -> int:
+    if not text.startswith("P"):
+        raise ValueError(text)
+    return int(text[1:])
+
+
+def _smi_reasons(text: str) -> List[str]:
+    return clock_event_names(int(text, 16))
+
+
+def _smi_enabled(text: str) -> bool:
+    if text not in ("Enabled", "Disabled"):
+        raise ValueError(text)
+    return text == "Enabled"
+
+
+def _smi_yes(text: str) -> bool:
+    if text in ("Yes", "1"):
+        return True
+    if text in ("No", "0"):
+        return False
+    raise ValueError(text)
+
+
+SMI_GPU_FIELDS = (
+    # (model field, query names newest first, converter)
+    ("index", ("index",), int),
+    ("name", ("name",), str),
+    ("uuid", ("uuid",), str),
+    ("bus_id", ("pci.bus_id",), str),
+    ("memory_total_bytes", ("memory.total",), _smi_mib),
+    ("memory_used_bytes", ("memory.used",), _smi_mib),
+    ("util_gpu_percent", ("utilization.gpu",), float),
+    ("util_memory_percent", ("utilization.memory",), float),
+    ("temperature_c", ("temperature.gpu",), float),
+    ("power_draw_w", ("power.draw",), float),
+    ("power_limit_w", ("enforced.power.limit", "power.limit"), float),
+    ("sm_clock_mhz", ("clocks.sm",), _smi_int),
+    ("sm_clock_max_mhz", ("clocks.max.sm",), _smi_int),
+    ("memory_clock_mhz", ("clocks.mem",), _smi_int),
+    ("memory_clock_max_mhz", ("clocks.max.memory",), _smi_int),
+    ("fan_speed_percent", ("fan.speed",), float),
+    ("performance_state", ("pstate",), _smi_pstate),
+    (
+        "clock_event_reasons",
+        ("clocks_event_reasons.active", "clocks_throttle_reasons.active"),
+        _smi_reasons,
+    ),
+    ("ecc_enabled", ("ecc.mode.current",), _smi_enabled),
+    ("ecc_corrected_volatile", ("ecc.errors.corrected.volatile.total",), _smi_int),
+    ("ecc_uncorrected_volatile", ("ecc.errors.uncorrected.volatile.total",), _smi_int),
+    ("ecc_corrected_aggregate", ("ecc.errors.corrected.aggregate.total",), _smi_int),
+    ("ecc_uncorrected_aggregate", ("ecc.errors.uncorrected.aggregate.total",), _smi_int),
+    ("retired_pages_single_bit", ("retired_pages.sbe",), _smi_int),
+    ("retired_pages_double_bit", ("retired_pages.dbe",), _smi_int),
+    ("retired_pages_pending", ("retired_pages.pending",), _smi_yes),
+    ("pcie_link_gen", ("pcie.link.gen.current",), _smi_int),
+    ("pcie_link_gen_max", ("pcie.link.gen.max",), _smi_int),
+    ("pcie_link_width", ("pcie.link.width.current",), _smi_int),
+    ("pcie_link_width_max", ("pcie.link.width.max",), _smi_int),
+    ("mig_enabled", ("mig.mode.current",), _smi_enabled),
+    ("driver_version", ("driver_version",), str),
+)
+SMI_REMAP_FIELDS = (
+    ("remapped_rows_correctable", _smi_int),
+    ("remapped_rows_uncorrectable", _smi_int),
+    ("remap_pending", _smi_yes),
+    ("remap_failure", _smi_yes),
+)
+SMI_NOT_QUERIED = ("energy_j", "energy_session_j", "nvlink_links_up", "nvlink_links_total")
+
+
+def parse_smi_rejected_field(output: str) -> Optional[str]:
+    """The field name in nvidia-smi's ``Field "x" is not a valid field to query.``"""
+    marker = output.find("is not a valid field to query")
+    if marker < 0:
+        return None
+    start = output.rfind('Field "', 0, marker)
+    if start < 0:
+        return None
+    return output[start + len('Field "') : marker].rstrip().rstrip('"')
+
+
+def split_smi_csv(line: str) -> List[str]:
+    """Values of one ``--format=csv,noheader`` line (nvidia-smi never quotes them)."""
+    return [value.strip() for value in line.split(",")]
+
+
+def smi_value(
+    text: str, convert: Callable[[str], Any], field: str, unavailable: Dict[str, str]
+) -> Any:
+    missing = SMI_MISSING_VALUES.get(text)
+    if missing is not None:
+        unavailable[field] = missing
+        return None
+    try:
+        return convert(text)
+    except ValueError:
+        unavailable[field] = "nvidia-smi printed %r" % text[:40]
+        return None
+
+
+def parse_smi_gpus(
+    output: str, query: List[Tuple[str, str, Callable[[str], Any]]], rejected: Dict[str, str]
+) -> Tuple[List[JsonDict], Optional[str]]:
+    """GPUs from ``--query-gpu`` output; (gpus, driver version).
+
+    ``query`` lists (model field, query name, converter) in column order; ``rejected`` names
+    the fields this driver refused, which are None with that reason on every GPU. A line that
+    is not a row (``Unable to determine the device handle for GPU 0000:3B:00.0: GPU is
+    lost``) stands for the GPU at that position, which is reported as lost.
+    """
+    gpus: List[JsonDict] = []
+    driver_version = None
+    for position, line in enumerate(output.splitlines()):
+        if not line.strip():
+            continue
+        values = split_smi_csv(line)
+        unavailable: Dict[str, str] = dict(rejected)
+        gpu: JsonDict = {"index": len(gpus), "unavailable": unavailable}
+        if len(values) != len(query):
+            if "device handle" not in line:
+                continue  # prose about the whole tool ("couldn't communicate with the driver")
+            gpu["lost"] = "GPU is lost" in line
+            unavailable["gpu"] = line.strip()[:200]
+            gpus.append(gpu)
+            continue
+        for (field, _name, convert), text in zip(query, values):
+            value = smi_value(text, convert, field, unavailable)
+            if field == "driver_version":
+                driver_version = driver_version or value
+            elif field == "index":
+                gpu["index"] = value if value is not None else position
+            else:
+                gpu[field] = value
+        gpu["lost"] = "GPU is lost" in unavailable.values()
+        for field in SMI_NOT_QUERIED:
+            gpu[field] = None
+            unavailable[field] = SMI_NOT_IN_CSV
+        gpus.append(gpu)
+    return gpus, driver_version
+
+
+class SmiReader:
+    """GPUs through ``nvidia-smi --query-*`` CSV: the same fields as :class:`NvmlReader`.
+
+    A driver that does not know a field rejects the whole query, so a rejected field is
+    dropped (or its older name tried) and the query retried; what was dropped stays None with
+    the reason on every sample.
+    """
+
+    def __init__(self, executable: str, process_info: ProcessInfo) -> None:
+        self._executable = executable
+        self._process_info = process_info
+        self._names: Dict[str, Tuple[str, ...]] = {
+            field: names for field, names, _ in SMI_GPU_FIELDS
+        }
+        self._converters = {field: convert for field, _, convert in SMI_GPU_FIELDS}
+        self._rejected: Dict[str, str] = {}
+
+    def _run(self, *args: str) -> Tuple[int, str]:
+        import subprocess  # only hosts on the fallback path pay for it
+
+        try:
+            done = subprocess.run(
+                [self._executable, *args],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                timeout=SMI_TIMEOUT_S,
+                check=False,
+            )
+        except subprocess.TimeoutExpired:
+            return -1, "nvidia-smi did not answer within %d s" % SMI_TIMEOUT_S
+        except OSError as error:
+            return -1, "cannot run %s: %s" % (self._executable, error.strerror or error)
+        return done.returncode, done.stdout.decode("utf-8", "replace")
+
+    def _query(self) -> List[Tuple[str, str, Callable[[str], Any]]]:
+        return [
+            (field, names[0], self._converters[field])
+            for field, names in self._names.items()
+            if names
+        ]
+
+    def read(self) -> JsonDict:
+        for _attempt in range(len(SMI_GPU_FIELDS) + 1):
+            query = self._query()
+            code, output = self._run(
+                "--query-gpu=" + ",".join(name for _, name, _ in query),
+                "--format=csv,noheader,nounits",
+            )
+            rejected = parse_smi_rejected_field(output) if code != 0 else None
+            field = next((f for f, name, _ in query if name == rejected), None)
+            if field is None:
+                break
+            # Try the field's older name next time; with none left, read it as unavailable.
+            self._names[field] = self._names[field][1:]
+            if not self._names[field]:
+                self._rejected[field] = 'this nvidia-smi rejects "%s"' % rejected
+        gpus, driver_version = parse_smi_gpus(output, query, self._rejected)
+        if not gpus:
+            return {
+                "status": "no_driver" if "driver" in output.lower() else "error",
+                "source": "nvidia-smi",
+                "gpus": [],
+                "reason": "nvidia-smi: %s" % (_first_line(output) or "exit code %d" % code),
+            }
+        self._add_remaps(gpus)
+        self._add_processes(gpus)
+        return {
+            "status": "ok",
+            "source": "nvidia-smi",
+            "driver_version": driver_version,
+            "cuda_driver_version": None,
+            "gpus": gpus,
+        }
+
+    def _by_uuid(self, gpus: List[JsonDict]) -> Dict[str, JsonDict]:
+        return {gpu["uuid"]: gpu for gpu in gpus if gpu.get("uuid")}
+
+    def _add_remaps(self, gpus: List[JsonDict]) -> None:
+        code, output = self._run(
+            "--query-remapped-rows=gpu_uuid,remapped_rows.correctable,"
+            "remapped_rows.uncorrectable,remapped_rows.pending,remapped_rows.failure",
+            "--format=csv,noheader,nounits",
+        )
+        by_uuid = self._by_uuid(gpus)
+        seen = set()
+        if code == 0:
+            for line in output.splitlines():
+                values = split_smi_csv(line)
+                gpu = by_uuid.get(values[0]) if len(values) == 5 else None
+                if gpu is None:
+                    continue
+                seen.add(values[0])
+                for (field, convert), text in zip(SMI_REMAP_FIELDS, values[1:]):
+                    gpu[field] = smi_value(text, convert, field, gpu["unavailable"])
+        reason = "N/A" if code == 0 else "nvidia-smi: %s" % _first_line(output)
+        for gpu in gpus:
+            if gpu.get("uuid") in seen:
+                continue
+            for field, _ in SMI_REMAP_FIELDS:
+                gpu[field] = None
+                gpu["unavailable"].setdefault(field, reason)
+
+    def _add_processes(self, gpus: List[JsonDict]) -> None:
+        for gpu in gpus:
+            gpu["processes"] = []
+        code, output = self._run(
+            "--query-compute-apps=gpu_uuid,pid,used_memory", "--format=csv,noheader,nounits"
+        )
+        if code != 0:
+            for gpu in gpus:
+                gpu["unavailable"]["processes"] = "nvidia-smi: %s" % _first_line(output)
+            return
+        by_uuid = self._by_uuid(gpus)
+        pids: Set[int] = set()
+        for line in output.splitlines():
+            values = split_smi_csv(line)
+            owner = by_uuid.get(values[0]) if len(values) == 3 else None
+            if owner is None or not values[1].isdigit():
+                continue
+            gpu = owner
+            pid = int(values[1])
+            used = smi_value(values[2], _smi_mib, "gpu_memory_bytes", {})
+            cpu_percent, rss = self._process_info.usage(pid)
+            pids.add(pid)
+            gpu["processes"].append(
+                {
+                    "pid": pid,
+                    "kind": "compute",
+                    "gpu_memory_bytes": used,
+                    "user": self._process_info.user(pid),
+                    "command": self._process_info.command(pid),
+                    "cpu_percent": cpu_percent,
+                    "rss_bytes": rss,
+                }
+            )
+        for gpu in gpus:
+            gpu["processes"].sort(key=lambda p: p["pid"])
+        self._process_info.forget_except(pids)
+
+
+def find_program(name: str) -> Optional[str]:
+    """Where ``name`` is on $PATH (shutil.which without shutil's import cost)."""
+    for directory in os.environ.get("PATH", os.defpath).split(os.pathsep):
+        candidate = os.path.join(directory or ".", name)
+        if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
+            return candidate
+    return None
+
+
+class GpuReader:
+    """NVML when the host's python3 has pynvml, else nvidia-smi; plus XID events.
+
+    XIDs come live from NVML's event set (or, without NVML, from following the kernel log),
+    and the kernel log's history is read once, when GPUs are first seen.
+    """
+
+    def __init__(
+        self,
+        process_info: ProcessInfo,
+        monotonic: Callable[[], float] = time.monotonic,
+        kernel_log: str = KERNEL_LOG,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._process_info = process_info
+        self._clock = clock
+        self._monotonic = monotonic
+        self._nvml = NvmlReader(process_info, monotonic)
+        self._smi: Optional[SmiReader] = None
+        self._kernel_log = kernel_log
+        self._xids = XidLog()
+        self._watching = False
+        self._follower: Optional[KernelLogFollower] = None
+        self._unavailable: Dict[str, str] = {}
+        self._watcher: Optional[XidWatcher] = None
+
+    def read(self) -> JsonDict:
+        section = self._nvml.read()
+        if section["status"] in ("no_bindings", "no_driver"):
+            section = self._fallback(section)
+        if section["status"] == "ok":
+            self._watch_xids(section)
+            if self._follower is not None:
+                self._follow_kernel_log(section["gpus"])
+            if self._watcher is not None and self._watcher.reason:
+                self._unavailable["xid_live"] = self._watcher.reason
+            section["xid_events"] = self._xids.recent()
+            section["unavailable"] = dict(self._unavailable)
+        return section
+
+    def _fallback(self, nvml_section: JsonDict) -> JsonDict:
+        if self._smi is None:
+            executable = find_program("nvidia-smi")
+            if executable is None:
+                if nvml_section["status"] == "no_bindings" and not os.path.exists(
+                    "/proc/driver/nvidia/version"
+                ):
+                    return {
+                        "status": "no_driver",
+                        "source": "none",
+                        "gpus": [],
+                        "reason": "no NVIDIA driver (no pynvml, no nvidia-smi, "
+                        "no /proc/driver/nvidia)",
+                    }
+                return nvml_section
+            self._smi = SmiReader(executable, self._process_info)
+        section = self._smi.read()
+        if section["status"] != "ok" and nvml_section["status"] == "no_driver":
+            return nvml_section  # the library is missing: nvidia-smi's complaint adds nothing
+        return section
+
+    def _watch_xids(self, section: JsonDict) -> None:
+        if self._watching:
+            return
+        self._watching = True
+        gpus = section["gpus"]
+        boot_time = self._clock() - self._monotonic()
+        follower = KernelLogFollower(self._kernel_log, boot_time)
+        history = follower.read_new(gpus)
+        if history is None:
+            self._unavailable["xid_history"] = (
+                "kernel log not readable (%s): XIDs before the probe started are unknown"
+                % follower.error
+            )
+        else:
+            for event in history:
+                self._xids.add(event)
+        if section["source"] == "nvml":
+            follower.close()
+            self._watcher = XidWatcher(self._nvml.module, self._xids, self._clock)
+            self._watcher.start(gpus)
+        elif history is not None:
+            self._follower = follower  # no NVML events: new kernel-log lines are the feed
+        else:
+            self._unavailable["xid_live"] = (
+                "no NVML and no readable kernel log: XIDs are not watched"
+            )
+
+    def _follow_kernel_log(self, gpus: List[JsonDict]) -> None:
+        assert self._follower is not None
+        for event in self._follower.read_new(gpus) or []:
+            self._xids.add(event)
+
+
 def _text(value: Any) -> Optional[str]:
     if value is None:
         return None
@@ -855,6 +1553,7 @@ class Sampler:
         statvfs: Callable[[str], Any] = os.statvfs,
         clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
+        kernel_log: Optional[str] = None,
     ) -> None:
         self.host = Host(root)
         self._name = name
@@ -864,7 +1563,12 @@ class Sampler:
         self.gpu_reader = (
             gpu_reader
             if gpu_reader is not None
-            else NvmlReader(ProcessInfo(self.host, monotonic), monotonic)
+            else GpuReader(
+                ProcessInfo(self.host, monotonic),
+                monotonic,
+                kernel_log if kernel_log is not None else self.host.path(KERNEL_LOG[1:]),
+                clock,
+            )
         )
         self._seq = 0
         self._previous_at: Optional[float] = None
@@ -1213,7 +1917,7 @@ def stream(
 
 
 USAGE = """usage: aiconsole-probe [--interval S] [--count N] [--name NAME] [--root DIR] [--align]
-                       [--version]
+                       [--kernel-log FILE] [--version]
 
 Print one JSON document per interval on stdout.
 
@@ -1222,6 +1926,9 @@ Print one JSON document per interval on stdout.
   --name NAME    name to report (default: the hostname)
   --root DIR     read /proc and /sys under DIR (default /)
   --align        sample on wall-clock multiples of the interval
+  --kernel-log FILE
+                 read XID history from FILE, /dev/kmsg or saved dmesg text
+                 (default: /dev/kmsg under --root)
   --version      print the probe's version
 """
 
@@ -1238,12 +1945,14 @@ def parse_args(argv: List[str]) -> Dict[str, Any]:
         "name": None,
         "root": "/",
         "align": False,
+        "kernel_log": None,
     }
     converters: Dict[str, Callable[[str], Any]] = {
         "--interval": float,
         "--count": int,
         "--name": str,
         "--root": str,
+        "--kernel-log": str,
     }
     words = list(argv)
     while words:
@@ -1256,7 +1965,7 @@ def parse_args(argv: List[str]) -> Dict[str, Any]:
             if value is None:
                 raise UsageError("%s needs a value" % flag)
             try:
-                options[flag[2:]] = converters[flag](value)
+                options[flag[2:].replace("-", "_")] = converters[flag](value)
             except ValueError:
                 raise UsageError("%s: invalid value %r" % (flag, value)) from None
         else:
@@ -1283,7 +1992,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         return 2
     try:
         stream(
-            Sampler(name=options["name"], root=options["root"]),
+            Sampler(name=options["name"], root=options["root"], kernel_log=options["kernel_log"]),
             options["interval"],
             options["count"],
             sys.stdout,

@@ -135,3 +135,24 @@ def run_aiconsole(*args: str, env: dict[str, str], timeout: float = 60) -> tuple
         cwd=REPO,
     )
     return result.returncode, result.stdout, result.stderr
+
+
+PROBE = REPO / "aiconsole" / "probe.py"
+
+
+@pytest.fixture
+def smi_env(gpu_env: dict[str, str], tmp_path: Path) -> dict[str, str]:
+    """A host whose python3 has no pynvml but whose PATH has nvidia-smi (the stand-in one,
+    answering from the same stand-in driver as ``gpu_env``)."""
+    from tests.fakesmi.nvidia_smi import install
+
+    install(tmp_path / "smi-bin")
+    env = dict(gpu_env)
+    env["PATH"] = os.pathsep.join([str(tmp_path / "smi-bin"), env.get("PATH", os.defpath)])
+    return env
+
+
+def probe_without_pynvml(*args: str) -> list[str]:
+    """The probe program under an interpreter that cannot import pynvml (``-S``: no
+    site-packages), as on a host where only the driver and nvidia-smi are installed."""
+    return [sys.executable, "-S", str(PROBE), *args]

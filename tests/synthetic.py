@@ -7,6 +7,7 @@ seeded random source, so the same arguments always give the same fleet.
 
 from __future__ import annotations
 
+import math
 import random
 import shutil
 import tempfile
@@ -17,7 +18,8 @@ import msgspec
 
 from aiconsole import probe
 from aiconsole.collectors.base import decode_sample
-from aiconsole.model import Gpu, GpuProcess, GpuSection, HostSample, HostState
+from aiconsole.history import GpuHistory
+from aiconsole.model import Gpu, GpuProcess, GpuSection, HostSample, HostState, XidEvent
 from aiconsole.store import FleetStore
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -153,6 +155,8 @@ def fleet_store(
         identity = msgspec.structs.replace(base.identity, name=name, hostname=name)
         fault = n % 6 if with_faults else -1
         section = gpus(rng, gpus_per_host, processes_per_gpu, lost=3 if fault == 4 else None)
+        if fault == 4 and gpus_per_host > 3:
+            section = msgspec.structs.replace(section, xid_events=xid_events(section))
         if fault == 5:
             section = GpuSection(
                 status="no_driver",
@@ -179,3 +183,45 @@ def fleet_store(
         else:
             store.put(HostState(name=name, status="ok", received_at=NOW - 0.4, sample=sample))
     return store
+
+
+def xid_events(section: GpuSection) -> tuple[XidEvent, ...]:
+    """An hour-old contained ECC error from the kernel log, then GPU 3 falling off the bus."""
+    second, lost = section.gpus[2], section.gpus[3]
+    return (
+        XidEvent(
+            xid=94,
+            name=probe.xid_name(94),
+            at=NOW - 3600,
+            source="kernel_log",
+            gpu_index=2,
+            bus_id=second.bus_id,
+            uuid=second.uuid,
+            detail="pid=48213, name=python, Ch 00000008, errorString CTX SWITCH TIMEOUT",
+        ),
+        XidEvent(
+            xid=79,
+            name=probe.xid_name(79),
+            at=NOW - 30,
+            source="nvml",
+            gpu_index=3,
+            bus_id=lost.bus_id,
+            uuid=lost.uuid,
+        ),
+    )
+
+
+def seed_history(history: GpuHistory, store: FleetStore) -> None:
+    """Three minutes of made-up history per GPU (deterministic waves), for the sparklines."""
+    for state in store.snapshot().hosts:
+        if state.sample is None:
+            continue
+        for gpu in state.sample.gpu.gpus:
+            for t in range(history.points):
+                phase = t / 9.0 + gpu.index
+                util = 50 + 45 * math.sin(phase)
+                power = 380 + 300 * math.sin(phase + 0.5)
+                if gpu.lost and t > history.points - 30:
+                    history.add(state.name, gpu.index, None, None)
+                else:
+                    history.add(state.name, gpu.index, util, power)

@@ -250,8 +250,17 @@ def test_bad_probe_arguments_exit_2_with_one_line(
 
 
 def test_probe_options_in_both_spellings() -> None:
-    options = probe.parse_args(["--interval=0.5", "--name", "gpu01", "--align", "--count", "3"])
-    assert options == {"interval": 0.5, "count": 3, "name": "gpu01", "root": "/", "align": True}
+    options = probe.parse_args(
+        ["--interval=0.5", "--name", "gpu01", "--align", "--count", "3", "--kernel-log=/x"]
+    )
+    assert options == {
+        "interval": 0.5,
+        "count": 3,
+        "name": "gpu01",
+        "root": "/",
+        "align": True,
+        "kernel_log": "/x",
+    }
 
 
 def test_probe_start_up_imports_only_what_it_needs(no_gpu_env: dict[str, str]) -> None:

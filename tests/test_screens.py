@@ -7,6 +7,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+import msgspec
 import pytest
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Static
@@ -20,14 +21,17 @@ from aiconsole.screens.host import HostScreen
 from aiconsole.store import FleetStore
 from aiconsole.widgets.fleet_table import FleetTable
 from tests.conftest import NvmlConfig
-from tests.synthetic import fleet_store
+from tests.synthetic import fleet_store, seed_history
 
 SIZE = (80, 24)
 
 
 def static_app(store: FleetStore | None = None) -> ConsoleApp:
-    """The app over a fixed fleet, without collectors (deterministic)."""
-    return ConsoleApp(Fleet(store or fleet_store()), collect=False)
+    """The app over a fixed fleet, without collectors (deterministic), with made-up history."""
+    store = store or fleet_store()
+    app = ConsoleApp(Fleet(store), collect=False)
+    seed_history(app.gpu_history, store)
+    return app
 
 
 async def wait_for(pilot: Pilot[Any], condition: Callable[[], bool], limit: float = 15) -> None:
@@ -169,6 +173,74 @@ async def test_host_without_driver_says_so() -> None:
         assert not app.screen.query_one("#gpus-table", DataTable).display
         empty = app.screen.query_one("#gpus-empty", Static)
         assert "no driver" in str(empty.render())
+
+
+async def test_host_screen_lists_xids_newest_first_and_highlights_them() -> None:
+    app = static_app()
+    async with app.run_test(size=SIZE) as pilot:
+        app.open_host("gpu-node-05")  # the host whose GPU 3 fell off the bus
+        await wait_for(pilot, on_screen(app, HostScreen))
+        await pilot.pause()
+        table = app.screen.query_one("#xids-table", DataTable)
+        assert table.display and table.row_count == 2
+        newest, older = cell_texts(table, 0), cell_texts(table, 1)
+        assert newest[1:5] == ["3", "79", "GPU has fallen off the bus", "NVML"]
+        assert older[1:5] == ["2", "94", "contained ECC error", "kernel log"]
+        assert older[0].startswith("20")  # a date and time, not a number of seconds
+        xid_cell = table.get_row_at(0)[2]
+        assert xid_cell.style == app.screen.palette.level("error")
+
+
+async def test_host_without_xids_says_so_and_why_history_is_missing() -> None:
+    store = fleet_store()
+    state = store.get("gpu-node-01")
+    assert state is not None and state.sample is not None
+    why = "kernel log not readable (/dev/kmsg: Operation not permitted)"
+    gpu = msgspec.structs.replace(state.sample.gpu, unavailable={"xid_history": why})
+    sample = msgspec.structs.replace(state.sample, gpu=gpu)
+    store.put(msgspec.structs.replace(state, sample=sample))
+    app = static_app(store)
+    async with app.run_test(size=SIZE) as pilot:
+        app.open_host("gpu-node-01")
+        await wait_for(pilot, on_screen(app, HostScreen))
+        await pilot.pause()
+        assert not app.screen.query_one("#xids-table", DataTable).display
+        assert "no XID events" in str(app.screen.query_one("#xids-empty", Static).render())
+        assert why in str(app.screen.query_one("#xids-title", Static).render())
+
+
+async def test_gpu_history_sparklines_follow_the_recorded_samples() -> None:
+    app = static_app()
+    async with app.run_test(size=SIZE) as pilot:
+        app.open_host("gpu-node-05")
+        await wait_for(pilot, on_screen(app, HostScreen))
+        await pilot.pause()
+        table = app.screen.query_one("#gpu-history-table", DataTable)
+        assert table.row_count == 8
+        util = str(table.get_row_at(0)[1])
+        assert len(set(util[:36]) - {" "}) > 3  # a wave, several block heights
+        lost_power = str(table.get_row_at(3)[2])
+        assert lost_power[30:36] == " " * 6  # the lost GPU's last samples are blanks
+
+
+async def test_process_table_orders_by_gpu_memory_on_o() -> None:
+    app = static_app()
+    async with app.run_test(size=SIZE) as pilot:
+        app.open_host("gpu-node-01")
+        await wait_for(pilot, on_screen(app, HostScreen))
+        await pilot.pause()
+        table = app.screen.query_one("#processes-table", DataTable)
+
+        def column(index: int) -> list[str]:
+            return [cell_texts(table, row)[index] for row in range(table.row_count)]
+
+        assert column(0) == sorted(column(0), key=int)  # by GPU first
+        await pilot.press("o")
+        await pilot.pause()
+        assert "by GPU memory" in str(app.screen.query_one("#processes-title", Static).render())
+        gpu_memory = [float(value.rstrip("GiB")) for value in column(3)]
+        assert gpu_memory == sorted(gpu_memory, reverse=True)
+        assert column(0) != sorted(column(0), key=int)  # no longer grouped by GPU
 
 
 async def test_help_opens_and_closes() -> None:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -9,12 +13,29 @@ from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Footer, Header, Static
 
 from aiconsole import units
-from aiconsole.model import FleetSnapshot, Gpu, GpuProcess, HostSample, HostState
+from aiconsole.history import GpuHistory
+from aiconsole.model import FleetSnapshot, Gpu, GpuProcess, GpuSection, HostSample, HostState
 from aiconsole.screens.base import LiveScreen
-from aiconsole.widgets.render import Palette, column_bars, percent_bar, status_text
+from aiconsole.widgets.render import (
+    Palette,
+    column_bars,
+    percent_bar,
+    sparkline,
+    status_text,
+)
 from aiconsole.widgets.table_sync import Cell, Rows, TableSync
 
 BAR_WIDTH = 8
+SPARK_WIDTH = 36
+
+PROCESS_ORDERS: dict[str, Callable[[tuple[int, GpuProcess]], Any]] = {
+    "GPU, then memory": lambda item: (item[0], -(item[1].gpu_memory_bytes or 0)),
+    "GPU memory": lambda item: -(item[1].gpu_memory_bytes or 0),
+    "CPU": lambda item: -(item[1].cpu_percent or 0.0),
+    "RSS": lambda item: -(item[1].rss_bytes or 0),
+    "PID": lambda item: item[1].pid,
+}
+"""How the process table can be ordered (``o`` steps through them)."""
 
 # Per section: title and (column, width). Columns whose values change get a fixed width;
 # None fits the values present when a row is added (names, mount points, commands).
@@ -43,6 +64,21 @@ SECTIONS: dict[str, tuple[str, tuple[tuple[str, int | None], ...]]] = {
             ("ECC c/u", 9),
             ("Remap c/u", 12),
             ("Clocks held by", None),
+        ),
+    ),
+    "gpu-history": (
+        "GPU history (3 minutes, newest right)",
+        (("GPU", 3), ("Util %", SPARK_WIDTH + 5), ("Power W", SPARK_WIDTH + 10)),
+    ),
+    "xids": (
+        "XID events",
+        (
+            ("When", 19),
+            ("GPU", 5),
+            ("XID", 4),
+            ("Meaning", None),
+            ("Seen by", 10),
+            ("Detail", None),
         ),
     ),
     "processes": (
@@ -91,12 +127,16 @@ SECTIONS: dict[str, tuple[str, tuple[tuple[str, int | None], ...]]] = {
 
 
 class HostScreen(LiveScreen):
-    BINDINGS = [Binding("escape", "app.pop_screen", "Back")]
+    BINDINGS = [
+        Binding("escape", "app.pop_screen", "Back"),
+        Binding("o", "next_process_order", "Order processes"),
+    ]
 
     def __init__(self, host_name: str) -> None:
         super().__init__()
         self.host_name = host_name
         self._syncs: dict[str, TableSync] = {}
+        self.process_order = next(iter(PROCESS_ORDERS))
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -137,11 +177,29 @@ class HostScreen(LiveScreen):
         self.query_one("#host-resources", Static).update(resources_text(sample, palette))
         self._show("gpus", gpu_rows(sample, palette), gpu_empty_reason(sample))
         self._show("gpu-health", gpu_health_rows(sample, palette), gpu_empty_reason(sample))
-        self._show("processes", process_rows(sample), "no processes on the GPUs")
+        history = self.console.gpu_history
+        self._show(
+            "gpu-history", gpu_history_rows(self.host_name, sample, history, palette), "no GPUs"
+        )
+        self.query_one("#xids-title", Static).update(xid_title(sample.gpu))
+        self._show("xids", xid_rows(sample.gpu, palette), "no XID events")
+        self.query_one("#processes-title", Static).update(
+            f"GPU processes (by {self.process_order}; o: order)"
+        )
+        self._show(
+            "processes", process_rows(sample, self.process_order), "no processes on the GPUs"
+        )
         self._show("filesystems", filesystem_rows(sample, palette), "no filesystems")
         self._show("disks", disk_rows(sample), "no disks")
         self._show("nics", nic_rows(sample), "no network interfaces")
         self._show("ib", ib_rows(sample, palette), "no InfiniBand ports")
+
+    def action_next_process_order(self) -> None:
+        orders = list(PROCESS_ORDERS)
+        self.process_order = orders[(orders.index(self.process_order) + 1) % len(orders)]
+        snapshot = self.console.fleet_snapshot
+        if snapshot is not None:
+            self.render_snapshot(snapshot)
 
     def _show(self, key: str, rows: Rows, empty_reason: str) -> None:
         self._syncs[key].apply(rows)
@@ -338,24 +396,76 @@ def short_gpu_name(name: str | None) -> str:
     return name.removeprefix("NVIDIA ").strip() or name
 
 
-def process_rows(sample: HostSample) -> Rows:
+def process_rows(sample: HostSample, order: str = "GPU, then memory") -> Rows:
+    processes = [(gpu.index, process) for gpu in sample.gpu.gpus for process in gpu.processes]
+    processes.sort(key=PROCESS_ORDERS[order])
+    return {
+        f"{index}:{process.pid}": (
+            str(index),
+            str(process.pid),
+            process.user or units.NA,
+            units.bytes_short(process.gpu_memory_bytes),
+            units.percent(process.cpu_percent),
+            units.bytes_short(process.rss_bytes),
+            (process.command or units.NA)[:200],
+        )
+        for index, process in processes
+    }
+
+
+def gpu_history_rows(host: str, sample: HostSample, history: GpuHistory, palette: Palette) -> Rows:
     rows: dict[str, tuple[Cell, ...]] = {}
     for gpu in sample.gpu.gpus:
-        for process in sorted(gpu.processes, key=_memory_desc):
-            rows[f"{gpu.index}:{process.pid}"] = (
-                str(gpu.index),
-                str(process.pid),
-                process.user or units.NA,
-                units.bytes_short(process.gpu_memory_bytes),
-                units.percent(process.cpu_percent),
-                units.bytes_short(process.rss_bytes),
-                (process.command or units.NA)[:200],
-            )
+        util = sparkline(
+            history.utilisation(host, gpu.index), SPARK_WIDTH, 100.0, palette.level("accent")
+        )
+        power_values = history.power(host, gpu.index)
+        top = gpu.power_limit_w or max((v for v in power_values if v == v), default=None)
+        power = sparkline(power_values, SPARK_WIDTH, top, palette.level("warning"))
+        util.append(f" {units.number(gpu.util_gpu_percent)}", style=palette.dim)
+        power.append(f" {units.number(gpu.power_draw_w)}/{units.number(top)}", style=palette.dim)
+        rows[str(gpu.index)] = (str(gpu.index), util, power)
     return rows
 
 
-def _memory_desc(process: GpuProcess) -> int:
-    return -(process.gpu_memory_bytes or 0)
+SEVERE_XIDS = frozenset({48, 63, 64, 74, 79, 92, 94, 95, 119, 120, 140})
+"""XIDs that mean a GPU needs attention (a reset, a drain or a service call)."""
+
+
+def xid_title(section: GpuSection) -> Text:
+    text = Text("XID events")
+    notes = [
+        section.unavailable[key]
+        for key in ("xid_history", "xid_live")
+        if key in section.unavailable
+    ]
+    if notes:
+        text.append("  (" + "; ".join(notes) + ")", style="italic")
+    return text
+
+
+def xid_rows(section: GpuSection, palette: Palette) -> Rows:
+    rows: dict[str, tuple[Cell, ...]] = {}
+    # Newest first: the one that matters now is at the top.
+    for number, event in reversed(list(enumerate(section.xid_events))):
+        when = (
+            units.NA
+            if event.at is None
+            else datetime.fromtimestamp(event.at).strftime("%Y-%m-%d %H:%M:%S")
+        )
+        style = palette.level("error" if event.xid in SEVERE_XIDS else "warning")
+        gpu = units.NA if event.gpu_index is None else str(event.gpu_index)
+        if event.gpu_index is None and event.bus_id:
+            gpu = event.bus_id[-7:-2]  # a GPU already gone: its PCI bus:device
+        rows[f"{number}:{event.at}:{event.xid}"] = (
+            when,
+            gpu,
+            Text(str(event.xid), style=style),
+            Text(event.name, style=style),
+            "NVML" if event.source == "nvml" else "kernel log",
+            (event.detail or "")[:120],
+        )
+    return rows
 
 
 def filesystem_rows(sample: HostSample, palette: Palette) -> Rows:

@@ -93,3 +93,21 @@ def column_bars(values: list[float] | tuple[float, ...], palette: Palette) -> Te
         level = round(min(100.0, max(0.0, value)) / 100 * (len(COLUMN_BLOCKS) - 1))
         text.append(COLUMN_BLOCKS[level], style=palette.for_percent(value))
     return text
+
+
+def sparkline(values: list[float], width: int, top: float | None, style: Style) -> Text:
+    """The newest ``width`` buckets of ``values`` as ``▁▃▇``, scaled to ``top``.
+
+    Each character is the highest value of its bucket, so a one-sample spike still shows; a
+    bucket with no values (NaN: the GPU was lost or not read) is a blank.
+    """
+    per_char = max(1, -(-len(values) // width))
+    text = Text()
+    for start in range(max(0, len(values) - per_char * width), len(values), per_char):
+        bucket = [v for v in values[start : start + per_char] if v == v]  # drop NaN
+        if not bucket or not top:
+            text.append(" ")
+            continue
+        level = round(min(1.0, max(0.0, max(bucket) / top)) * (len(COLUMN_BLOCKS) - 2)) + 1
+        text.append(COLUMN_BLOCKS[level], style=style)
+    return text

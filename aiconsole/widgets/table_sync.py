@@ -26,6 +26,11 @@ class TableSync:
 
     def apply(self, rows: Rows) -> None:
         table = self.table
+        kept = [key for key in rows if key in self._shown]
+        if kept != [key for key in self._shown if key in rows]:
+            # The order changed (a re-sort): rebuild; rows are few where this happens.
+            table.clear()
+            self._shown = {}
         for key in [k for k in self._shown if k not in rows]:
             table.remove_row(key)
             del self._shown[key]

@@ -36,7 +36,7 @@ def build(out_dir: Path, *, old_driver: bool = False) -> Path:
         "-shared",
         "-fPIC",
         "-O1",
-        "-std=c11",
+        "-std=gnu11",
         "-Wall",
         "-Werror",
         "-Wno-deprecated-declarations",  # nvmlDeviceGetTemperature is deprecated in CUDA 13

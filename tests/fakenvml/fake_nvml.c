@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "nvml.h"
 
@@ -502,4 +503,101 @@ nvmlReturn_t nvmlSystemGetCudaDriverVersion(int *cudaDriverVersion) {
 
 nvmlReturn_t nvmlSystemGetCudaDriverVersion_v2(int *cudaDriverVersion) {
     return cuda_driver_version(cudaDriverVersion);
+}
+
+nvmlReturn_t nvmlDeviceGetIndex(nvmlDevice_t device, unsigned int *index) {
+    if (index == NULL) return NVML_ERROR_INVALID_ARGUMENT;
+    nvmlReturn_t status = device_check(device);
+    if (status == NVML_SUCCESS) *index = device->index;
+    return status;
+}
+
+/* ---- events: scripted XIDs ---------------------------------------------------------------
+ *
+ *     gpu0.xid=79,48      <- XIDs this GPU raises, in order; each is delivered once per
+ *                            process, so a test appends a code to make a new XID happen.
+ *     gpu0.events=!3      <- nvmlDeviceGetSupportedEventTypes / Register fail with this error
+ */
+
+struct nvmlEventSet_st {
+    unsigned long long registered[MAX_DEVICES]; /* event mask per device index */
+    unsigned int delivered[MAX_DEVICES];        /* XIDs of gpuN.xid already handed out */
+};
+
+nvmlReturn_t nvmlEventSetCreate(nvmlEventSet_t *set) {
+    if (!initialised) return NVML_ERROR_UNINITIALIZED;
+    if (set == NULL) return NVML_ERROR_INVALID_ARGUMENT;
+    *set = calloc(1, sizeof **set);
+    return *set == NULL ? NVML_ERROR_MEMORY : NVML_SUCCESS;
+}
+
+nvmlReturn_t nvmlEventSetFree(nvmlEventSet_t set) {
+    free(set);
+    return NVML_SUCCESS;
+}
+
+static nvmlReturn_t events_allowed(nvmlDevice_t device) {
+    char key[64];
+    char value[64];
+    nvmlReturn_t status = device_check(device);
+    if (status != NVML_SUCCESS) return status;
+    snprintf(key, sizeof key, "gpu%u.events", device->index);
+    if (lookup(key, value, sizeof value) && injected_error(value, &status)) return status;
+    return NVML_SUCCESS; /* unset: every GPU supports XID events */
+}
+
+nvmlReturn_t nvmlDeviceGetSupportedEventTypes(nvmlDevice_t device, unsigned long long *types) {
+    if (types == NULL) return NVML_ERROR_INVALID_ARGUMENT;
+    nvmlReturn_t status = events_allowed(device);
+    if (status == NVML_SUCCESS) *types = nvmlEventTypeXidCriticalError | nvmlEventTypeSingleBitEccError
+                                         | nvmlEventTypeDoubleBitEccError;
+    return status;
+}
+
+nvmlReturn_t nvmlDeviceRegisterEvents(nvmlDevice_t device, unsigned long long eventTypes,
+                                      nvmlEventSet_t set) {
+    if (set == NULL) return NVML_ERROR_INVALID_ARGUMENT;
+    nvmlReturn_t status = events_allowed(device);
+    if (status == NVML_SUCCESS) set->registered[device->index] |= eventTypes;
+    return status;
+}
+
+/* The next undelivered XID of device `index`, or 0. */
+static unsigned long long next_xid(nvmlEventSet_t set, unsigned int index) {
+    char key[32];
+    char value[512];
+    snprintf(key, sizeof key, "gpu%u.xid", index);
+    if (!lookup(key, value, sizeof value)) return 0;
+    unsigned int position = 0;
+    char *rest = NULL;
+    for (char *item = strtok_r(value, ",", &rest); item != NULL;
+         item = strtok_r(NULL, ",", &rest), position++) {
+        if (position == set->delivered[index]) {
+            set->delivered[index]++;
+            return strtoull(item, NULL, 10);
+        }
+    }
+    return 0;
+}
+
+nvmlReturn_t nvmlEventSetWait_v2(nvmlEventSet_t set, nvmlEventData_t *data, unsigned int timeoutms) {
+    if (!initialised) return NVML_ERROR_UNINITIALIZED;
+    if (set == NULL || data == NULL) return NVML_ERROR_INVALID_ARGUMENT;
+    const unsigned int step_ms = 100; /* a real driver sleeps in the kernel; keep polling cheap */
+    for (unsigned int waited = 0;; waited += step_ms) {
+        for (unsigned int index = 0; index < MAX_DEVICES; index++) {
+            if (!(set->registered[index] & nvmlEventTypeXidCriticalError)) continue;
+            unsigned long long xid = next_xid(set, index);
+            if (xid == 0) continue;
+            memset(data, 0, sizeof *data);
+            data->device = &devices[index];
+            data->eventType = nvmlEventTypeXidCriticalError;
+            data->eventData = xid;
+            data->gpuInstanceId = data->computeInstanceId = 0xFFFFFFFFu;
+            return NVML_SUCCESS;
+        }
+        if (waited >= timeoutms) return NVML_ERROR_TIMEOUT;
+        struct timespec pause = {0, (long)step_ms * 1000000L};
+        nanosleep(&pause, NULL);
+    }
 }
