@@ -278,6 +278,22 @@ async def test_live_refresh_follows_the_gpus(nvml_in_process: NvmlConfig) -> Non
     collector.close()
 
 
+async def test_a_scripted_xid_reaches_the_host_screen(nvml_in_process: NvmlConfig) -> None:
+    nvml_in_process.set(device_count=2).gpu(0).gpu(1)
+    store = FleetStore()
+    collector = LocalCollector(store, name="here", interval=0.2)
+    app = ConsoleApp(Fleet(store, [collector]), refresh_interval=0.2)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: len(fleet_rows(app)) == 1 and fleet_rows(app)[0][5] == "2")
+        app.open_host("here")
+        await wait_for(pilot, on_screen(app, HostScreen))
+        xids = app.screen.query_one("#xids-table", DataTable)
+        nvml_in_process.gpu(1, xid="79")
+        await wait_for(pilot, lambda: xids.display and xids.row_count == 1)
+        assert cell_texts(xids, 0)[1:5] == ["1", "79", "GPU has fallen off the bus", "NVML"]
+    collector.close()
+
+
 async def test_a_hung_probe_never_blocks_the_keyboard() -> None:
     from aiconsole import probe
     from tests.test_probe_parsers import NoGpus
