@@ -47,6 +47,14 @@ class ConsoleApp(App[None]):
                     exit_on_error=False,
                     description=f"collector for {collector.name}",
                 )
+            for cluster in self.fleet.clusters:
+                self.run_worker(
+                    cluster.run(),
+                    name=f"slurm {cluster.name}",
+                    group="collectors",
+                    exit_on_error=False,
+                    description=f"Slurm collector for {cluster.name}",
+                )
         self.publish_snapshot()
         self.set_interval(self.refresh_interval, self.publish_snapshot, name="refresh")
 

@@ -18,10 +18,13 @@ from collections.abc import Sequence
 import msgspec
 
 from aiconsole import __version__, units
+from aiconsole.cli_actions import ACTIONS, add_action_parsers, run_action, run_audit
+from aiconsole.collectors.slurm import SlurmCollector
 from aiconsole.config import ConfigError, Inventory, config_path, load
 from aiconsole.fleet import Fleet, local_fleet, ssh_fleet
 from aiconsole.model import FleetSnapshot, json_schema
 from aiconsole.nodeset import NodeSetError
+from aiconsole.slurm.runner import runner_for
 from aiconsole.summary import summarize
 
 EXIT_OK = 0
@@ -70,6 +73,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="record the key of a host not yet in known_hosts (as ssh's accept-new); "
         "a changed key is still refused",
     )
+    parser.add_argument(
+        "--slurm",
+        metavar="HOST",
+        help="a Slurm cluster whose commands run over SSH on HOST (or 'local': here)",
+    )
+    parser.add_argument("--cluster", metavar="NAME", help="a Slurm cluster from the config")
+    parser.add_argument("--read-only", action="store_true", help="see everything, act on nothing")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     snapshot = commands.add_parser("snapshot", help="collect once, print, exit")
     snapshot.add_argument("--json", action="store_true", help="print the snapshot as JSON")
@@ -87,6 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
     hosts_commands.add_parser(
         "check", help="reachability, auth, round trip and probe version of every host"
     )
+    add_action_parsers(commands)
     return parser
 
 
@@ -96,6 +107,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "schema":
             print(json.dumps(json_schema(), indent=2))
             return EXIT_OK
+        if args.command in ACTIONS or args.command == "audit":
+            inventory = load_inventory(args)
+            if args.command == "audit":
+                return run_audit(inventory)
+            return run_action(args, inventory)
         fleet = build_fleet(args)
         try:
             if args.command == "snapshot":
@@ -122,8 +138,7 @@ def build_fleet(args: argparse.Namespace) -> Fleet:
             raise UsageError(f"--{option} must be positive")
     if getattr(args, "window", 0) < 0:
         raise UsageError("--window must be >= 0")
-    path = config_path(args.config)
-    inventory = load(path) if path is not None else Inventory()
+    inventory = load_inventory(args)
     settings = inventory.settings
     if args.interval is not None:
         settings = dataclasses.replace(settings, interval=args.interval)
@@ -135,10 +150,41 @@ def build_fleet(args: argparse.Namespace) -> Fleet:
     if not hosts:
         if args.command == "hosts":
             raise UsageError("no hosts: give --hosts NODESET or an inventory with hosts")
-        return local_fleet(interval=settings.interval)
-    fleet = ssh_fleet(hosts, settings)
-    fleet.group_of = inventory.group_of(hosts)
+        fleet = local_fleet(interval=settings.interval)
+    else:
+        fleet = ssh_fleet(hosts, settings)
+        fleet.group_of = inventory.group_of(hosts)
+    fleet.clusters = slurm_collectors(args, inventory, fleet)
     return fleet
+
+
+def load_inventory(args: argparse.Namespace) -> Inventory:
+    path = config_path(args.config)
+    return load(path) if path is not None else Inventory()
+
+
+def slurm_collectors(
+    args: argparse.Namespace, inventory: Inventory, fleet: Fleet
+) -> list[SlurmCollector]:
+    settings = inventory.settings
+    if args.slurm:
+        wanted = {("local" if args.slurm == "local" else args.slurm): args.slurm}
+    elif args.cluster:
+        if args.cluster not in inventory.clusters:
+            raise UsageError(f"no cluster {args.cluster!r} in the config")
+        wanted = {args.cluster: inventory.clusters[args.cluster]}
+    else:
+        wanted = dict(inventory.clusters)
+    return [
+        SlurmCollector(
+            name,
+            runner_for(where, settings.ssh_config),
+            fleet.store,
+            interval=max(2.0, settings.interval),
+            timeout=settings.slurm_timeout,
+        )
+        for name, where in wanted.items()
+    ]
 
 
 def run_snapshot(fleet: Fleet, *, as_json: bool, window: float) -> int:
@@ -148,7 +194,9 @@ def run_snapshot(fleet: Fleet, *, as_json: bool, window: float) -> int:
     else:
         print(format_text(snapshot))
     sys.stdout.flush()
-    healthy = all(host.status == "ok" for host in snapshot.hosts)
+    healthy = all(host.status == "ok" for host in snapshot.hosts) and all(
+        cluster.status == "ok" for cluster in snapshot.clusters
+    )
     return EXIT_OK if healthy else EXIT_DEGRADED
 
 
@@ -166,6 +214,18 @@ def format_text(snapshot: FleetSnapshot) -> str:
             f"{s.name:<20} {s.status:<12} {units.percent(s.cpu_percent):>5} {memory:>13} "
             f"{s.gpu_count:>4} {units.percent(s.gpu_util_mean):>5} {s.reason or ''}".rstrip()
         )
+    for cluster in snapshot.clusters:
+        lines.append("")
+        lines.append(
+            f"Slurm {cluster.name}: {cluster.status}"
+            + (f" ({cluster.reason})" if cluster.reason else "")
+            + f", {len(cluster.nodes)} nodes, {len(cluster.jobs)} jobs"
+        )
+        for node in cluster.nodes:
+            lines.append(
+                f"  {node.name:<18} {node.summary:<12} GPUs {node.gpus_used or 0}/"
+                f"{node.gpus_total or 0}  {node.reason or ''}".rstrip()
+            )
     return "\n".join(lines)
 
 

@@ -59,6 +59,17 @@ class Settings:
     """Longest wait between reconnect attempts (backoff doubles up to this, with jitter)."""
     ssh_config: str | None = None
     """None: asyncssh's default (~/.ssh/config when it exists)."""
+    role: str = "operator"
+    """``viewer`` sees everything and can act on nothing; ``operator`` can act."""
+    audit_log: str | None = None
+    """None: $XDG_STATE_HOME/aiconsole/audit.jsonl (~/.local/state/...)."""
+    max_out_of_service: float = 0.25
+    """Largest share of a partition's nodes one action may take out (more needs --force)."""
+    slurm_timeout: float = 5.0
+    """Deadline for one Slurm command (a dead slurmctld makes its clients wait ~9 s)."""
+
+
+ROLES = ("viewer", "operator")
 
 
 @dataclass(frozen=True)
@@ -67,6 +78,8 @@ class Inventory:
     groups: dict[str, tuple[str, ...]] = field(default_factory=dict)
     settings: Settings = field(default_factory=Settings)
     source: Path | None = None
+    clusters: dict[str, str] = field(default_factory=dict)
+    """Slurm cluster name -> where its commands run: ``local`` or an SSH host."""
 
     def group_of(self, hosts: Sequence[str]) -> dict[str, str]:
         """Each host's first group in inventory order (a host may sit in several)."""
@@ -116,10 +129,18 @@ def parse(data: dict[str, Any], text: str, path: Path) -> Inventory:
         dotted = f"{table}.{key}" if table else key
         return ConfigError(f"{where}: {dotted}: {problem}")
 
-    unknown = set(data) - {"hosts", "settings", "groups"}
+    unknown = set(data) - {"hosts", "settings", "groups", "clusters"}
     if unknown:
         key = sorted(unknown)[0]
-        raise fail(None, key, "unknown key (expected hosts, [settings], [groups])")
+        raise fail(None, key, "unknown key (expected hosts, [settings], [groups], [clusters])")
+    raw_clusters = data.get("clusters", {})
+    if not isinstance(raw_clusters, dict):
+        raise fail(None, "clusters", 'must be a table of name = "local" or an SSH host')
+    clusters: dict[str, str] = {}
+    for name, where in raw_clusters.items():
+        if not isinstance(where, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._@-]*", where):
+            raise fail("clusters", name, 'must be "local" or an SSH host name')
+        clusters[name] = where
 
     settings = _settings(data.get("settings", {}), fail)
     raw_groups = data.get("groups", {})
@@ -137,7 +158,7 @@ def parse(data: dict[str, Any], text: str, path: Path) -> Inventory:
             hosts[host] = None
     for members in groups.values():
         hosts.update(dict.fromkeys(members))
-    return Inventory(tuple(hosts), groups, settings, path)
+    return Inventory(tuple(hosts), groups, settings, path, clusters)
 
 
 def _nodes(value: Any, fail: Any, groups: dict[str, tuple[str, ...]]) -> list[str]:
@@ -167,7 +188,7 @@ def _settings(raw: Any, fail: Any) -> Settings:
         if not hasattr(defaults, key):
             raise fail("settings", key, "unknown setting")
         expected = type(getattr(defaults, key))
-        if key == "ssh_config":
+        if key in ("ssh_config", "audit_log"):
             if not isinstance(value, str):
                 raise fail("settings", key, "must be a path")
             value = str(Path(value).expanduser())
@@ -183,6 +204,12 @@ def _settings(raw: Any, fail: Any) -> Settings:
         raise fail("settings", "connect_timeout", "must be positive")
     if settings.max_handshakes < 1:
         raise fail("settings", "max_handshakes", "must be at least 1")
+    if settings.role not in ROLES:
+        raise fail("settings", "role", f"must be one of {', '.join(ROLES)}")
+    if not 0 < settings.max_out_of_service <= 1:
+        raise fail("settings", "max_out_of_service", "must be a share in (0, 1]")
+    if settings.slurm_timeout <= 0:
+        raise fail("settings", "slurm_timeout", "must be positive")
     if settings.host_key_policy not in HOST_KEY_POLICIES:
         raise fail("settings", "host_key_policy", f"must be one of {', '.join(HOST_KEY_POLICIES)}")
     return settings

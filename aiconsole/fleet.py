@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from aiconsole.collectors.base import Collector
 from aiconsole.collectors.local import LocalCollector
+from aiconsole.collectors.slurm import SlurmCollector
 from aiconsole.config import Settings
 from aiconsole.model import FleetSnapshot
 from aiconsole.store import FleetStore
@@ -19,13 +20,19 @@ class Fleet:
     collectors: Sequence[Collector] = field(default_factory=list)
     group_of: dict[str, str] = field(default_factory=dict)
     """Host name to its inventory group, for grouping the fleet table."""
+    clusters: list[SlurmCollector] = field(default_factory=list)
 
     async def snapshot_once(self, window: float) -> FleetSnapshot:
         """Sample every source at once; with ``window`` > 0, twice that far apart (rates)."""
-        await asyncio.gather(*(c.collect_for_snapshot(window) for c in self.collectors))
+        await asyncio.gather(
+            *(c.collect_for_snapshot(window) for c in self.collectors),
+            *(cluster.poll_once() for cluster in self.clusters),
+        )
         return self.store.snapshot()
 
     def close(self) -> None:
+        for cluster in self.clusters:
+            cluster.close()
         for collector in self.collectors:
             close = getattr(collector, "close", None)
             if close is not None:

@@ -266,11 +266,69 @@ class HostState(Frozen, frozen=True, kw_only=True):
     sample: HostSample | None = None
 
 
+class SlurmNode(Frozen, frozen=True, kw_only=True):
+    name: str
+    state: str
+    """Base state as sinfo names it: ``idle``, ``mixed``, ``allocated``, ``down``, ..."""
+    flags: tuple[str, ...] = ()
+    """State flags in capitals: ``DRAIN``, ``NOT_RESPONDING``, ``FAIL``, ``MAINT``, ..."""
+    summary: str
+    """What an operator calls it: ``draining``/``drained`` for a drain, else the state,
+    with ``*`` when the node does not respond (as sinfo marks it)."""
+    reason: str | None = None
+    reason_user: str | None = None
+    reason_time: str | None = None
+    """When the reason was set, as Slurm prints it (controller's local time)."""
+    cpus_allocated: int | None = None
+    cpus_total: int | None = None
+    memory_mb: int | None = None
+    gpus_total: int | None = None
+    gpus_used: int | None = None
+    partitions: tuple[str, ...] = ()
+
+
+class SlurmJob(Frozen, frozen=True, kw_only=True):
+    job_id: str
+    array_job_id: str | None = None
+    array_task_id: str | None = None
+    name: str | None = None
+    user: str | None = None
+    state: str
+    """``RUNNING``, ``PENDING``, ``COMPLETING``, ..."""
+    reason: str | None = None
+    partition: str | None = None
+    nodes: tuple[str, ...] = ()
+    gpus_per_node: int | None = None
+    gpu_indices: dict[str, tuple[int, ...]] = {}
+    """Node name -> the GPU indices this job holds there (from ``scontrol show job -d``)."""
+    start_time: str | None = None
+    time_used_s: int | None = None
+    time_limit_s: int | None = None
+    """None: no limit (``UNLIMITED``) or unknown."""
+    restarts: int | None = None
+    """How many times the job was requeued."""
+
+
+ClusterStatus = Literal["ok", "connecting", "stale", "error"]
+
+
+class SlurmCluster(Frozen, frozen=True, kw_only=True):
+    name: str
+    status: ClusterStatus
+    reason: str | None = None
+    """One line saying what went wrong and where, when ``status`` is not ``ok``."""
+    collected_at: float | None = None
+    """Console clock, when the nodes and jobs below were read."""
+    nodes: tuple[SlurmNode, ...] = ()
+    jobs: tuple[SlurmJob, ...] = ()
+
+
 class FleetSnapshot(Frozen, frozen=True, kw_only=True):
     schema_version: int = SCHEMA_VERSION
     generated_at: float
     """Unix time on the console's clock."""
     hosts: tuple[HostState, ...] = ()
+    clusters: tuple[SlurmCluster, ...] = ()
 
 
 def json_schema() -> dict[str, object]:

@@ -13,13 +13,14 @@ from types import MappingProxyType
 
 import msgspec
 
-from aiconsole.model import FleetSnapshot, HostState
+from aiconsole.model import FleetSnapshot, HostState, SlurmCluster
 
 
 class FleetStore:
     def __init__(self, clock: Callable[[], float] = time.time) -> None:
         self._clock = clock
         self._hosts: Mapping[str, HostState] = MappingProxyType({})
+        self._clusters: Mapping[str, SlurmCluster] = MappingProxyType({})
         self.version = 0
         """Increases with every write, so a view can skip a redraw when nothing changed."""
 
@@ -35,6 +36,13 @@ class FleetStore:
         hosts[state.name] = state
         self._replace(hosts)
 
+    def put_cluster(self, cluster: SlurmCluster) -> None:
+        self._clusters = MappingProxyType({**self._clusters, cluster.name: cluster})
+        self.version += 1
+
+    def cluster(self, name: str) -> SlurmCluster | None:
+        return self._clusters.get(name)
+
     def get(self, name: str) -> HostState | None:
         return self._hosts.get(name)
 
@@ -47,7 +55,7 @@ class FleetStore:
             else msgspec.structs.replace(state, age_s=round(max(0.0, now - state.received_at), 3))
             for state in self._hosts.values()
         )
-        return FleetSnapshot(generated_at=now, hosts=hosts)
+        return FleetSnapshot(generated_at=now, hosts=hosts, clusters=tuple(self._clusters.values()))
 
     def _replace(self, hosts: dict[str, HostState]) -> None:
         self._hosts = MappingProxyType(hosts)

@@ -1,0 +1,73 @@
+"""Carry out a confirmed plan: audit intent, run, verify by re-reading, audit the outcome."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Protocol
+
+from aiconsole.actions.audit import AuditLog
+from aiconsole.actions.plan import Outcome, Plan, TargetResult
+from aiconsole.actions.policy import ActionRefused, Policy
+
+
+class Verifier(Protocol):
+    async def check(self, plan: Plan) -> list[TargetResult]:
+        """Re-read the world; per target, whether the planned state is there now."""
+        ...
+
+
+Progress = Callable[[str], None]
+
+
+async def carry_out(
+    plan: Plan,
+    *,
+    policy: Policy,
+    audit: AuditLog,
+    run: Callable[[list[str]], Awaitable[tuple[bool, str]]],
+    verifier: Verifier,
+    progress: Progress = lambda _line: None,
+    verify_timeout: float = 60.0,
+    poll_interval: float = 1.0,
+) -> Outcome:
+    """Everything after the confirmation. ``run`` returns (succeeded, error line)."""
+    policy.check_can_act()
+    if not plan.allowed:
+        raise ActionRefused("; ".join(plan.refusals))
+    action_id = audit.intent(plan)
+    try:
+        ok, error = await run(list(plan.command))
+    except Exception as failure:  # recorded, then re-raised: the outcome must be audited
+        audit.outcome(action_id, Outcome(plan, (), error=str(failure)))
+        raise
+    if not ok:
+        outcome = Outcome(
+            plan, tuple(TargetResult(t, False, "unchanged", error) for t in plan.targets), error
+        )
+        audit.outcome(action_id, outcome)
+        return outcome
+    progress(f"{plan.action}: command accepted; waiting until {plan.expect}")
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + verify_timeout
+    results: list[TargetResult] = []
+    while True:
+        try:
+            results = await verifier.check(plan)
+        except Exception as failure:  # the scheduler stopped answering mid-verification
+            results = [TargetResult(t, False, "unknown", str(failure)) for t in plan.targets]
+        done = sum(result.ok for result in results)
+        progress(
+            f"{done}/{len(plan.targets)} verified: "
+            + ", ".join(f"{r.target}={r.state}" for r in results)
+        )
+        if done == len(plan.targets) or loop.time() >= deadline:
+            break
+        await asyncio.sleep(poll_interval)
+    final = tuple(
+        r if r.ok else TargetResult(r.target, False, r.state, r.detail or "not seen in time")
+        for r in results
+    )
+    outcome = Outcome(plan, final)
+    audit.outcome(action_id, outcome)
+    return outcome

@@ -1,0 +1,89 @@
+"""What an action will do, said before it is done."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Impact:
+    """One target and what acting on it will hit (running jobs, GPUs in use, ...)."""
+
+    target: str
+    current: str
+    """Its state now, as the operator knows it (``mixed``, ``RUNNING``)."""
+    hits: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Plan:
+    action: str
+    """``drain``, ``resume``, ``requeue``, ``requeue-hold``, ``release``."""
+    scope: str
+    """Where: the cluster's name."""
+    targets: tuple[str, ...]
+    impacts: tuple[Impact, ...]
+    command: tuple[str, ...]
+    """The exact argument list that will run (shown, audited)."""
+    reason: str | None = None
+    warnings: tuple[str, ...] = ()
+    refusals: tuple[str, ...] = ()
+    """Problems that stop the action (unknown target, blast radius): nothing runs."""
+    expect: str = ""
+    """What verification waits for, in words."""
+    before: dict[str, str] = field(default_factory=dict)
+    """Per target, what verification compares against (e.g. a job's restart count)."""
+
+    @property
+    def allowed(self) -> bool:
+        return not self.refusals
+
+    def describe(self) -> str:
+        lines = [f"{self.action} on {self.scope}: {len(self.targets)} target(s)"]
+        if self.reason:
+            lines.append(f"  reason: {self.reason}")
+        for impact in self.impacts:
+            lines.append(f"  {impact.target} ({impact.current})")
+            lines.extend(f"    - {hit}" for hit in impact.hits)
+        lines.extend(f"  warning: {warning}" for warning in self.warnings)
+        lines.extend(f"  REFUSED: {refusal}" for refusal in self.refusals)
+        lines.append(f"  command: {' '.join(self.command)}")
+        if self.expect:
+            lines.append(f"  then waits until {self.expect}")
+        return "\n".join(lines)
+
+    def as_record(self) -> dict[str, object]:
+        return {
+            "action": self.action,
+            "scope": self.scope,
+            "targets": list(self.targets),
+            "reason": self.reason,
+            "impacts": [
+                {"target": i.target, "current": i.current, "hits": list(i.hits)}
+                for i in self.impacts
+            ],
+            "warnings": list(self.warnings),
+            "refusals": list(self.refusals),
+            "command": list(self.command),
+        }
+
+
+@dataclass(frozen=True)
+class TargetResult:
+    target: str
+    ok: bool
+    state: str
+    """The state last seen."""
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    plan: Plan
+    results: tuple[TargetResult, ...]
+    error: str | None = None
+    """The command itself failed (nothing to verify)."""
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and all(result.ok for result in self.results)

@@ -1,0 +1,200 @@
+"""Slurm actions as plans: drain, resume, requeue, requeue-hold, release.
+
+Each planner reads the cluster as it is now and says what the action will hit; names and
+ids are validated (``commands.InvalidArgument``) before anything else happens.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from aiconsole.actions.plan import Impact, Plan, TargetResult
+from aiconsole.actions.policy import Policy
+from aiconsole.model import SlurmCluster, SlurmJob, SlurmNode
+from aiconsole.slurm import commands
+
+HELD = ("JobHeldUser", "JobHeldAdmin")
+
+
+def job_label(job: SlurmJob) -> str:
+    if job.array_job_id and job.array_task_id:
+        return f"{job.array_job_id}_{job.array_task_id}"
+    return job.job_id
+
+
+def find_job(cluster: SlurmCluster, job_id: str) -> SlurmJob | None:
+    return next(
+        (job for job in cluster.jobs if job_id in (job.job_id, job_label(job))),
+        None,
+    )
+
+
+def _jobs_on(cluster: SlurmCluster, node: str) -> list[SlurmJob]:
+    return [job for job in cluster.jobs if node in job.nodes and job.state == "RUNNING"]
+
+
+def _gpus(job: SlurmJob, node: str) -> str:
+    indices = job.gpu_indices.get(node)
+    if not indices:
+        return "no GPUs"
+    return "GPU " + ",".join(str(i) for i in indices)
+
+
+def _job_hit(job: SlurmJob, node: str | None = None) -> str:
+    where = node or ",".join(job.nodes) or "no nodes"
+    gpus = f", {_gpus(job, node)}" if node else ""
+    return (
+        f"job {job_label(job)} ({job.user or '?'}, {job.name or '?'}) {job.state} on {where}{gpus}"
+    )
+
+
+def _nodes(cluster: SlurmCluster, names: list[str]) -> tuple[dict[str, SlurmNode], list[str]]:
+    known = {node.name: node for node in cluster.nodes}
+    for name in names:
+        commands.check_node(name)
+    missing = [f"no node {name} in cluster {cluster.name}" for name in names if name not in known]
+    return {name: known[name] for name in names if name in known}, missing
+
+
+def plan_drain(cluster: SlurmCluster, names: list[str], reason: str, policy: Policy) -> Plan:
+    reason = commands.check_reason(reason)
+    found, refusals = _nodes(cluster, names)
+    impacts, warnings = [], []
+    taking_out: dict[str, list[str]] = {}
+    for name, node in found.items():
+        jobs = _jobs_on(cluster, name)
+        hits = [f"{_job_hit(job, name)}: left to finish" for job in jobs]
+        if "DRAIN" in node.flags:
+            warnings.append(f"{name} is already {node.summary} (reason: {node.reason}): unchanged")
+        else:
+            for partition in node.partitions:
+                taking_out.setdefault(partition, []).append(name)
+        impacts.append(Impact(name, node.summary, tuple(hits)))
+    sizes = {
+        partition: sum(partition in node.partitions for node in cluster.nodes)
+        for partition in taking_out
+    }
+    refusals += policy.blast_radius({p: (len(nodes), sizes[p]) for p, nodes in taking_out.items()})
+    return Plan(
+        action="drain",
+        scope=cluster.name,
+        targets=tuple(names),
+        impacts=tuple(impacts),
+        command=tuple(commands.drain(names, reason)),
+        reason=reason,
+        warnings=tuple(warnings),
+        refusals=tuple(refusals),
+        expect="each node shows DRAIN (draining while jobs run, then drained)",
+    )
+
+
+def plan_resume(cluster: SlurmCluster, names: list[str], policy: Policy) -> Plan:
+    found, refusals = _nodes(cluster, names)
+    impacts, warnings = [], []
+    for name, node in found.items():
+        if "DRAIN" not in node.flags and node.state != "down":
+            warnings.append(f"{name} is {node.summary}, not drained or down: unchanged")
+        hits = [f"reason cleared: {node.reason}"] if node.reason else []
+        impacts.append(Impact(name, node.summary, tuple(hits)))
+    return Plan(
+        action="resume",
+        scope=cluster.name,
+        targets=tuple(names),
+        impacts=tuple(impacts),
+        command=tuple(commands.resume(names)),
+        warnings=tuple(warnings),
+        refusals=tuple(refusals),
+        expect="no node shows DRAIN or DOWN",
+    )
+
+
+def _jobs(cluster: SlurmCluster, ids: list[str]) -> tuple[dict[str, SlurmJob], list[str]]:
+    for job_id in ids:
+        commands.check_job(job_id)
+    found = {job_id: job for job_id in ids if (job := find_job(cluster, job_id)) is not None}
+    missing = [
+        f"no job {job_id} in cluster {cluster.name}" for job_id in ids if job_id not in found
+    ]
+    return found, missing
+
+
+def plan_requeue(cluster: SlurmCluster, ids: list[str], hold: bool, policy: Policy) -> Plan:
+    found, refusals = _jobs(cluster, ids)
+    impacts, warnings, before = [], [], {}
+    for job_id, job in found.items():
+        restarts = job.restarts or 0
+        before[job_id] = str(restarts)
+        hits = [
+            f"{_job_hit(job)}: killed and put back in the queue "
+            f"(restarts {restarts} -> {restarts + 1})" + (", held until released" if hold else "")
+        ]
+        hits += [
+            f"frees {_gpus(job, node)} on {node}" for node in job.nodes if job.gpu_indices.get(node)
+        ]
+        if job.state not in ("RUNNING", "SUSPENDED"):
+            warnings.append(f"job {job_id} is {job.state}: Slurm may refuse to requeue it")
+        impacts.append(Impact(job_id, job.state, tuple(hits)))
+    return Plan(
+        action="requeue-hold" if hold else "requeue",
+        scope=cluster.name,
+        targets=tuple(ids),
+        impacts=tuple(impacts),
+        command=tuple(commands.requeue(ids, hold)),
+        warnings=tuple(warnings),
+        refusals=tuple(refusals),
+        expect="each job is back in the queue with one more restart"
+        + (" and held" if hold else ""),
+        before=before,
+    )
+
+
+def plan_release(cluster: SlurmCluster, ids: list[str], policy: Policy) -> Plan:
+    found, refusals = _jobs(cluster, ids)
+    impacts, warnings = [], []
+    for job_id, job in found.items():
+        if job.reason not in HELD:
+            warnings.append(f"job {job_id} is not held ({job.state}, {job.reason}): unchanged")
+        impacts.append(Impact(job_id, f"{job.state} {job.reason or ''}".strip(), (_job_hit(job),)))
+    return Plan(
+        action="release",
+        scope=cluster.name,
+        targets=tuple(ids),
+        impacts=tuple(impacts),
+        command=tuple(commands.release(ids)),
+        warnings=tuple(warnings),
+        refusals=tuple(refusals),
+        expect="no job is held",
+    )
+
+
+class SlurmVerifier:
+    """Re-reads the cluster and checks each target against what the plan expects."""
+
+    def __init__(self, read: Callable[[], Awaitable[SlurmCluster]]) -> None:
+        self._read = read
+
+    async def check(self, plan: Plan) -> list[TargetResult]:
+        cluster = await self._read()
+        if cluster.status not in ("ok",):
+            raise RuntimeError(cluster.reason or f"cluster {cluster.name} not readable")
+        return [self._one(cluster, plan, target) for target in plan.targets]
+
+    def _one(self, cluster: SlurmCluster, plan: Plan, target: str) -> TargetResult:
+        if plan.action in ("drain", "resume"):
+            node = next((n for n in cluster.nodes if n.name == target), None)
+            if node is None:
+                return TargetResult(target, False, "missing", "node no longer listed")
+            drained = "DRAIN" in node.flags
+            ok = drained if plan.action == "drain" else not drained and node.state != "down"
+            return TargetResult(target, ok, node.summary)
+        job = find_job(cluster, target)
+        if job is None:
+            return TargetResult(target, False, "missing", "job no longer listed")
+        state = f"{job.state} {job.reason or ''}".strip()
+        if plan.action == "release":
+            return TargetResult(target, job.reason not in HELD, state)
+        before = int(plan.before.get(target, "0"))
+        requeued = (job.restarts or 0) > before and job.state != "COMPLETING"
+        if plan.action == "requeue-hold":
+            requeued = requeued and job.state == "PENDING" and job.reason in HELD
+        return TargetResult(target, requeued, f"{state}, restarts {job.restarts}")

@@ -1,0 +1,185 @@
+"""The action commands: ``drain``, ``resume``, ``requeue``, ``release`` and ``audit``.
+
+Every action goes plan -> print the plan -> confirm (``--yes`` or typing ``yes``) -> execute
+-> verify -> audit. ``--dry-run`` stops after the plan. Exit codes: 0 done and verified;
+1 error; 3 refused (role, read-only, blast radius, unknown target, no confirmation);
+4 executed but not verified in time (the audit log has the per-target outcome).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from aiconsole.actions import slurm as slurm_actions
+from aiconsole.actions.audit import AuditLog, format_record
+from aiconsole.actions.execute import carry_out
+from aiconsole.actions.plan import Plan
+from aiconsole.actions.policy import ActionRefused, Policy
+from aiconsole.config import Inventory
+from aiconsole.model import SlurmCluster
+from aiconsole.nodeset import expand
+from aiconsole.slurm.commands import InvalidArgument
+from aiconsole.slurm.reader import SlurmUnavailable, read_cluster
+from aiconsole.slurm.runner import CommandFailed, Runner, runner_for
+
+EXIT_REFUSED = 3
+EXIT_UNVERIFIED = 4
+ACTIONS = ("drain", "resume", "undrain", "requeue", "release")
+
+
+def add_action_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    def common(parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--dry-run", action="store_true", help="show the plan, do nothing")
+        parser.add_argument("--yes", "-y", action="store_true", help="do not ask to confirm")
+        parser.add_argument(
+            "--verify-timeout",
+            type=float,
+            default=60.0,
+            metavar="S",
+            help="how long to wait for the new state to show (default 60)",
+        )
+
+    drain = commands.add_parser("drain", help="drain Slurm nodes (running jobs finish)")
+    drain.add_argument("nodes", metavar="NODESET")
+    drain.add_argument("--reason", required=True, help="why (shown to everyone by sinfo -R)")
+    drain.add_argument(
+        "--force", action="store_true", help="allow more than the partition share cap"
+    )
+    common(drain)
+    for name in ("resume", "undrain"):
+        resume = commands.add_parser(name, help="return drained/down Slurm nodes to service")
+        resume.add_argument("nodes", metavar="NODESET")
+        common(resume)
+    requeue = commands.add_parser("requeue", help="requeue running Slurm jobs")
+    requeue.add_argument("jobs", metavar="JOBID", nargs="+")
+    requeue.add_argument("--hold", action="store_true", help="requeue and hold (release later)")
+    common(requeue)
+    release = commands.add_parser("release", help="release held Slurm jobs")
+    release.add_argument("jobs", metavar="JOBID", nargs="+")
+    common(release)
+    commands.add_parser("audit", help="show the audit log of actions")
+
+
+def audit_log(inventory: Inventory) -> AuditLog:
+    path = inventory.settings.audit_log
+    return AuditLog(Path(path) if path else None)
+
+
+def run_audit(inventory: Inventory) -> int:
+    log = audit_log(inventory)
+    records = list(log.records())
+    if not records:
+        print(f"no actions recorded in {log.path}")
+    for record in records:
+        print(format_record(record))
+    return 0
+
+
+def cluster_target(args: argparse.Namespace, inventory: Inventory) -> tuple[str, str]:
+    """(cluster name, where its commands run) from --slurm/--cluster or the config."""
+    if args.slurm:
+        return ("local" if args.slurm == "local" else args.slurm), args.slurm
+    if args.cluster:
+        if args.cluster not in inventory.clusters:
+            known = ", ".join(inventory.clusters) or "none configured"
+            raise InvalidArgument(f"no cluster {args.cluster!r} in the config ({known})")
+        return args.cluster, inventory.clusters[args.cluster]
+    if len(inventory.clusters) == 1:
+        return next(iter(inventory.clusters.items()))
+    if not inventory.clusters:
+        raise InvalidArgument("no Slurm cluster: give --slurm HOST (or local) or [clusters]")
+    raise InvalidArgument("several clusters configured: choose one with --cluster NAME")
+
+
+def confirm(plan: Plan, assume_yes: bool, ask: Callable[[str], str]) -> bool:
+    if assume_yes:
+        return True
+    if not sys.stdin.isatty():
+        print("not confirmed: stdin is not a terminal; pass --yes to act", file=sys.stderr)
+        return False
+    answer = ask(f"{plan.action} {len(plan.targets)} target(s) on {plan.scope}? type yes: ")
+    return answer.strip().lower() == "yes"
+
+
+def run_action(args: argparse.Namespace, inventory: Inventory) -> int:
+    settings = inventory.settings
+    policy = Policy(
+        role=settings.role,
+        read_only=args.read_only,
+        max_out_of_service=settings.max_out_of_service,
+        force=getattr(args, "force", False),
+    )
+    try:
+        if not args.dry_run:
+            policy.check_can_act()
+        name, where = cluster_target(args, inventory)
+        runner = runner_for(where, settings.ssh_config)
+        try:
+            return asyncio.run(_act(args, name, runner, policy, audit_log(inventory)))
+        finally:
+            runner.close()
+    except ActionRefused as refusal:
+        print(f"aiconsole: refused: {refusal}", file=sys.stderr)
+        return EXIT_REFUSED
+    except (InvalidArgument, SlurmUnavailable, CommandFailed) as error:
+        print(f"aiconsole: error: {error}", file=sys.stderr)
+        return 1
+
+
+async def _act(
+    args: argparse.Namespace, name: str, runner: Runner, policy: Policy, audit: AuditLog
+) -> int:
+    timeout = 10.0
+
+    async def read() -> SlurmCluster:
+        return await read_cluster(name, runner, timeout)
+
+    cluster = await read()
+    plan = make_plan(args, cluster, policy)
+    print(plan.describe())
+    if not plan.allowed:
+        print("aiconsole: refused: nothing was done", file=sys.stderr)
+        return EXIT_REFUSED
+    if args.dry_run:
+        print("dry run: nothing was done")
+        return 0
+    loop = asyncio.get_running_loop()
+    if not await loop.run_in_executor(None, confirm, plan, args.yes, input):
+        print("aiconsole: not confirmed: nothing was done", file=sys.stderr)
+        return EXIT_REFUSED
+
+    async def run(argv: list[str]) -> tuple[bool, str]:
+        result = await runner.run(argv, timeout)
+        return result.status == 0, result.error_line()
+
+    outcome = await carry_out(
+        plan,
+        policy=policy,
+        audit=audit,
+        run=run,
+        verifier=slurm_actions.SlurmVerifier(read),
+        progress=lambda line: print(f"  {line}", flush=True),
+        verify_timeout=args.verify_timeout,
+    )
+    if outcome.error:
+        print(f"aiconsole: {plan.action} failed: {outcome.error}", file=sys.stderr)
+        return 1
+    for result in outcome.results:
+        mark = "ok" if result.ok else "NOT VERIFIED"
+        detail = f": {result.detail}" if result.detail else ""
+        print(f"{result.target}: {result.state} ({mark}{detail})")
+    return 0 if outcome.ok else EXIT_UNVERIFIED
+
+
+def make_plan(args: argparse.Namespace, cluster: SlurmCluster, policy: Policy) -> Plan:
+    if args.command == "drain":
+        return slurm_actions.plan_drain(cluster, expand(args.nodes), args.reason, policy)
+    if args.command in ("resume", "undrain"):
+        return slurm_actions.plan_resume(cluster, expand(args.nodes), policy)
+    if args.command == "requeue":
+        return slurm_actions.plan_requeue(cluster, args.jobs, args.hold, policy)
+    return slurm_actions.plan_release(cluster, args.jobs, policy)

@@ -1,0 +1,1 @@
+"""Slurm: reading nodes and jobs from its text formats, and building its commands safely."""

@@ -1,0 +1,88 @@
+"""Every Slurm command aiconsole runs, built as an argument list from validated values.
+
+Nothing here is ever interpolated into a shell string by us: locally the list is exec'd;
+over SSH each word is quoted (``shlex.join``) for the remote shell, so a node name, job id or
+reason can only ever be one argument, whatever characters it holds.
+"""
+
+from __future__ import annotations
+
+import re
+
+from aiconsole.slurm.parse import JOB_FIELDS, NODE_FIELDS
+
+JOB_ID = re.compile(r"^[0-9]{1,10}(_[0-9]{1,10})?$")
+NODE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
+MAX_REASON = 200
+
+
+class InvalidArgument(ValueError):
+    """A node name, job id or reason that Slurm must never see."""
+
+
+def check_node(name: str) -> str:
+    if not NODE_NAME.match(name):
+        raise InvalidArgument(f"invalid node name {name!r}: letters, digits, '.', '-', '_' only")
+    return name
+
+
+def check_job(job_id: str) -> str:
+    if not JOB_ID.match(job_id):
+        raise InvalidArgument(f"invalid job id {job_id!r}: a number, or ARRAY_TASK like 12_3")
+    return job_id
+
+
+def check_reason(reason: str) -> str:
+    reason = reason.strip()
+    if not reason:
+        raise InvalidArgument("a reason is required (it is what the next person on call reads)")
+    if len(reason) > MAX_REASON:
+        raise InvalidArgument(f"reason is longer than {MAX_REASON} characters")
+    if any(ord(char) < 32 or ord(char) == 127 for char in reason):
+        raise InvalidArgument("reason contains control characters (newline, tab, ...)")
+    return reason
+
+
+def _format(fields: tuple[str, ...]) -> str:
+    return ",".join(f"{field}:|" for field in fields)
+
+
+def list_nodes() -> list[str]:
+    return ["sinfo", "--noheader", "--Node", "--Format", _format(NODE_FIELDS)]
+
+
+def list_jobs() -> list[str]:
+    return ["squeue", "--noheader", "--all", "--Format", _format(JOB_FIELDS)]
+
+
+def job_details() -> list[str]:
+    return ["scontrol", "--details", "--oneliner", "show", "job"]
+
+
+def ping() -> list[str]:
+    return ["scontrol", "ping"]
+
+
+def drain(nodes: list[str], reason: str) -> list[str]:
+    names = ",".join(check_node(node) for node in nodes)
+    return [
+        "scontrol",
+        "update",
+        f"NodeName={names}",
+        "State=DRAIN",
+        f"Reason={check_reason(reason)}",
+    ]
+
+
+def resume(nodes: list[str]) -> list[str]:
+    names = ",".join(check_node(node) for node in nodes)
+    return ["scontrol", "update", f"NodeName={names}", "State=RESUME"]
+
+
+def requeue(job_ids: list[str], hold: bool = False) -> list[str]:
+    ids = ",".join(check_job(job) for job in job_ids)
+    return ["scontrol", "requeuehold" if hold else "requeue", ids]
+
+
+def release(job_ids: list[str]) -> list[str]:
+    return ["scontrol", "release", ",".join(check_job(job) for job in job_ids)]

@@ -1,0 +1,56 @@
+"""One reading of a Slurm cluster: nodes, jobs, and which GPUs each running job holds."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import msgspec
+
+from aiconsole.model import SlurmCluster, SlurmJob
+from aiconsole.slurm import commands
+from aiconsole.slurm.parse import parse_job_details, parse_jobs, parse_nodes
+from aiconsole.slurm.runner import CommandFailed, Runner
+
+
+class SlurmUnavailable(Exception):
+    """The cluster could not be read; the message is one line saying what and where."""
+
+
+async def read_cluster(name: str, runner: Runner, timeout: float) -> SlurmCluster:
+    """Run the three listing commands at once; each must answer within ``timeout``."""
+
+    async def run(argv: list[str]) -> str:
+        try:
+            result = await runner.run(argv, timeout)
+        except CommandFailed as error:
+            raise SlurmUnavailable(f"{name}: {error}") from None
+        if result.status != 0:
+            raise SlurmUnavailable(f"{name}: {argv[0]} on {runner.where}: {result.error_line()}")
+        return result.stdout
+
+    nodes_text, jobs_text, details_text = await asyncio.gather(
+        run(commands.list_nodes()), run(commands.list_jobs()), run(commands.job_details())
+    )
+    nodes, bad_nodes = parse_nodes(nodes_text)
+    jobs, bad_jobs = parse_jobs(jobs_text)
+    details = parse_job_details(details_text)
+    jobs = [with_details(job, details.get(job.job_id)) for job in jobs]
+    skipped = bad_nodes + bad_jobs
+    return SlurmCluster(
+        name=name,
+        status="ok",
+        reason=f"{skipped} lines of Slurm output not understood" if skipped else None,
+        collected_at=time.time(),
+        nodes=tuple(nodes),
+        jobs=tuple(jobs),
+    )
+
+
+def with_details(
+    job: SlurmJob, detail: tuple[int | None, str | None, dict[str, tuple[int, ...]]] | None
+) -> SlurmJob:
+    if detail is None:
+        return job
+    restarts, task, gpus = detail
+    return msgspec.structs.replace(job, restarts=restarts, array_task_id=task, gpu_indices=gpus)
