@@ -188,7 +188,14 @@ def slurm_collectors(
 
 
 def run_snapshot(fleet: Fleet, *, as_json: bool, window: float) -> int:
-    snapshot = asyncio.run(fleet.snapshot_once(window))
+    async def collect() -> FleetSnapshot:
+        try:
+            return await fleet.snapshot_once(window)
+        finally:
+            for cluster in fleet.clusters:
+                cluster.close()  # inside the loop its connections belong to
+
+    snapshot = asyncio.run(collect())
     if as_json:
         sys.stdout.buffer.write(msgspec.json.encode(snapshot) + b"\n")
     else:

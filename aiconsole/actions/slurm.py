@@ -16,6 +16,12 @@ from aiconsole.slurm import commands
 HELD = ("JobHeldUser", "JobHeldAdmin")
 
 
+def is_held(job: SlurmJob) -> bool:
+    """Held jobs show JobHeldUser/JobHeldAdmin, or after requeuehold the state description
+    ("job requeued in held state") in squeue's reason column."""
+    return job.state == "PENDING" and (job.reason in HELD or "held" in (job.reason or "").lower())
+
+
 def job_label(job: SlurmJob) -> str:
     if job.array_job_id and job.array_task_id:
         return f"{job.array_job_id}_{job.array_task_id}"
@@ -104,7 +110,7 @@ def plan_resume(cluster: SlurmCluster, names: list[str], policy: Policy) -> Plan
         command=tuple(commands.resume(names)),
         warnings=tuple(warnings),
         refusals=tuple(refusals),
-        expect="no node shows DRAIN or DOWN",
+        expect="every node is in service: not drained, not down, responding",
     )
 
 
@@ -152,7 +158,7 @@ def plan_release(cluster: SlurmCluster, ids: list[str], policy: Policy) -> Plan:
     found, refusals = _jobs(cluster, ids)
     impacts, warnings = [], []
     for job_id, job in found.items():
-        if job.reason not in HELD:
+        if not is_held(job):
             warnings.append(f"job {job_id} is not held ({job.state}, {job.reason}): unchanged")
         impacts.append(Impact(job_id, f"{job.state} {job.reason or ''}".strip(), (_job_hit(job),)))
     return Plan(
@@ -185,16 +191,18 @@ class SlurmVerifier:
             if node is None:
                 return TargetResult(target, False, "missing", "node no longer listed")
             drained = "DRAIN" in node.flags
-            ok = drained if plan.action == "drain" else not drained and node.state != "down"
+            # Back in service means schedulable: not drained, not down, and answering.
+            in_service = not drained and node.state != "down" and "NOT_RESPONDING" not in node.flags
+            ok = drained if plan.action == "drain" else in_service
             return TargetResult(target, ok, node.summary)
         job = find_job(cluster, target)
         if job is None:
             return TargetResult(target, False, "missing", "job no longer listed")
         state = f"{job.state} {job.reason or ''}".strip()
         if plan.action == "release":
-            return TargetResult(target, job.reason not in HELD, state)
+            return TargetResult(target, not is_held(job), state)
         before = int(plan.before.get(target, "0"))
         requeued = (job.restarts or 0) > before and job.state != "COMPLETING"
         if plan.action == "requeue-hold":
-            requeued = requeued and job.state == "PENDING" and job.reason in HELD
+            requeued = requeued and is_held(job)
         return TargetResult(target, requeued, f"{state}, restarts {job.restarts}")

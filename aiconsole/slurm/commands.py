@@ -21,13 +21,13 @@ class InvalidArgument(ValueError):
 
 
 def check_node(name: str) -> str:
-    if not NODE_NAME.match(name):
+    if not NODE_NAME.fullmatch(name):
         raise InvalidArgument(f"invalid node name {name!r}: letters, digits, '.', '-', '_' only")
     return name
 
 
 def check_job(job_id: str) -> str:
-    if not JOB_ID.match(job_id):
+    if not JOB_ID.fullmatch(job_id):
         raise InvalidArgument(f"invalid job id {job_id!r}: a number, or ARRAY_TASK like 12_3")
     return job_id
 

@@ -103,10 +103,11 @@ def parse_nodes(text: str) -> tuple[list[SlurmNode], int]:
             skipped += 1
             continue
         name, state_text, cpus, memory, gres, gres_used, partition, user, stamp, reason = parts
-        words = state_text.strip().rstrip("*~#!%$@^-").split("+")
+        # sinfo marks a node that does not respond with "*" (on the state or a flag).
+        words = [word.rstrip("*~#!%$@^-") for word in state_text.strip().split("+")]
         state = words[0].lower()
         flags = tuple(word.upper() for word in words[1:])
-        if state_text.strip().endswith("*") and "NOT_RESPONDING" not in flags:
+        if "*" in state_text and "NOT_RESPONDING" not in flags:
             flags += ("NOT_RESPONDING",)
         cpu_parts = cpus.split("/")
         partition_name = partition.strip().rstrip("*")

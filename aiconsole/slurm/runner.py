@@ -8,6 +8,7 @@ timed-out call is killed, never waited for.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import shlex
 from dataclasses import dataclass
 
@@ -118,9 +119,11 @@ class SshRunner:
         )
 
     def close(self) -> None:
-        if self._connection is not None:
-            self._connection.close()
-            self._connection = None
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            # Its event loop may already be gone (after the TUI exits): so is the socket.
+            with contextlib.suppress(RuntimeError):
+                connection.close()
 
 
 Runner = LocalRunner | SshRunner

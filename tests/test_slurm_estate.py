@@ -1,0 +1,206 @@
+"""Real Slurm (slurmctld + 4 slurmd on the estate): reading, acting, auditing, refusing.
+
+Commands go over SSH to the controller host, as an operator's console on a bastion would;
+every state change is checked with ``scontrol`` itself, not with aiconsole's own reading.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from aiconsole.collectors.slurm import SlurmCollector
+from aiconsole.slurm.runner import SshRunner
+from aiconsole.store import FleetStore
+from tests.conftest import run_aiconsole
+from tests.estate import available
+from tests.slurm_estate import SlurmEstate, slurm_available
+
+pytestmark = pytest.mark.skipif(
+    available() is not None or slurm_available() is not None,
+    reason=f"estate: {available() or slurm_available()}",
+)
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SlurmEstate]:
+    with SlurmEstate(tmp_path_factory.mktemp("slurm"), nodes=4) as estate:
+        yield estate
+
+
+@pytest.fixture
+def console(cluster: SlurmEstate, tmp_path: Path) -> Iterator[dict[str, object]]:
+    """A config naming the cluster (reached over SSH on ctl) and a fresh audit log."""
+    audit = tmp_path / "audit.jsonl"
+    config = tmp_path / "config.toml"
+
+    def write(role: str = "operator") -> None:
+        config.write_text(
+            f'[settings]\nssh_config = "{cluster.ssh_config}"\naudit_log = "{audit}"\n'
+            f'role = "{role}"\n[clusters]\nestate = "ctl"\n'
+        )
+
+    write()
+    yield {"config": str(config), "audit": audit, "write": write}
+    # Leave the cluster as the next test expects it: no jobs, every node in service.
+    cluster.slurm("scancel", "--user=root", check=False)
+    cluster.slurm("scontrol", "update", "NodeName=node[1-4]", "State=RESUME", check=False)
+    cluster.wait_until(
+        lambda: not cluster.slurm("squeue", "-h", "-o", "%i").strip(), "queue empty", 30
+    )
+
+
+def aiconsole(console: dict[str, object], *args: str) -> tuple[int, str, str]:
+    import os
+
+    return run_aiconsole("--config", str(console["config"]), *args, env=dict(os.environ))
+
+
+def audit_records(console: dict[str, object]) -> list[dict]:
+    path = console["audit"]
+    assert isinstance(path, Path)
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def test_snapshot_shows_nodes_jobs_and_the_gpus_each_job_holds(
+    cluster: SlurmEstate, console: dict[str, object]
+) -> None:
+    job = cluster.submit("-w", "node3", "--gres=gpu:3", "-J", "train")
+    cluster.wait_until(lambda: cluster.job_field(job, "JobState") == "RUNNING", "job running")
+    code, stdout, stderr = aiconsole(console, "snapshot", "--json")
+    assert code == 0, stderr
+    (estate,) = json.loads(stdout)["clusters"]
+    assert estate["status"] == "ok"
+    nodes = {node["name"]: node for node in estate["nodes"]}
+    assert set(nodes) == {"node1", "node2", "node3", "node4"}
+    assert (nodes["node3"]["gpus_used"], nodes["node3"]["gpus_total"]) == (3, 4)
+    (listed,) = [j for j in estate["jobs"] if j["job_id"] == job]
+    assert (listed["state"], listed["name"], listed["nodes"]) == ("RUNNING", "train", ["node3"])
+    assert listed["gpu_indices"] == {"node3": [0, 1, 2]}
+
+
+def test_drain_with_a_running_job_goes_draining_then_drained_with_audit(
+    cluster: SlurmEstate, console: dict[str, object]
+) -> None:
+    job = cluster.submit("-w", "node2", "--gres=gpu:2")
+    cluster.wait_until(lambda: cluster.job_field(job, "JobState") == "RUNNING", "job running")
+    code, stdout, stderr = aiconsole(console, "drain", "node2", "--reason", "xid 79", "--yes")
+    assert code == 0, stderr + stdout
+    assert f"job {job} (root" in stdout and "GPU 0,1" in stdout and "left to finish" in stdout
+    assert cluster.node_state("node2") == "MIXED+DRAIN"  # draining: the job still runs
+    assert cluster.job_field(job, "JobState") == "RUNNING"
+    intent, outcome = audit_records(console)
+    assert (intent["phase"], outcome["phase"]) == ("intent", "outcome")
+    assert intent["id"] == outcome["id"]
+    assert (intent["action"], intent["targets"], intent["reason"]) == ("drain", ["node2"], "xid 79")
+    assert intent["plan"]["command"] == [
+        "scontrol", "update", "NodeName=node2", "State=DRAIN", "Reason=xid 79"
+    ]  # fmt: skip
+    assert outcome["ok"] is True
+    assert outcome["results"] == [
+        {"target": "node2", "ok": True, "state": "draining", "detail": ""}
+    ]
+    assert intent["user"] and intent["host"]
+    cluster.slurm("scancel", job)
+    cluster.wait_until(lambda: cluster.node_state("node2") == "IDLE+DRAIN", "drained")
+
+    code, stdout, stderr = aiconsole(console, "resume", "node2", "--yes")
+    assert code == 0, stderr
+    assert cluster.node_state("node2") == "IDLE"
+    assert [r["action"] for r in audit_records(console)] == ["drain", "drain", "resume", "resume"]
+
+
+def test_requeue_puts_the_job_back_with_one_more_restart(
+    cluster: SlurmEstate, console: dict[str, object]
+) -> None:
+    job = cluster.submit("-w", "node1", "--gres=gpu:1")
+    cluster.wait_until(lambda: cluster.job_field(job, "JobState") == "RUNNING", "job running")
+    code, stdout, stderr = aiconsole(console, "requeue", job, "--yes")
+    assert code == 0, stderr + stdout
+    assert "restarts 0 -> 1" in stdout
+    assert cluster.job_field(job, "JobState") == "PENDING"
+    assert cluster.job_field(job, "Restarts") == "1"
+    assert audit_records(console)[-1]["ok"] is True
+
+
+def test_requeue_hold_then_release(cluster: SlurmEstate, console: dict[str, object]) -> None:
+    job = cluster.submit("-w", "node4", "--gres=gpu:1")
+    cluster.wait_until(lambda: cluster.job_field(job, "JobState") == "RUNNING", "job running")
+    code, _, stderr = aiconsole(console, "requeue", "--hold", job, "--yes")
+    assert code == 0, stderr
+    assert cluster.job_field(job, "JobState") == "PENDING"
+    assert cluster.job_field(job, "Priority") == "0"  # held: Slurm will not schedule it
+    code, _, stderr = aiconsole(console, "release", job, "--yes")
+    assert code == 0, stderr
+    assert cluster.job_field(job, "Priority") != "0"
+    assert [r["action"] for r in audit_records(console)][::2] == ["requeue-hold", "release"]
+
+
+def test_dry_run_and_refusals_change_nothing_and_audit_nothing(
+    cluster: SlurmEstate, console: dict[str, object]
+) -> None:
+    code, stdout, _ = aiconsole(console, "drain", "node1", "--reason", "x", "--dry-run")
+    assert code == 0 and "dry run: nothing was done" in stdout
+    # Half the partition in one action: the blast-radius cap refuses.
+    code, stdout, stderr = aiconsole(console, "drain", "node[1-2]", "--reason", "x", "--yes")
+    assert code == 3
+    assert "2 of 4 nodes of partition main" in stdout and "refused" in stderr
+    # Without --yes and without a terminal: not confirmed.
+    code, _, stderr = aiconsole(console, "drain", "node1", "--reason", "x")
+    assert code == 3 and "not confirmed" in stderr
+    # Names that could smuggle a second command or option are refused before any contact.
+    code, _, stderr = aiconsole(console, "drain", "node1;reboot", "--reason", "x", "--yes")
+    assert code == 1 and "node1;reboot" in stderr
+    code, _, stderr = aiconsole(console, "requeue", "1;id", "--yes")
+    assert code == 1 and "invalid job id" in stderr
+    # A viewer, and anyone with --read-only, cannot act.
+    code, _, stderr = aiconsole(console, "--read-only", "drain", "node1", "--reason", "x", "--yes")
+    assert code == 3 and "read-only" in stderr
+    write = console["write"]
+    assert callable(write)
+    write(role="viewer")
+    code, _, stderr = aiconsole(console, "resume", "node1", "--yes")
+    assert code == 3 and "viewer" in stderr
+    for node in ("node1", "node2"):
+        assert cluster.node_state(node) == "IDLE"
+    assert audit_records(console) == []
+
+
+def test_reason_with_shell_syntax_reaches_slurm_literally(
+    cluster: SlurmEstate, console: dict[str, object], tmp_path: Path
+) -> None:
+    marker = tmp_path / "pwned"
+    reason = f"$(touch {marker}); `touch {marker}` | x"
+    code, _, stderr = aiconsole(console, "drain", "node4", "--reason", reason, "--yes")
+    assert code == 0, stderr
+    shown = cluster.slurm("sinfo", "-h", "-n", "node4", "-O", "Reason:|").strip().rstrip("|")
+    assert shown == reason
+    assert not marker.exists()
+
+
+async def test_stopped_slurmctld_gives_a_clear_status_within_the_timeout(
+    cluster: SlurmEstate,
+) -> None:
+    store = FleetStore()
+    collector = SlurmCollector(
+        "estate", SshRunner("ctl", str(cluster.ssh_config)), store, timeout=3
+    )
+    try:
+        assert (await collector.poll_once()).status == "ok"
+        cluster.stop_slurmctld()
+        started = time.monotonic()
+        cluster_state = await collector.poll_once()
+        waited = time.monotonic() - started
+        assert cluster_state.status == "stale"
+        assert cluster_state.reason is not None
+        assert "did not answer within 3 s" in cluster_state.reason
+        assert len(cluster_state.nodes) == 4  # the last known state is kept, marked stale
+        assert waited < 3 + 2  # bounded by the collector's own deadline, not Slurm's ~9 s
+    finally:
+        collector.close()
+        cluster.start_slurmctld()
+        cluster.wait_nodes_idle()
