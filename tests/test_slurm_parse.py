@@ -55,7 +55,8 @@ def test_nodes_with_drain_states_reasons_and_gpus() -> None:
 
 def test_not_responding_and_odd_lines() -> None:
     text = (
-        "node9|down*+drain|0/0/4/4|2000|gpu:4|gpu:0|main*|root|2026-11-21T11:39:17|Not responding|\n"
+        "node9|down*+drain|0/0/4/4|2000|gpu:4|gpu:0|main*|root|2026-11-21T11:39:17|"
+        "Not responding|\n"
         "garbage without fields\n"
     )
     (node,), skipped = parse_nodes(text)
