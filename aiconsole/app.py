@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
-from textual.app import App
+from collections.abc import Callable, Iterable
+
+from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.reactive import reactive
+from textual.screen import Screen
 
+from aiconsole.actions import slurm as slurm_actions
+from aiconsole.actions.audit import AuditLog
+from aiconsole.actions.execute import carry_out
+from aiconsole.actions.plan import Outcome, Plan
+from aiconsole.actions.policy import Policy
 from aiconsole.fleet import Fleet
 from aiconsole.history import GpuHistory
-from aiconsole.model import FleetSnapshot
+from aiconsole.model import FleetSnapshot, SlurmCluster
 from aiconsole.screens.fleet import FleetScreen
 from aiconsole.screens.help import HelpScreen
 from aiconsole.screens.host import HostScreen
+from aiconsole.screens.jobs import JobsScreen
+from aiconsole.screens.plan import PlanScreen, ReasonScreen
+from aiconsole.slurm.commands import InvalidArgument
+from aiconsole.slurm.reader import read_cluster
 
 
 class ConsoleApp(App[None]):
@@ -20,19 +32,28 @@ class ConsoleApp(App[None]):
     BINDINGS = [
         Binding("q", "quit", "Quit"),
         Binding("question_mark", "help", "Help", key_display="?"),
+        Binding("j", "jobs", "Slurm jobs"),
     ]
 
     fleet_snapshot: reactive[FleetSnapshot | None] = reactive(None, always_update=True)
     """The latest fleet snapshot; screens watch it. Replaced, never mutated."""
 
     def __init__(
-        self, fleet: Fleet, *, refresh_interval: float = 1.0, collect: bool = True
+        self,
+        fleet: Fleet,
+        *,
+        refresh_interval: float = 1.0,
+        collect: bool = True,
+        policy: Policy | None = None,
+        audit: AuditLog | None = None,
     ) -> None:
         """``collect=False`` shows whatever the store holds without polling (tests, pictures)."""
         super().__init__()
         self.fleet = fleet
         self.refresh_interval = refresh_interval
         self._collect = collect
+        self.policy = policy or Policy()
+        self.audit = audit or AuditLog()
         self.gpu_history = GpuHistory()
 
     def on_mount(self) -> None:
@@ -66,6 +87,83 @@ class ConsoleApp(App[None]):
 
     def open_host(self, name: str) -> None:
         self.push_screen(HostScreen(name))
+
+    def action_jobs(self) -> None:
+        if not isinstance(self.screen, JobsScreen):
+            self.push_screen(JobsScreen())
+
+    # -- actions: the same plan -> confirm -> execute -> verify -> audit as the CLI ----------
+
+    def start_drain(self, cluster: str, node: str) -> None:
+        def with_reason(reason: str | None) -> None:
+            if reason:
+                self.start_action(cluster, "drain", [node], reason)
+
+        self.push_screen(ReasonScreen(f"Drain {node}: why?"), with_reason)
+
+    def start_action(
+        self, cluster: str, action: str, targets: list[str], reason: str | None = None
+    ) -> None:
+        if not self.policy.can_act:
+            self.notify("this console cannot act (viewer role or --read-only)", severity="error")
+            return
+        state = self.fleet.store.cluster(cluster)
+        collector = next((c for c in self.fleet.clusters if c.name == cluster), None)
+        if state is None or collector is None:
+            return
+        try:
+            plan = self._plan(state, action, targets, reason)
+        except InvalidArgument as error:
+            self.notify(str(error), severity="error")
+            return
+        runner = collector.runner
+        timeout = collector.timeout
+
+        async def execute(plan: Plan, progress: Callable[[str], None]) -> Outcome:
+            async def run(argv: list[str]) -> tuple[bool, str]:
+                result = await runner.run(argv, timeout)
+                return result.status == 0, result.error_line()
+
+            async def read() -> SlurmCluster:
+                return await read_cluster(cluster, runner, timeout)
+
+            outcome = await carry_out(
+                plan,
+                policy=self.policy,
+                audit=self.audit,
+                run=run,
+                verifier=slurm_actions.SlurmVerifier(read),
+                progress=progress,
+            )
+            await collector.poll_once()  # show the new state now, not at the next poll
+            self.publish_snapshot()
+            return outcome
+
+        self.push_screen(PlanScreen(plan, execute))
+
+    def _plan(
+        self, state: SlurmCluster, action: str, targets: list[str], reason: str | None
+    ) -> Plan:
+        if action == "drain":
+            return slurm_actions.plan_drain(state, targets, reason or "", self.policy)
+        if action == "resume":
+            return slurm_actions.plan_resume(state, targets, self.policy)
+        if action in ("requeue", "requeue-hold"):
+            return slurm_actions.plan_requeue(state, targets, action == "requeue-hold", self.policy)
+        return slurm_actions.plan_release(state, targets, self.policy)
+
+    def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        yield SystemCommand("Slurm jobs", "Nodes and jobs of the Slurm cluster", self.action_jobs)
+        if isinstance(screen, JobsScreen) and self.policy.can_act:
+            for name, help_text, action in (
+                ("Drain node", "Drain the node under the cursor", screen.action_drain),
+                ("Resume node", "Resume the node under the cursor", screen.action_resume),
+                ("Requeue job", "Requeue the job under the cursor", screen.action_requeue),
+                ("Requeue and hold job", "Requeue, held", screen.action_requeue_hold),
+                ("Release job", "Release the held job under the cursor", screen.action_release),
+            ):
+                yield SystemCommand(name, help_text, action)
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):

@@ -18,7 +18,8 @@ from collections.abc import Sequence
 import msgspec
 
 from aiconsole import __version__, units
-from aiconsole.cli_actions import ACTIONS, add_action_parsers, run_action, run_audit
+from aiconsole.actions.policy import Policy
+from aiconsole.cli_actions import ACTIONS, add_action_parsers, audit_log, run_action, run_audit
 from aiconsole.collectors.slurm import SlurmCollector
 from aiconsole.config import ConfigError, Inventory, config_path, load
 from aiconsole.fleet import Fleet, local_fleet, ssh_fleet
@@ -118,7 +119,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return run_snapshot(fleet, as_json=args.json, window=args.window)
             if args.command == "hosts":
                 return run_hosts_check(fleet)
-            return run_tui(fleet)
+            return run_tui(fleet, inventory_policy(args), load_inventory(args))
         finally:
             fleet.close()
     except KeyboardInterrupt:
@@ -260,9 +261,18 @@ def run_hosts_check(fleet: Fleet) -> int:
     return EXIT_OK if healthy else EXIT_DEGRADED
 
 
-def run_tui(fleet: Fleet) -> int:
+def inventory_policy(args: argparse.Namespace) -> Policy:
+    settings = load_inventory(args).settings
+    return Policy(
+        role=settings.role,
+        read_only=args.read_only,
+        max_out_of_service=settings.max_out_of_service,
+    )
+
+
+def run_tui(fleet: Fleet, policy: Policy, inventory: Inventory) -> int:
     from aiconsole.app import ConsoleApp  # deferred: only the TUI needs Textual
 
     interval = fleet.collectors[0].interval if fleet.collectors else 1.0
-    ConsoleApp(fleet, refresh_interval=interval).run()
+    ConsoleApp(fleet, refresh_interval=interval, policy=policy, audit=audit_log(inventory)).run()
     return EXIT_OK

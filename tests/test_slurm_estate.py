@@ -204,3 +204,79 @@ async def test_stopped_slurmctld_gives_a_clear_status_within_the_timeout(
         collector.close()
         cluster.start_slurmctld()
         cluster.wait_nodes_idle()
+
+
+async def test_drain_from_the_tui_through_the_confirmation_modal(
+    cluster: SlurmEstate, console: dict[str, object], tmp_path: Path
+) -> None:
+    from textual.widgets import DataTable, Input, Static
+
+    from aiconsole.actions.audit import AuditLog
+    from aiconsole.actions.policy import Policy
+    from aiconsole.app import ConsoleApp
+    from aiconsole.fleet import Fleet
+    from aiconsole.screens.jobs import JobsScreen
+    from aiconsole.screens.plan import PlanScreen, ReasonScreen
+    from tests.test_screens import wait_for
+
+    job = cluster.submit("-w", "node2", "--gres=gpu:2", "-J", "train")
+    cluster.wait_until(lambda: cluster.job_field(job, "JobState") == "RUNNING", "job running")
+    audit = AuditLog(tmp_path / "tui-audit.jsonl")
+
+    def app_with(policy: Policy) -> ConsoleApp:
+        store = FleetStore()
+        runner = SshRunner("ctl", str(cluster.ssh_config))
+        collector = SlurmCollector("estate", runner, store, interval=0.5, timeout=5)
+        return ConsoleApp(
+            Fleet(store, [], clusters=[collector]), refresh_interval=0.2, policy=policy, audit=audit
+        )
+
+    # A viewer sees the cluster but has no drain key.
+    viewer = app_with(Policy(role="viewer"))
+    async with viewer.run_test(size=(120, 40)) as pilot:
+        await pilot.press("j")
+        await wait_for(pilot, lambda: isinstance(viewer.screen, JobsScreen))
+        nodes = viewer.screen.query_one("#nodes-table", DataTable)
+        await wait_for(pilot, lambda: nodes.row_count == 4)
+        nodes.focus()
+        await pilot.press("d")
+        await pilot.pause(0.3)
+        assert isinstance(viewer.screen, JobsScreen)  # no reason prompt, nothing planned
+    assert audit_records({"audit": audit.path}) == []
+
+    app = app_with(Policy())
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("j")
+        await wait_for(pilot, lambda: isinstance(app.screen, JobsScreen))
+        screen = app.screen
+        nodes = screen.query_one("#nodes-table", DataTable)
+        await wait_for(pilot, lambda: nodes.row_count == 4)
+        jobs = screen.query_one("#jobs-table", DataTable)
+        await wait_for(pilot, lambda: jobs.row_count == 1)
+        assert [str(c) for c in jobs.get_row_at(0)][6] == "node2:0,1"  # the GPUs it holds
+        nodes.focus()
+        nodes.move_cursor(row=nodes.get_row_index("node2"))
+        await pilot.press("d")
+        await wait_for(pilot, lambda: isinstance(app.screen, ReasonScreen))
+        app.screen.query_one("#reason-input", Input).value = "xid 79"
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, PlanScreen))
+        modal = app.screen
+        assert isinstance(modal, PlanScreen)
+        plan_text = str(modal.query_one("#plan-text", Static).render())
+        assert f"job {job} (root, train)" in plan_text and "GPU 0,1" in plan_text
+        assert cluster.node_state("node2") == "MIXED"  # nothing happens before the yes
+        await pilot.press("y")
+        progress = modal.query_one("#plan-progress", Static)
+        await wait_for(
+            pilot, lambda: modal.outcome is not None or "not done" in str(progress.render()), 60
+        )
+        assert modal.outcome is not None, str(progress.render())
+        assert modal.outcome is not None and modal.outcome.ok
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: isinstance(app.screen, JobsScreen))
+        for collector in app.fleet.clusters:
+            collector.close()
+    assert cluster.node_state("node2") == "MIXED+DRAIN"
+    intent, outcome = audit_records({"audit": audit.path})
+    assert (intent["phase"], intent["reason"], outcome["ok"]) == ("intent", "xid 79", True)

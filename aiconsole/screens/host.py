@@ -50,6 +50,7 @@ SECTIONS: dict[str, tuple[str, tuple[tuple[str, int | None], ...]]] = {
             ("Temp", 4),
             ("Power", 9),
             ("SM", 7),
+            ("Slurm job", None),
         ),
     ),
     "gpu-health": (
@@ -142,6 +143,7 @@ class HostScreen(LiveScreen):
         yield Header()
         with VerticalScroll(id="host-body"):
             yield Static(id="host-identity")
+            yield Static(id="host-slurm")
             yield Static(id="host-resources")
             for key, (title, columns) in SECTIONS.items():
                 yield Static(title, classes="section-title", id=f"{key}-title")
@@ -170,12 +172,14 @@ class HostScreen(LiveScreen):
             identity.update(f"{self.host_name}: no longer in the inventory")
             return
         identity.update(identity_line(state, palette))
+        self.query_one("#host-slurm", Static).update(slurm_line(self.host_name, snapshot))
         sample = state.sample
         if sample is None:
             self.query_one("#host-resources", Static).update("waiting for the first sample…")
             return
         self.query_one("#host-resources", Static).update(resources_text(sample, palette))
-        self._show("gpus", gpu_rows(sample, palette), gpu_empty_reason(sample))
+        owners = gpu_owners(self.host_name, snapshot)
+        self._show("gpus", gpu_rows(sample, palette, owners), gpu_empty_reason(sample))
         self._show("gpu-health", gpu_health_rows(sample, palette), gpu_empty_reason(sample))
         history = self.console.gpu_history
         self._show(
@@ -209,6 +213,43 @@ class HostScreen(LiveScreen):
         empty.display = not rows
         if not rows:
             empty.update(empty_reason)
+
+
+def slurm_line(host: str, snapshot: FleetSnapshot) -> str:
+    """The host's Slurm node: state, reason, and who holds which of its GPUs."""
+    short = host.split(".")[0]
+    for cluster in snapshot.clusters:
+        node = next((n for n in cluster.nodes if n.name in (host, short)), None)
+        if node is None:
+            continue
+        text = f"Slurm {cluster.name}: {node.name} {node.summary}"
+        if node.reason:
+            text += f" ({node.reason}, by {node.reason_user or '?'})"
+        holders = [
+            f"job {job.job_id} {job.user or '?'} GPU "
+            + ",".join(str(i) for i in job.gpu_indices.get(node.name, ()))
+            for job in cluster.jobs
+            if job.state == "RUNNING" and node.name in job.nodes
+        ]
+        if holders:
+            text += "; " + "; ".join(holders)
+        return text
+    return ""
+
+
+def gpu_owners(host: str, snapshot: FleetSnapshot) -> dict[int, str]:
+    """GPU index -> ``job user`` of the Slurm job holding it on this host."""
+    short = host.split(".")[0]
+    owners: dict[int, str] = {}
+    for cluster in snapshot.clusters:
+        for job in cluster.jobs:
+            if job.state != "RUNNING":
+                continue
+            for node, indices in job.gpu_indices.items():
+                if node in (host, short):
+                    for index in indices:
+                        owners[index] = f"{job.job_id} {job.user or '?'}"
+    return owners
 
 
 def identity_line(state: HostState, palette: Palette) -> Text:
@@ -263,12 +304,18 @@ def gpu_empty_reason(sample: HostSample) -> str:
     return f"GPUs: {section.status.replace('_', ' ')}: {section.reason or 'no detail'}"
 
 
-def gpu_rows(sample: HostSample, palette: Palette) -> Rows:
+def gpu_rows(sample: HostSample, palette: Palette, owners: dict[int, str] | None = None) -> Rows:
+    owners = owners or {}
     rows: dict[str, tuple[Cell, ...]] = {}
     for gpu in sample.gpu.gpus:
         if gpu.lost:
             lost = Text("GPU is lost", style=palette.level("error"))
-            rows[str(gpu.index)] = (str(gpu.index), lost, *([units.NA] * 5))
+            rows[str(gpu.index)] = (
+                str(gpu.index),
+                lost,
+                *([units.NA] * 5),
+                owners.get(gpu.index, ""),
+            )
             continue
         memory_percent = _fraction(gpu.memory_used_bytes, gpu.memory_total_bytes)
         memory = percent_bar(memory_percent, BAR_WIDTH, palette)
@@ -288,6 +335,7 @@ def gpu_rows(sample: HostSample, palette: Palette) -> Rows:
             ),
             power,
             units.number(gpu.sm_clock_mhz, "MHz"),
+            owners.get(gpu.index, ""),
         )
     return rows
 
