@@ -21,8 +21,8 @@ from aiconsole.actions.plan import Plan
 from aiconsole.actions.policy import ActionRefused, Policy
 from aiconsole.config import Inventory
 from aiconsole.model import SlurmCluster
-from aiconsole.nodeset import expand
-from aiconsole.slurm.commands import InvalidArgument
+from aiconsole.nodeset import NodeSetError, expand
+from aiconsole.slurm.commands import InvalidArgument, check_job, check_node, check_reason
 from aiconsole.slurm.reader import SlurmUnavailable, read_cluster
 from aiconsole.slurm.runner import CommandFailed, Runner, runner_for
 
@@ -33,6 +33,11 @@ ACTIONS = ("drain", "resume", "undrain", "requeue", "release")
 
 def add_action_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     def common(parser: argparse.ArgumentParser) -> None:
+        # Also accepted after the command (as operators type them); SUPPRESS keeps a value
+        # given before the command when it is not repeated here.
+        parser.add_argument("--slurm", metavar="HOST", default=argparse.SUPPRESS, help="as above")
+        parser.add_argument("--cluster", metavar="NAME", default=argparse.SUPPRESS)
+        parser.add_argument("--read-only", action="store_true", default=argparse.SUPPRESS)
         parser.add_argument("--dry-run", action="store_true", help="show the plan, do nothing")
         parser.add_argument("--yes", "-y", action="store_true", help="do not ask to confirm")
         parser.add_argument(
@@ -116,6 +121,7 @@ def run_action(args: argparse.Namespace, inventory: Inventory) -> int:
     try:
         if not args.dry_run:
             policy.check_can_act()
+        validate_targets(args)  # before any contact with Slurm
         name, where = cluster_target(args, inventory)
         runner = runner_for(where, settings.ssh_config)
         try:
@@ -125,7 +131,7 @@ def run_action(args: argparse.Namespace, inventory: Inventory) -> int:
     except ActionRefused as refusal:
         print(f"aiconsole: refused: {refusal}", file=sys.stderr)
         return EXIT_REFUSED
-    except (InvalidArgument, SlurmUnavailable, CommandFailed) as error:
+    except (InvalidArgument, NodeSetError, SlurmUnavailable, CommandFailed) as error:
         print(f"aiconsole: error: {error}", file=sys.stderr)
         return 1
 
@@ -173,6 +179,16 @@ async def _act(
         detail = f": {result.detail}" if result.detail else ""
         print(f"{result.target}: {result.state} ({mark}{detail})")
     return 0 if outcome.ok else EXIT_UNVERIFIED
+
+
+def validate_targets(args: argparse.Namespace) -> None:
+    if hasattr(args, "nodes"):
+        for node in expand(args.nodes):
+            check_node(node)
+    for job in getattr(args, "jobs", []):
+        check_job(job)
+    if args.command == "drain":
+        check_reason(args.reason)
 
 
 def make_plan(args: argparse.Namespace, cluster: SlurmCluster, policy: Policy) -> Plan:

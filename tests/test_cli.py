@@ -81,3 +81,22 @@ def test_snapshot_and_schema_never_import_textual(no_gpu_env: dict[str, str]) ->
     )
     assert result.stderr.strip() == "[]"
     assert json.loads(result.stdout.splitlines()[0])["hosts"]  # it did print a snapshot
+
+
+def test_bad_action_targets_are_refused_before_any_contact(no_gpu_env: dict[str, str]) -> None:
+    # "--slurm nowhere.invalid" would fail to connect: the names are refused before that.
+    for args, message in (
+        (["drain", "n1;reboot", "--reason", "x"], "is not a valid host name"),
+        (["requeue", "1;id"], "invalid job id"),
+        (["drain", "n1", "--reason", "a\nb"], "control characters"),
+    ):
+        code, _, stderr = run_aiconsole(*args, "--slurm", "nowhere.invalid", env=no_gpu_env)
+        assert code == 1
+        assert message in stderr and "Traceback" not in stderr
+
+
+def test_read_only_refuses_to_act(no_gpu_env: dict[str, str]) -> None:
+    code, _, stderr = run_aiconsole(
+        "drain", "n1", "--reason", "x", "--read-only", "--slurm", "local", env=no_gpu_env
+    )
+    assert code == 3 and "read-only" in stderr
