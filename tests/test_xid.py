@@ -56,6 +56,19 @@ def two_gpus(config: NvmlConfig) -> None:
     config.gpu(1, bus_id="00000000:19:00.0")
 
 
+def one_sample(env: dict[str, str], kernel_log: Path) -> GpuSection:
+    """The GPU section of one sample of the probe program reading ``kernel_log``."""
+    result = subprocess.run(
+        [sys.executable, "-m", "aiconsole.probe", "--count", "1", "--kernel-log", str(kernel_log)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return msgspec.convert(json.loads(result.stdout)["gpu"], GpuSection)
+
+
 class ProbeStream:
     """The probe program streaming samples, read one line at a time."""
 
@@ -109,15 +122,7 @@ def test_kernel_log_history_is_read_at_start_and_matched_to_gpus(
     two_gpus(nvml_config)
     log = tmp_path / "kmsg"
     log.write_text(KMSG)
-    result = subprocess.run(
-        [sys.executable, "-m", "aiconsole.probe", "--count", "1", "--kernel-log", str(log)],
-        env=gpu_env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    section = msgspec.convert(json.loads(result.stdout)["gpu"], GpuSection)
+    section = one_sample(gpu_env, log)
     dbe, off_the_bus = section.xid_events
     assert (dbe.xid, dbe.gpu_index, dbe.source) == (48, 1, "kernel_log")
     assert dbe.detail is not None and "double bit error" in dbe.detail
@@ -161,15 +166,7 @@ def test_gpu_that_refuses_event_registration_is_named(
     nvml_config.gpu(1, bus_id="00000000:19:00.0", events="!3")
     log = tmp_path / "kmsg"
     log.write_text("")
-    result = subprocess.run(
-        [sys.executable, "-m", "aiconsole.probe", "--count", "1", "--kernel-log", str(log)],
-        env=gpu_env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    section = msgspec.convert(json.loads(result.stdout)["gpu"], GpuSection)
+    section = one_sample(gpu_env, log)
     assert section.unavailable["xid_live"] == "GPU 1: Not Supported"
 
 
