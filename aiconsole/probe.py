@@ -1459,6 +1459,8 @@ class GpuReader:
         self._monotonic = monotonic
         self._nvml = NvmlReader(process_info, monotonic)
         self._smi: Optional[SmiReader] = None
+        self._fallback_failure: Optional[JsonDict] = None
+        self._fallback_retry_at = 0.0
         self._kernel_log = kernel_log
         self._xids = XidLog()
         self._watching = False
@@ -1481,6 +1483,21 @@ class GpuReader:
         return section
 
     def _fallback(self, nvml_section: JsonDict) -> JsonDict:
+        """nvidia-smi when NVML is unusable. A host with neither is asked again only every
+        RETRY_INIT_S, as NVML's own init is: not a PATH search or a failing nvidia-smi run
+        on every sample."""
+        now = self._monotonic()
+        if self._fallback_failure is not None and now < self._fallback_retry_at:
+            return self._fallback_failure
+        section = self._fallback_now(nvml_section)
+        if section["status"] == "ok":
+            self._fallback_failure = None
+        else:
+            self._fallback_failure = section
+            self._fallback_retry_at = now + NvmlReader.RETRY_INIT_S
+        return section
+
+    def _fallback_now(self, nvml_section: JsonDict) -> JsonDict:
         if self._smi is None:
             executable = find_program("nvidia-smi")
             if executable is None:
