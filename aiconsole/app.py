@@ -11,19 +11,17 @@ from textual.screen import Screen
 
 from aiconsole.actions import slurm as slurm_actions
 from aiconsole.actions.audit import AuditLog
-from aiconsole.actions.execute import carry_out
 from aiconsole.actions.plan import Outcome, Plan
 from aiconsole.actions.policy import Policy
 from aiconsole.fleet import Fleet
 from aiconsole.history import GpuHistory
-from aiconsole.model import FleetSnapshot, SlurmCluster
+from aiconsole.model import FleetSnapshot
 from aiconsole.screens.fleet import FleetScreen
 from aiconsole.screens.help import HelpScreen
 from aiconsole.screens.host import HostScreen
 from aiconsole.screens.jobs import JobsScreen
 from aiconsole.screens.plan import PlanScreen, ReasonScreen
 from aiconsole.slurm.commands import InvalidArgument
-from aiconsole.slurm.reader import read_cluster
 
 
 class ConsoleApp(App[None]):
@@ -112,27 +110,18 @@ class ConsoleApp(App[None]):
         if state is None or collector is None:
             return
         try:
-            plan = self._plan(state, action, targets, reason)
+            plan = slurm_actions.plan_action(state, action, targets, self.policy, reason)
         except InvalidArgument as error:
             self.notify(str(error), severity="error")
             return
-        runner = collector.runner
-        timeout = collector.timeout
 
         async def execute(plan: Plan, progress: Callable[[str], None]) -> Outcome:
-            async def run(argv: list[str]) -> tuple[bool, str]:
-                result = await runner.run(argv, timeout)
-                return result.status == 0, result.error_line()
-
-            async def read() -> SlurmCluster:
-                return await read_cluster(cluster, runner, timeout)
-
-            outcome = await carry_out(
+            outcome = await slurm_actions.carry_out_on_slurm(
                 plan,
+                collector.runner,
+                collector.timeout,
                 policy=self.policy,
                 audit=self.audit,
-                run=run,
-                verifier=slurm_actions.SlurmVerifier(read),
                 progress=progress,
             )
             await collector.poll_once()  # show the new state now, not at the next poll
@@ -140,17 +129,6 @@ class ConsoleApp(App[None]):
             return outcome
 
         self.push_screen(PlanScreen(plan, execute))
-
-    def _plan(
-        self, state: SlurmCluster, action: str, targets: list[str], reason: str | None
-    ) -> Plan:
-        if action == "drain":
-            return slurm_actions.plan_drain(state, targets, reason or "", self.policy)
-        if action == "resume":
-            return slurm_actions.plan_resume(state, targets, self.policy)
-        if action in ("requeue", "requeue-hold"):
-            return slurm_actions.plan_requeue(state, targets, action == "requeue-hold", self.policy)
-        return slurm_actions.plan_release(state, targets, self.policy)
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)

@@ -18,8 +18,16 @@ from collections.abc import Sequence
 import msgspec
 
 from aiconsole import __version__, units
+from aiconsole.actions.audit import AuditLog
 from aiconsole.actions.policy import Policy
-from aiconsole.cli_actions import ACTIONS, add_action_parsers, audit_log, run_action, run_audit
+from aiconsole.cli_actions import (
+    ACTIONS,
+    add_action_parsers,
+    audit_log,
+    policy_from,
+    run_action,
+    run_audit,
+)
 from aiconsole.collectors.slurm import SlurmCollector
 from aiconsole.config import ConfigError, Inventory, config_path, load
 from aiconsole.fleet import Fleet, local_fleet, ssh_fleet
@@ -108,18 +116,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "schema":
             print(json.dumps(json_schema(), indent=2))
             return EXIT_OK
-        if args.command in ACTIONS or args.command == "audit":
-            inventory = load_inventory(args)
-            if args.command == "audit":
-                return run_audit(inventory)
+        inventory = load_inventory(args)
+        if args.command == "audit":
+            return run_audit(inventory)
+        if args.command in ACTIONS:
             return run_action(args, inventory)
-        fleet = build_fleet(args)
+        fleet = build_fleet(args, inventory)
         try:
             if args.command == "snapshot":
                 return run_snapshot(fleet, as_json=args.json, window=args.window)
             if args.command == "hosts":
                 return run_hosts_check(fleet)
-            return run_tui(fleet, inventory_policy(args), load_inventory(args))
+            return run_tui(fleet, policy_from(args, inventory), audit_log(inventory))
         finally:
             fleet.close()
     except KeyboardInterrupt:
@@ -132,14 +140,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_ERROR
 
 
-def build_fleet(args: argparse.Namespace) -> Fleet:
+def build_fleet(args: argparse.Namespace, inventory: Inventory) -> Fleet:
     for option in ("interval", "timeout"):
         value = getattr(args, option)
         if value is not None and value <= 0:
             raise UsageError(f"--{option} must be positive")
     if getattr(args, "window", 0) < 0:
         raise UsageError("--window must be >= 0")
-    inventory = load_inventory(args)
     settings = inventory.settings
     if args.interval is not None:
         settings = dataclasses.replace(settings, interval=args.interval)
@@ -261,18 +268,9 @@ def run_hosts_check(fleet: Fleet) -> int:
     return EXIT_OK if healthy else EXIT_DEGRADED
 
 
-def inventory_policy(args: argparse.Namespace) -> Policy:
-    settings = load_inventory(args).settings
-    return Policy(
-        role=settings.role,
-        read_only=args.read_only,
-        max_out_of_service=settings.max_out_of_service,
-    )
-
-
-def run_tui(fleet: Fleet, policy: Policy, inventory: Inventory) -> int:
+def run_tui(fleet: Fleet, policy: Policy, audit: AuditLog) -> int:
     from aiconsole.app import ConsoleApp  # deferred: only the TUI needs Textual
 
     interval = fleet.collectors[0].interval if fleet.collectors else 1.0
-    ConsoleApp(fleet, refresh_interval=interval, policy=policy, audit=audit_log(inventory)).run()
+    ConsoleApp(fleet, refresh_interval=interval, policy=policy, audit=audit).run()
     return EXIT_OK

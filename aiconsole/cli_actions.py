@@ -16,7 +16,6 @@ from pathlib import Path
 
 from aiconsole.actions import slurm as slurm_actions
 from aiconsole.actions.audit import AuditLog, format_record
-from aiconsole.actions.execute import carry_out
 from aiconsole.actions.plan import Plan
 from aiconsole.actions.policy import ActionRefused, Policy
 from aiconsole.config import Inventory
@@ -110,14 +109,20 @@ def confirm(plan: Plan, assume_yes: bool, ask: Callable[[str], str]) -> bool:
     return answer.strip().lower() == "yes"
 
 
-def run_action(args: argparse.Namespace, inventory: Inventory) -> int:
+def policy_from(args: argparse.Namespace, inventory: Inventory) -> Policy:
+    """Who may act and how much, from the config and the command line."""
     settings = inventory.settings
-    policy = Policy(
+    return Policy(
         role=settings.role,
         read_only=args.read_only,
         max_out_of_service=settings.max_out_of_service,
         force=getattr(args, "force", False),
     )
+
+
+def run_action(args: argparse.Namespace, inventory: Inventory) -> int:
+    settings = inventory.settings
+    policy = policy_from(args, inventory)
     try:
         if not args.dry_run:
             policy.check_can_act()
@@ -141,10 +146,7 @@ async def _act(
 ) -> int:
     timeout = 10.0
 
-    async def read() -> SlurmCluster:
-        return await read_cluster(name, runner, timeout)
-
-    cluster = await read()
+    cluster = await read_cluster(name, runner, timeout)
     plan = make_plan(args, cluster, policy)
     print(plan.describe())
     if not plan.allowed:
@@ -158,16 +160,12 @@ async def _act(
         print("aiconsole: not confirmed: nothing was done", file=sys.stderr)
         return EXIT_REFUSED
 
-    async def run(argv: list[str]) -> tuple[bool, str]:
-        result = await runner.run(argv, timeout)
-        return result.status == 0, result.error_line()
-
-    outcome = await carry_out(
+    outcome = await slurm_actions.carry_out_on_slurm(
         plan,
+        runner,
+        timeout,
         policy=policy,
         audit=audit,
-        run=run,
-        verifier=slurm_actions.SlurmVerifier(read),
         progress=lambda line: print(f"  {line}", flush=True),
         verify_timeout=args.verify_timeout,
     )
@@ -192,10 +190,9 @@ def validate_targets(args: argparse.Namespace) -> None:
 
 
 def make_plan(args: argparse.Namespace, cluster: SlurmCluster, policy: Policy) -> Plan:
-    if args.command == "drain":
-        return slurm_actions.plan_drain(cluster, expand(args.nodes), args.reason, policy)
-    if args.command in ("resume", "undrain"):
-        return slurm_actions.plan_resume(cluster, expand(args.nodes), policy)
-    if args.command == "requeue":
-        return slurm_actions.plan_requeue(cluster, args.jobs, args.hold, policy)
-    return slurm_actions.plan_release(cluster, args.jobs, policy)
+    if args.command in ("drain", "resume", "undrain"):
+        return slurm_actions.plan_action(
+            cluster, args.command, expand(args.nodes), policy, getattr(args, "reason", None)
+        )
+    action = "requeue-hold" if getattr(args, "hold", False) else args.command
+    return slurm_actions.plan_action(cluster, action, args.jobs, policy)

@@ -8,10 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from aiconsole.actions.plan import Impact, Plan, TargetResult
+from aiconsole.actions.audit import AuditLog
+from aiconsole.actions.execute import Progress, carry_out
+from aiconsole.actions.plan import Impact, Outcome, Plan, TargetResult
 from aiconsole.actions.policy import Policy
 from aiconsole.model import SlurmCluster, SlurmJob, SlurmNode
 from aiconsole.slurm import commands
+from aiconsole.slurm.reader import read_cluster
+from aiconsole.slurm.runner import Runner
 
 HELD = ("JobHeldUser", "JobHeldAdmin")
 
@@ -206,3 +210,52 @@ class SlurmVerifier:
         if plan.action == "requeue-hold":
             requeued = requeued and is_held(job)
         return TargetResult(target, requeued, f"{state}, restarts {job.restarts}")
+
+
+def plan_action(
+    cluster: SlurmCluster,
+    action: str,
+    targets: list[str],
+    policy: Policy,
+    reason: str | None = None,
+) -> Plan:
+    """The plan for ``action`` by name (as the CLI's commands and the TUI's keys say it)."""
+    if action == "drain":
+        return plan_drain(cluster, targets, reason or "", policy)
+    if action in ("resume", "undrain"):
+        return plan_resume(cluster, targets, policy)
+    if action in ("requeue", "requeue-hold"):
+        return plan_requeue(cluster, targets, action == "requeue-hold", policy)
+    if action == "release":
+        return plan_release(cluster, targets, policy)
+    raise ValueError(f"unknown Slurm action {action!r}")
+
+
+async def carry_out_on_slurm(
+    plan: Plan,
+    runner: Runner,
+    timeout: float,
+    *,
+    policy: Policy,
+    audit: AuditLog,
+    progress: Progress = lambda _line: None,
+    verify_timeout: float = 60.0,
+) -> Outcome:
+    """Run a confirmed plan's command through ``runner`` and verify by re-reading the cluster."""
+
+    async def run(argv: list[str]) -> tuple[bool, str]:
+        result = await runner.run(argv, timeout)
+        return result.status == 0, result.error_line()
+
+    async def read() -> SlurmCluster:
+        return await read_cluster(plan.scope, runner, timeout)
+
+    return await carry_out(
+        plan,
+        policy=policy,
+        audit=audit,
+        run=run,
+        verifier=SlurmVerifier(read),
+        progress=progress,
+        verify_timeout=verify_timeout,
+    )

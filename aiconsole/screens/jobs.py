@@ -3,6 +3,7 @@ which GPUs), with the actions on the row under the cursor."""
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -173,8 +174,6 @@ def job_matches(job: SlurmJob, text: str) -> bool:
 def node_rows(cluster: SlurmCluster, palette: Palette) -> Rows:
     rows: dict[str, tuple[Cell, ...]] = {}
     for node in cluster.nodes:
-        from rich.text import Text
-
         level = NODE_LEVEL.get(node.summary.rstrip("*"))
         if node.summary.endswith("*"):
             level = "error"
