@@ -17,13 +17,10 @@ from aiconsole.collectors.slurm import SlurmCollector
 from aiconsole.slurm.runner import SshRunner
 from aiconsole.store import FleetStore
 from tests.conftest import run_aiconsole
-from tests.estate import available
+from tests.estate import available, required
 from tests.slurm_estate import SlurmEstate, slurm_available
 
-pytestmark = pytest.mark.skipif(
-    available() is not None or slurm_available() is not None,
-    reason=f"estate: {available() or slurm_available()}",
-)
+pytestmark = required(available() or slurm_available())
 
 
 @pytest.fixture(scope="module")

@@ -14,9 +14,9 @@ from aiconsole.config import Settings
 from aiconsole.fleet import Fleet, ssh_fleet
 from aiconsole.model import HostState
 from tests.conftest import run_aiconsole
-from tests.estate import Estate, available
+from tests.estate import Estate, available, required
 
-pytestmark = pytest.mark.skipif(available() is not None, reason=f"estate: {available()}")
+pytestmark = required(available())
 
 HOSTS = 6
 
