@@ -14,6 +14,7 @@ from types import MappingProxyType
 import msgspec
 
 from aiconsole.model import FleetSnapshot, HostState, SlurmCluster
+from aiconsole.text import MAX_REASON, clean
 
 
 class FleetStore:
@@ -32,6 +33,13 @@ class FleetStore:
         self._replace(hosts)
 
     def put(self, state: HostState) -> None:
+        """Replace one host's state. Its reason is cleaned here, the one door every collector's
+        reasons pass (they quote what hosts and SSH servers said); samples were cleaned when
+        they were decoded."""
+        if state.reason is not None:
+            reason = clean(state.reason, MAX_REASON)
+            if reason is not state.reason:
+                state = msgspec.structs.replace(state, reason=reason)
         hosts = dict(self._hosts)
         hosts[state.name] = state
         self._replace(hosts)

@@ -169,13 +169,13 @@ class HostScreen(LiveScreen):
         palette = self.palette
         identity = self.query_one("#host-identity", Static)
         if state is None:
-            identity.update(f"{self.host_name}: no longer in the inventory")
+            identity.update(Text(f"{self.host_name}: no longer in the inventory"))
             return
         identity.update(identity_line(state, palette))
         self.query_one("#host-slurm", Static).update(slurm_line(self.host_name, snapshot))
         sample = state.sample
         if sample is None:
-            self.query_one("#host-resources", Static).update("waiting for the first sample…")
+            self.query_one("#host-resources", Static).update(Text("waiting for the first sample…"))
             return
         self.query_one("#host-resources", Static).update(resources_text(sample, palette))
         owners = gpu_owners(self.host_name, snapshot)
@@ -188,7 +188,7 @@ class HostScreen(LiveScreen):
         self.query_one("#xids-title", Static).update(xid_title(sample.gpu))
         self._show("xids", xid_rows(sample.gpu, palette), "no XID events")
         self.query_one("#processes-title", Static).update(
-            f"GPU processes (by {self.process_order}; o: order)"
+            Text(f"GPU processes (by {self.process_order}; o: order)")
         )
         self._show(
             "processes", process_rows(sample, self.process_order), "no processes on the GPUs"
@@ -212,10 +212,10 @@ class HostScreen(LiveScreen):
         table.display = bool(rows)
         empty.display = not rows
         if not rows:
-            empty.update(empty_reason)
+            empty.update(Text(empty_reason))
 
 
-def slurm_line(host: str, snapshot: FleetSnapshot) -> str:
+def slurm_line(host: str, snapshot: FleetSnapshot) -> Text:
     """The host's Slurm node: state, reason, and who holds which of its GPUs."""
     short = host.split(".")[0]
     for cluster in snapshot.clusters:
@@ -233,8 +233,8 @@ def slurm_line(host: str, snapshot: FleetSnapshot) -> str:
         ]
         if holders:
             text += "; " + "; ".join(holders)
-        return text
-    return ""
+        return Text(text)
+    return Text()
 
 
 def gpu_owners(host: str, snapshot: FleetSnapshot) -> dict[int, str]:
@@ -496,11 +496,7 @@ def xid_rows(section: GpuSection, palette: Palette) -> Rows:
     rows: dict[str, tuple[Cell, ...]] = {}
     # Newest first: the one that matters now is at the top.
     for number, event in reversed(list(enumerate(section.xid_events))):
-        when = (
-            units.NA
-            if event.at is None
-            else datetime.fromtimestamp(event.at).strftime("%Y-%m-%d %H:%M:%S")
-        )
+        when = xid_time(event.at)
         style = palette.level("error" if event.xid in SEVERE_XIDS else "warning")
         gpu = units.NA if event.gpu_index is None else str(event.gpu_index)
         if event.gpu_index is None and event.bus_id:
@@ -514,6 +510,16 @@ def xid_rows(section: GpuSection, palette: Palette) -> Rows:
             (event.detail or "")[:120],
         )
     return rows
+
+
+def xid_time(at: float | None) -> str:
+    """Local date and time of an XID; a time no calendar can hold is shown as the number."""
+    if at is None:
+        return units.NA
+    try:
+        return datetime.fromtimestamp(at).strftime("%Y-%m-%d %H:%M:%S")
+    except (OverflowError, OSError, ValueError):  # e.g. 1e300 or NaN from a confused host
+        return f"t={at:.6g}"
 
 
 def filesystem_rows(sample: HostSample, palette: Palette) -> Rows:
