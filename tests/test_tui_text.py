@@ -31,7 +31,7 @@ RLO = "\u202e"
 TALL = (160, 92)
 
 
-def hostile_store(click_target: Path | None = None) -> FleetStore:
+def hostile_store(click_target: Path = Path("/nonexistent")) -> FleetStore:
     """The synthetic fleet, with the host's processes, XID detail, hostname and reason
     hostile, decoded through the same boundary as a probe's line over SSH."""
     store = fleet_store()
@@ -112,8 +112,21 @@ async def test_host_text_is_shown_literally_with_controls_as_pictures(tmp_path: 
         assert "[bold red]x" in screen and "[/x]" in screen
 
 
+def click_store(target: Path) -> FleetStore:
+    """One process whose command line, read as markup, would save a screenshot when clicked."""
+    store = fleet_store()
+    state = store.get(HOST)
+    assert state is not None and state.sample is not None
+    tree: Any = msgspec.to_builtins(state.sample)
+    command = f"[@click=app.screenshot('pwned.svg','{target}')]CLICK ME[/]"
+    tree["gpu"]["gpus"][0]["processes"][0]["command"] = command
+    sample = decode_line(json.dumps(tree).encode())
+    store.put(msgspec.structs.replace(state, sample=sample))
+    return store
+
+
 async def test_a_click_on_a_hostile_command_runs_nothing(tmp_path: Path) -> None:
-    app = static_app(hostile_store(tmp_path))
+    app = static_app(click_store(tmp_path))
     async with app.run_test(size=TALL) as pilot:
         app.open_host(HOST)
         await wait_for(pilot, on_screen(app, HostScreen))
@@ -189,5 +202,5 @@ def test_hostile_host_screen_snapshot(snap_compare: Callable[..., bool]) -> None
         await pilot.pause()
         await pilot.pause()
 
-    app = static_app(hostile_store(Path("/nonexistent")))
+    app = static_app(hostile_store())
     assert snap_compare(app, terminal_size=(130, 70), run_before=open_host)
