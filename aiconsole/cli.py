@@ -14,6 +14,7 @@ import dataclasses
 import json
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import msgspec
 
@@ -36,6 +37,9 @@ from aiconsole.nodeset import NodeSetError
 from aiconsole.slurm.runner import runner_for
 from aiconsole.summary import summarize
 from aiconsole.text import MAX_REASON, clean
+
+if TYPE_CHECKING:
+    from aiconsole.collectors.ssh import HostCheck  # imports asyncssh: only when checking
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -253,7 +257,7 @@ def shown(value: str | None) -> str:
 
 
 def run_hosts_check(fleet: Fleet) -> int:
-    from aiconsole.collectors.ssh import HostCheck, SshCollector
+    from aiconsole.collectors.ssh import SshCollector
 
     async def check_all() -> list[HostCheck]:
         return await asyncio.gather(
@@ -261,19 +265,24 @@ def run_hosts_check(fleet: Fleet) -> int:
         )
 
     results = asyncio.run(check_all())
-    print(
+    print(format_checks(results))
+    return EXIT_OK if all(r.status == "ok" for r in results) else EXIT_DEGRADED
+
+
+def format_checks(results: Sequence[HostCheck]) -> str:
+    """``hosts check`` as a table; a host's words (its name for itself, why it failed, what
+    its SSH server said) pass through :func:`shown`."""
+    lines = [
         f"{'HOST':<20} {'STATUS':<16} {'CONNECT':>8} {'RTT':>7} {'PROBE':<7} {'PYTHON':<8} "
         "HOSTNAME/REASON"
-    )
-    healthy = True
+    ]
     for r in results:
-        healthy &= r.status == "ok"
-        print(
+        lines.append(
             f"{shown(r.name):<20} {r.status:<16} {units.number(r.connect_ms, 'ms'):>8} "
             f"{units.number(r.rtt_ms, 'ms'):>7} {shown(r.probe_version) or units.NA:<7} "
             f"{shown(r.python_version) or units.NA:<8} {shown(r.reason or r.hostname)}"
         )
-    return EXIT_OK if healthy else EXIT_DEGRADED
+    return "\n".join(lines)
 
 
 def run_tui(fleet: Fleet, policy: Policy, audit: AuditLog) -> int:
