@@ -13,7 +13,7 @@ import pytest
 from rich.text import Text
 from textual.coordinate import Coordinate
 from textual.pilot import Pilot
-from textual.widgets import DataTable, Static
+from textual.widgets import DataTable, Input, Static
 
 from aiconsole.collectors.ssh import decode_line
 from aiconsole.model import HostState, SlurmCluster, SlurmJob, SlurmNode, XidEvent
@@ -204,3 +204,15 @@ def test_hostile_host_screen_snapshot(snap_compare: Callable[..., bool]) -> None
 
     app = static_app(hostile_store())
     assert snap_compare(app, terminal_size=(130, 70), run_before=open_host)
+
+
+async def test_a_pasted_filter_reaches_the_title_cleaned() -> None:
+    app = static_app()
+    async with app.run_test(size=(100, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("slash")
+        app.screen.query_one("#fleet-filter", Input).value = f"gpu{OSC52}"
+        await pilot.pause()
+        assert app.screen.sub_title is not None
+        assert "\x1b" not in app.screen.sub_title
+        assert "gpu␛]52;c;cm0gLXJmIH4=␇" in app.screen.sub_title
