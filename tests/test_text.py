@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 import pytest
@@ -243,3 +243,46 @@ def test_the_store_cleans_every_reason() -> None:
     store.put(HostState(name="gpu01", status="unreachable", reason=f"banner: {OSC52}{RLO}x\n"))
     state = store.get("gpu01")
     assert state is not None and state.reason == "banner: ␛]52;c;cm0gLXJmIH4=␇x␊"
+
+
+class Inner(msgspec.Struct, frozen=True):
+    label: str
+    count: int = 0
+
+
+class Shapes(msgspec.Struct, frozen=True):
+    """Every shape of field a model may grow: each must be walked if it can hold text."""
+
+    plain: str
+    maybe: str | None
+    either: str | int
+    names: tuple[str, ...]
+    pair: tuple[int, str]
+    listed: list[str]
+    mapping: dict[str, int]
+    nested: Inner
+    inners: tuple[Inner, ...]
+    numbers: tuple[float, ...]
+    kind: Literal["a", "b"] = "a"
+
+
+def test_clean_strings_walks_every_shape_of_field() -> None:
+    bad = f"x{OSC52}{RLO}"
+    value = Shapes(
+        plain=bad,
+        maybe=bad,
+        either=bad,
+        names=(bad, "ok"),
+        pair=(1, bad),
+        listed=[bad],
+        mapping={bad: 1},
+        nested=Inner(bad),
+        inners=(Inner("ok"), Inner(bad)),
+        numbers=(1.0, 2.0),
+    )
+    cleaned = clean_strings(value)
+    strings = strings_in(msgspec.to_builtins(cleaned))
+    assert strings.count(clean(bad)) == 9
+    assert all(is_clean(s) for s in strings)
+    assert cleaned.inners[0] is value.inners[0]  # what was clean is kept, not copied
+    assert cleaned.numbers is value.numbers
