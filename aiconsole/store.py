@@ -32,10 +32,10 @@ class FleetStore:
             hosts.setdefault(name, HostState(name=name, status="connecting"))
         self._replace(hosts)
 
-    def put(self, state: HostState) -> None:
-        """Replace one host's state. Its reason is cleaned here, the one door every collector's
-        reasons pass (they quote what hosts and SSH servers said); samples were cleaned when
-        they were decoded."""
+    def put(self, state: HostState) -> HostState:
+        """Replace one host's state, and return it as stored. Its reason is cleaned here, the
+        one door every collector's reasons pass (they quote what hosts and SSH servers said);
+        samples were cleaned when they were decoded."""
         if state.reason is not None:
             reason = clean(state.reason, MAX_REASON)
             if reason is not state.reason:
@@ -43,6 +43,7 @@ class FleetStore:
         hosts = dict(self._hosts)
         hosts[state.name] = state
         self._replace(hosts)
+        return state
 
     def put_cluster(self, cluster: SlurmCluster) -> None:
         self._clusters = MappingProxyType({**self._clusters, cluster.name: cluster})

@@ -111,8 +111,7 @@ class Collector(ABC):
                 received_at=self._clock(),
                 sample=sample,
             )
-        self.store.put(state)
-        return state
+        return self.store.put(state)  # as stored: with its reason cleaned
 
     def notice(self) -> str | None:
         """Something the operator must hear about a host that is fine (shown as its reason)."""
