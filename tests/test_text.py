@@ -286,3 +286,19 @@ def test_clean_strings_walks_every_shape_of_field() -> None:
     assert all(is_clean(s) for s in strings)
     assert cleaned.inners[0] is value.inners[0]  # what was clean is kept, not copied
     assert cleaned.numbers is value.numbers
+
+
+@settings(max_examples=200)
+@given(st.text(), st.text(max_size=12), st.sampled_from(["ascii", "utf-8"]))
+def test_whatever_text_a_host_sends_decodes_clean(value: str, key: str, encoding: str) -> None:
+    state = fleet_store().get("gpu-node-05")
+    assert state is not None and state.sample is not None
+    tree: Any = msgspec.to_builtins(state.sample)
+    tree["identity"]["hostname"] = value
+    tree["gpu"]["gpus"][1]["processes"][0]["command"] = value
+    tree["gpu"]["gpus"][1]["unavailable"] = {key: value}
+    line = json.dumps(tree, ensure_ascii=encoding == "ascii").encode()
+    sample = decode_line(line)
+    all_strings_clean(sample)
+    assert sample.identity.hostname == clean(value)
+    assert sample.gpu.gpus[1].unavailable == {clean(key): clean(value)}
