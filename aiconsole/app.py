@@ -112,7 +112,8 @@ class ConsoleApp(App[None]):
         try:
             plan = slurm_actions.plan_action(state, action, targets, self.policy, reason)
         except InvalidArgument as error:
-            self.notify(str(error), severity="error")
+            # The message quotes what was typed or read from Slurm: text, not markup.
+            self.notify(str(error), severity="error", markup=False)
             return
 
         async def execute(plan: Plan, progress: Callable[[str], None]) -> Outcome:

@@ -14,6 +14,7 @@ import dataclasses
 import json
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import msgspec
 
@@ -35,6 +36,10 @@ from aiconsole.model import FleetSnapshot, json_schema
 from aiconsole.nodeset import NodeSetError
 from aiconsole.slurm.runner import runner_for
 from aiconsole.summary import summarize
+from aiconsole.text import MAX_REASON, clean
+
+if TYPE_CHECKING:
+    from aiconsole.collectors.ssh import HostCheck  # imports asyncssh: only when checking
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -216,6 +221,8 @@ def run_snapshot(fleet: Fleet, *, as_json: bool, window: float) -> int:
 
 
 def format_text(snapshot: FleetSnapshot) -> str:
+    """The snapshot as a short table. Every name and reason passes through :func:`shown`: the
+    table goes to a terminal, and these strings come from hosts, Slurm and the inventory."""
     header = (
         f"{'HOST':<20} {'STATUS':<12} {'CPU':>5} {'MEM':>13} {'GPUS':>4} {'UTIL':>5} {'REASON'}"
     )
@@ -226,26 +233,31 @@ def format_text(snapshot: FleetSnapshot) -> str:
             f"{units.bytes_short(s.memory_used_bytes)}/{units.bytes_short(s.memory_total_bytes)}"
         )
         lines.append(
-            f"{s.name:<20} {s.status:<12} {units.percent(s.cpu_percent):>5} {memory:>13} "
-            f"{s.gpu_count:>4} {units.percent(s.gpu_util_mean):>5} {s.reason or ''}".rstrip()
+            f"{shown(s.name):<20} {s.status:<12} {units.percent(s.cpu_percent):>5} {memory:>13} "
+            f"{s.gpu_count:>4} {units.percent(s.gpu_util_mean):>5} {shown(s.reason)}".rstrip()
         )
     for cluster in snapshot.clusters:
         lines.append("")
         lines.append(
-            f"Slurm {cluster.name}: {cluster.status}"
-            + (f" ({cluster.reason})" if cluster.reason else "")
+            f"Slurm {shown(cluster.name)}: {cluster.status}"
+            + (f" ({shown(cluster.reason)})" if cluster.reason else "")
             + f", {len(cluster.nodes)} nodes, {len(cluster.jobs)} jobs"
         )
         for node in cluster.nodes:
             lines.append(
-                f"  {node.name:<18} {node.summary:<12} GPUs {node.gpus_used or 0}/"
-                f"{node.gpus_total or 0}  {node.reason or ''}".rstrip()
+                f"  {shown(node.name):<18} {shown(node.summary):<12} GPUs {node.gpus_used or 0}/"
+                f"{node.gpus_total or 0}  {shown(node.reason)}".rstrip()
             )
     return "\n".join(lines)
 
 
+def shown(value: str | None) -> str:
+    """Text from elsewhere, safe to print to a terminal (no escape sequence gets through)."""
+    return clean(value, MAX_REASON) if value else ""
+
+
 def run_hosts_check(fleet: Fleet) -> int:
-    from aiconsole.collectors.ssh import HostCheck, SshCollector
+    from aiconsole.collectors.ssh import SshCollector
 
     async def check_all() -> list[HostCheck]:
         return await asyncio.gather(
@@ -253,19 +265,24 @@ def run_hosts_check(fleet: Fleet) -> int:
         )
 
     results = asyncio.run(check_all())
-    print(
+    print(format_checks(results))
+    return EXIT_OK if all(r.status == "ok" for r in results) else EXIT_DEGRADED
+
+
+def format_checks(results: Sequence[HostCheck]) -> str:
+    """``hosts check`` as a table; a host's words (its name for itself, why it failed, what
+    its SSH server said) pass through :func:`shown`."""
+    lines = [
         f"{'HOST':<20} {'STATUS':<16} {'CONNECT':>8} {'RTT':>7} {'PROBE':<7} {'PYTHON':<8} "
         "HOSTNAME/REASON"
-    )
-    healthy = True
+    ]
     for r in results:
-        healthy &= r.status == "ok"
-        print(
-            f"{r.name:<20} {r.status:<16} {units.number(r.connect_ms, 'ms'):>8} "
-            f"{units.number(r.rtt_ms, 'ms'):>7} {r.probe_version or units.NA:<7} "
-            f"{r.python_version or units.NA:<8} {r.reason or r.hostname or ''}"
+        lines.append(
+            f"{shown(r.name):<20} {r.status:<16} {units.number(r.connect_ms, 'ms'):>8} "
+            f"{units.number(r.rtt_ms, 'ms'):>7} {shown(r.probe_version) or units.NA:<7} "
+            f"{shown(r.python_version) or units.NA:<8} {shown(r.reason or r.hostname)}"
         )
-    return EXIT_OK if healthy else EXIT_DEGRADED
+    return "\n".join(lines)
 
 
 def run_tui(fleet: Fleet, policy: Policy, audit: AuditLog) -> int:

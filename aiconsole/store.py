@@ -14,6 +14,7 @@ from types import MappingProxyType
 import msgspec
 
 from aiconsole.model import FleetSnapshot, HostState, SlurmCluster
+from aiconsole.text import MAX_REASON, clean
 
 
 class FleetStore:
@@ -31,10 +32,18 @@ class FleetStore:
             hosts.setdefault(name, HostState(name=name, status="connecting"))
         self._replace(hosts)
 
-    def put(self, state: HostState) -> None:
+    def put(self, state: HostState) -> HostState:
+        """Replace one host's state, and return it as stored. Its reason is cleaned here, the
+        one door every collector's reasons pass (they quote what hosts and SSH servers said);
+        samples were cleaned when they were decoded."""
+        if state.reason is not None:
+            reason = clean(state.reason, MAX_REASON)
+            if reason is not state.reason:
+                state = msgspec.structs.replace(state, reason=reason)
         hosts = dict(self._hosts)
         hosts[state.name] = state
         self._replace(hosts)
+        return state
 
     def put_cluster(self, cluster: SlurmCluster) -> None:
         self._clusters = MappingProxyType({**self._clusters, cluster.name: cluster})

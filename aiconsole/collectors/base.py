@@ -17,6 +17,7 @@ import msgspec
 
 from aiconsole.model import HostSample, HostState, HostStatus
 from aiconsole.store import FleetStore
+from aiconsole.text import MAX_REASON, clean, clean_strings
 
 
 class CollectionError(Exception):
@@ -31,12 +32,20 @@ class CollectionError(Exception):
 def decode_sample(raw: object) -> HostSample:
     """Validate a probe's output (already parsed JSON) into a :class:`HostSample`.
 
-    Whatever a host sends is untrusted: a wrong type anywhere is a ``probe_error``.
+    Whatever a host sends is untrusted: a wrong type anywhere is a ``probe_error``, and every
+    string in the result has passed :func:`aiconsole.text.clean` (the one cleaning step for
+    host text: screens and JSON output take the sample's strings as they are).
     """
     try:
-        return msgspec.convert(raw, HostSample)
+        sample = msgspec.convert(raw, HostSample)
     except msgspec.ValidationError as error:
-        raise CollectionError("probe_error", f"probe output rejected: {error}") from None
+        raise CollectionError("probe_error", rejected(error)) from None
+    return clean_strings(sample)
+
+
+def rejected(error: msgspec.DecodeError) -> str:
+    """The reason for a sample that failed validation (its message may quote the host's text)."""
+    return clean(f"probe output rejected: {error}", MAX_REASON)
 
 
 def one_line(error: BaseException) -> str:
@@ -102,8 +111,7 @@ class Collector(ABC):
                 received_at=self._clock(),
                 sample=sample,
             )
-        self.store.put(state)
-        return state
+        return self.store.put(state)  # as stored: with its reason cleaned
 
     def notice(self) -> str | None:
         """Something the operator must hear about a host that is fine (shown as its reason)."""

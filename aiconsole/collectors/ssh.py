@@ -30,6 +30,7 @@ from aiconsole.collectors.base import CollectionError, Collector, one_line
 from aiconsole.collectors.ssh_options import DEFAULT_KNOWN_HOSTS, HostOptions, KnownHostsCache
 from aiconsole.model import HostSample, HostState
 from aiconsole.store import FleetStore
+from aiconsole.text import MAX_REASON, clean, clean_strings, plain_json
 
 PROBE_SOURCE = Path(probe.__file__).read_bytes()
 MAX_LINE_BYTES = 4 * 1024 * 1024
@@ -108,15 +109,22 @@ def describe_exit(status: int | None, stderr: str, python: str) -> CollectionErr
 
 
 def decode_line(line: bytes) -> HostSample:
+    """One line of probe output as a validated sample whose every string is clean.
+
+    A line that :func:`~aiconsole.text.plain_json` proves plain (the usual case) is decoded
+    straight into the structs; any other is decoded the same way and then walked by
+    :func:`~aiconsole.text.clean_strings`.
+    """
     if len(line) > MAX_LINE_BYTES:
         raise CollectionError("probe_error", f"probe line of {len(line)} bytes refused")
     try:
-        return msgspec.json.decode(line, type=HostSample)
+        sample = msgspec.json.decode(line, type=HostSample)
     except msgspec.DecodeError as error:
         preview = line[:60].decode("utf-8", "replace").strip()
         raise CollectionError(
-            "probe_error", f"undecodable probe output ({error}): {preview!r}"
+            "probe_error", clean(f"undecodable probe output ({error}): {preview!r}", MAX_REASON)
         ) from None
+    return sample if plain_json(line) else clean_strings(sample)
 
 
 def _as_bytes(data: bytes | str | None) -> bytes:

@@ -19,6 +19,7 @@ from aiconsole.fleet_view import FleetView, arrange
 from aiconsole.model import FleetSnapshot, HostState
 from aiconsole.screens.base import LiveScreen
 from aiconsole.summary import HostSummary, summarize
+from aiconsole.text import clean
 from aiconsole.widgets.fleet_table import Cell, Column, FleetTable, Row
 from aiconsole.widgets.render import STATUS_LABEL, STATUS_LEVEL, Palette
 
@@ -128,7 +129,8 @@ class FleetScreen(LiveScreen):
 
     @on(Input.Changed, "#fleet-filter")
     def _filter_changed(self, event: Input.Changed) -> None:
-        self._rearrange(replace(self.view, filter=event.value.strip()))
+        # A pasted filter may carry control characters; it is shown in the title.
+        self._rearrange(replace(self.view, filter=clean(event.value.strip(), 200)))
 
     @on(Input.Submitted, "#fleet-filter")
     def _filter_done(self, event: Input.Submitted) -> None:

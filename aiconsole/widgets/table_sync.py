@@ -3,6 +3,10 @@
 Rebuilding a table every refresh resets the cursor and scroll position and costs time in
 proportion to the fleet; here only cells whose text differs are written, rows that appeared
 are added, and rows that vanished are removed.
+
+A DataTable reads a ``str`` cell as Rich markup: a process named ``[/x]`` would crash it and
+one named ``[@click=...]`` would act when clicked. Every ``str`` cell therefore reaches the
+table as plain :class:`~rich.text.Text`, here, so no screen can forget it.
 """
 
 from __future__ import annotations
@@ -38,9 +42,14 @@ class TableSync:
             wanted = tuple(cells)
             shown = self._shown.get(key)
             if shown is None:
-                table.add_row(*wanted, key=key)
+                table.add_row(*map(plain, wanted), key=key)
             elif shown != wanted:
                 for column, old, new in zip(self.column_keys, shown, wanted, strict=True):
                     if old != new:
-                        table.update_cell(key, column, new)
+                        table.update_cell(key, column, plain(new))
             self._shown[key] = wanted
+
+
+def plain(cell: Cell) -> Text:
+    """The cell as text that is shown as it is (a ``str`` is never parsed as markup)."""
+    return Text(cell) if isinstance(cell, str) else cell
