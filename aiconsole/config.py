@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from aiconsole.health.thresholds import ThresholdError, Thresholds
 from aiconsole.nodeset import NodeSetError, expand
 
 if sys.version_info >= (3, 11):
@@ -80,6 +81,8 @@ class Inventory:
     source: Path | None = None
     clusters: dict[str, str] = field(default_factory=dict)
     """Slurm cluster name -> where its commands run: ``local`` or an SSH host."""
+    health: Thresholds = field(default_factory=Thresholds)
+    """The ``[health]`` table: thresholds of the health rules."""
 
     def group_of(self, hosts: Sequence[str]) -> dict[str, str]:
         """Each host's first group in inventory order (a host may sit in several)."""
@@ -129,7 +132,7 @@ def parse(data: dict[str, Any], text: str, path: Path) -> Inventory:
         dotted = f"{table}.{key}" if table else key
         return ConfigError(f"{where}: {dotted}: {problem}")
 
-    unknown = set(data) - {"hosts", "settings", "groups", "clusters"}
+    unknown = set(data) - {"hosts", "settings", "groups", "clusters", "health"}
     if unknown:
         key = sorted(unknown)[0]
         raise fail(None, key, "unknown key (expected hosts, [settings], [groups], [clusters])")
@@ -158,7 +161,14 @@ def parse(data: dict[str, Any], text: str, path: Path) -> Inventory:
             hosts[host] = None
     for members in groups.values():
         hosts.update(dict.fromkeys(members))
-    return Inventory(tuple(hosts), groups, settings, path, clusters)
+    raw_health = data.get("health", {})
+    if not isinstance(raw_health, dict):
+        raise fail(None, "health", "must be a table of threshold = number")
+    try:
+        health = Thresholds.from_table(raw_health)
+    except ThresholdError as error:
+        raise ConfigError(f"{path}: {error}") from None
+    return Inventory(tuple(hosts), groups, settings, path, clusters, health)
 
 
 def _nodes(value: Any, fail: Any, groups: dict[str, tuple[str, ...]]) -> list[str]:
