@@ -74,12 +74,14 @@ class ConsoleApp(App[None]):
                     exit_on_error=False,
                     description=f"Slurm collector for {cluster.name}",
                 )
+        if self.fleet.alerts is not None:
+            self.fleet.alerts.start()
         self.publish_snapshot()
         self.set_interval(self.refresh_interval, self.publish_snapshot, name="refresh")
 
     def publish_snapshot(self) -> None:
         """Hand the screens the store's current state (data ages move even without new data)."""
-        snapshot = self.fleet.store.snapshot()
+        snapshot = self.fleet.live_snapshot()
         self.gpu_history.record(snapshot)
         self.fleet_snapshot = snapshot
 

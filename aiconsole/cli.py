@@ -31,6 +31,7 @@ from aiconsole.cli_actions import (
 from aiconsole.collectors.slurm import SlurmCollector
 from aiconsole.config import ConfigError, Inventory, config_path, load
 from aiconsole.fleet import Fleet, local_fleet, ssh_fleet
+from aiconsole.health.monitor import HealthMonitor
 from aiconsole.model import FleetSnapshot, health_schema, json_schema
 from aiconsole.nodeset import NodeSetError
 from aiconsole.slurm.runner import runner_for
@@ -177,6 +178,15 @@ def build_fleet(args: argparse.Namespace, inventory: Inventory) -> Fleet:
         fleet = ssh_fleet(hosts, settings)
         fleet.group_of = inventory.group_of(hosts)
     fleet.clusters = slurm_collectors(args, inventory, fleet)
+    fleet.health = HealthMonitor(inventory.health)
+    if inventory.alerts:
+        from aiconsole.alerts.pusher import AlertPusher
+
+        fleet.alerts = AlertPusher(
+            alertmanager=inventory.alerts.get("alertmanager"),
+            webhook=inventory.alerts.get("webhook"),
+        )
+        fleet.health.sink = fleet.alerts
     return fleet
 
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 import os
 import re
 import sys
+import urllib.parse
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -83,6 +84,8 @@ class Inventory:
     """Slurm cluster name -> where its commands run: ``local`` or an SSH host."""
     health: Thresholds = field(default_factory=Thresholds)
     """The ``[health]`` table: thresholds of the health rules."""
+    alerts: dict[str, str] = field(default_factory=dict)
+    """The ``[alerts]`` table: ``alertmanager`` and/or ``webhook`` URLs."""
 
     def group_of(self, hosts: Sequence[str]) -> dict[str, str]:
         """Each host's first group in inventory order (a host may sit in several)."""
@@ -132,7 +135,7 @@ def parse(data: dict[str, Any], text: str, path: Path) -> Inventory:
         dotted = f"{table}.{key}" if table else key
         return ConfigError(f"{where}: {dotted}: {problem}")
 
-    unknown = set(data) - {"hosts", "settings", "groups", "clusters", "health"}
+    unknown = set(data) - {"hosts", "settings", "groups", "clusters", "health", "alerts"}
     if unknown:
         key = sorted(unknown)[0]
         raise fail(None, key, "unknown key (expected hosts, [settings], [groups], [clusters])")
@@ -168,7 +171,22 @@ def parse(data: dict[str, Any], text: str, path: Path) -> Inventory:
         health = Thresholds.from_table(raw_health)
     except ThresholdError as error:
         raise ConfigError(f"{path}: {error}") from None
-    return Inventory(tuple(hosts), groups, settings, path, clusters, health)
+    alerts = _alerts(data.get("alerts", {}), fail)
+    return Inventory(tuple(hosts), groups, settings, path, clusters, health, alerts)
+
+
+def _alerts(raw: Any, fail: Any) -> dict[str, str]:
+    if not isinstance(raw, dict):
+        raise fail(None, "alerts", "must be a table: alertmanager = URL, webhook = URL")
+    alerts: dict[str, str] = {}
+    for key, value in raw.items():
+        if key not in ("alertmanager", "webhook"):
+            raise fail("alerts", key, "unknown key (expected alertmanager, webhook)")
+        url = urllib.parse.urlsplit(value) if isinstance(value, str) else None
+        if url is None or url.scheme not in ("http", "https") or not url.hostname:
+            raise fail("alerts", key, "must be an http:// or https:// URL")
+        alerts[key] = value
+    return alerts
 
 
 def _nodes(value: Any, fail: Any, groups: dict[str, tuple[str, ...]]) -> list[str]:

@@ -8,10 +8,9 @@ their first label, is the node's name.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from aiconsole.model import FleetSnapshot, HostState, SlurmCluster, SlurmNode, Workload
+from aiconsole.model import FleetSnapshot, HostState, SlurmCluster, SlurmJob, SlurmNode, Workload
 
 
 def host_names(state: HostState) -> set[str]:
@@ -25,12 +24,14 @@ def host_names(state: HostState) -> set[str]:
 
 @dataclass(frozen=True)
 class SlurmPlace:
-    """A host's node in one Slurm cluster, and the jobs holding its GPUs."""
+    """A host's node in one Slurm cluster, and the jobs running there."""
 
     cluster: SlurmCluster
     node: SlurmNode
     jobs_by_gpu: dict[int, tuple[Workload, ...]] = field(default_factory=dict)
     """GPU index -> the running jobs whose allocation holds it."""
+    jobs: tuple[Workload, ...] = ()
+    """Every running job on the node, GPUs or not."""
 
 
 @dataclass(frozen=True)
@@ -49,67 +50,78 @@ class Join:
         return tuple(found)
 
     def host_workloads(self, host: str) -> tuple[Workload, ...]:
-        """Every job running on the host, once each."""
-        seen: dict[str, Workload] = {}
-        for place in self.slurm(host):
-            for jobs in place.jobs_by_gpu.values():
-                for job in jobs:
-                    seen.setdefault(f"{job.cluster}/{job.id}", job)
-            for job in jobs_on(place.cluster, place.node.name):
-                seen.setdefault(f"{job.cluster}/{job.id}", job)
-        return tuple(seen.values())
+        """Every job running on the host."""
+        return tuple(job for place in self.slurm(host) for job in place.jobs)
 
 
-def _job_id(array_job: str | None, task: str | None, job_id: str) -> str:
-    return f"{array_job}_{task}" if array_job and task else job_id
+def _workload(cluster: SlurmCluster, job: SlurmJob) -> Workload:
+    job_id = job.job_id
+    if job.array_job_id and job.array_task_id:
+        job_id = f"{job.array_job_id}_{job.array_task_id}"
+    return Workload(kind="slurm_job", id=job_id, cluster=cluster.name, name=job.name, user=job.user)
 
 
-def jobs_on(cluster: SlurmCluster, node: str) -> Iterable[Workload]:
+@dataclass
+class _NodeJobs:
+    by_gpu: dict[int, list[Workload]] = field(default_factory=dict)
+    jobs: list[Workload] = field(default_factory=list)
+
+
+# The last clusters indexed, by identity: a cluster snapshot is immutable and replaced only
+# when the scheduler is read again (seconds apart), while rules run on every refresh.
+_indexed: dict[int, tuple[SlurmCluster, dict[str, _NodeJobs]]] = {}
+
+
+def _index_jobs(cluster: SlurmCluster) -> dict[str, _NodeJobs]:
+    """One pass over the cluster's jobs: node -> its running jobs and who holds each GPU."""
+    cached = _indexed.get(id(cluster))
+    if cached is not None and cached[0] is cluster:
+        return cached[1]
+    nodes: dict[str, _NodeJobs] = {}
     for job in cluster.jobs:
-        if job.state == "RUNNING" and node in job.nodes:
-            yield _workload(cluster, job.job_id, job.array_job_id, job.array_task_id, job)
+        if job.state != "RUNNING":
+            continue
+        workload = _workload(cluster, job)
+        for node in job.nodes:
+            nodes.setdefault(node, _NodeJobs()).jobs.append(workload)
+        for node, indices in job.gpu_indices.items():
+            entry = nodes.setdefault(node, _NodeJobs())
+            for index in indices:
+                entry.by_gpu.setdefault(index, []).append(workload)
+    if len(_indexed) >= 16:
+        _indexed.clear()
+    _indexed[id(cluster)] = (cluster, nodes)
+    return nodes
 
 
-def _workload(
-    cluster: SlurmCluster, job_id: str, array_job: str | None, task: str | None, job: object
-) -> Workload:
-    return Workload(
-        kind="slurm_job",
-        id=_job_id(array_job, task, job_id),
-        cluster=cluster.name,
-        name=getattr(job, "name", None),
-        user=getattr(job, "user", None),
-    )
+def jobs_on(cluster: SlurmCluster, node: str) -> tuple[Workload, ...]:
+    entry = _index_jobs(cluster).get(node)
+    return tuple(entry.jobs) if entry else ()
 
 
 def join(snapshot: FleetSnapshot) -> Join:
-    """Match every host with the Slurm nodes of the same name and the jobs on its GPUs."""
-    nodes: dict[str, list[tuple[SlurmCluster, SlurmNode]]] = {}
+    """Match every host with the Slurm nodes of the same name and the jobs on its GPUs.
+
+    Linear in hosts + nodes + jobs: it runs on every refresh of a thousand-node fleet."""
+    nodes: dict[str, list[tuple[SlurmCluster, SlurmNode, _NodeJobs | None]]] = {}
     for cluster in snapshot.clusters:
+        jobs = _index_jobs(cluster)
         for node in cluster.nodes:
-            nodes.setdefault(node.name, []).append((cluster, node))
+            nodes.setdefault(node.name, []).append((cluster, node, jobs.get(node.name)))
     places: dict[str, tuple[SlurmPlace, ...]] = {}
     for state in snapshot.hosts:
         matched: list[SlurmPlace] = []
         for name in sorted(host_names(state)):
-            for cluster, node in nodes.get(name, ()):
+            for cluster, node, entry in nodes.get(name, ()):
                 if any(p.cluster is cluster for p in matched):
                     continue
-                matched.append(SlurmPlace(cluster, node, _gpu_jobs(cluster, node.name)))
+                by_gpu = {i: tuple(w) for i, w in entry.by_gpu.items()} if entry else {}
+                matched.append(
+                    SlurmPlace(cluster, node, by_gpu, tuple(entry.jobs) if entry else ())
+                )
         if matched:
             places[state.name] = tuple(matched)
     return Join(places)
-
-
-def _gpu_jobs(cluster: SlurmCluster, node: str) -> dict[int, tuple[Workload, ...]]:
-    by_gpu: dict[int, list[Workload]] = {}
-    for job in cluster.jobs:
-        if job.state != "RUNNING":
-            continue
-        for index in job.gpu_indices.get(node, ()):
-            workload = _workload(cluster, job.job_id, job.array_job_id, job.array_task_id, job)
-            by_gpu.setdefault(index, []).append(workload)
-    return {index: tuple(jobs) for index, jobs in by_gpu.items()}
 
 
 def describe(workloads: tuple[Workload, ...]) -> str:

@@ -104,9 +104,12 @@ def gpu_faults(ctx: Context, state: HostState) -> Iterator[Observation]:
     needs the GPU reset or serviced, so the suggestion is to drain."""
     assert state.sample is not None
     for gpu in state.sample.gpu.gpus:
+        faults = list(_faults(gpu))
+        if not faults:
+            continue
         workloads = ctx.join.workloads(state.name, gpu.index)
         on = _on(gpu.index, describe(workloads))
-        for rule, severity, summary, evidence in _faults(gpu):
+        for rule, severity, summary, evidence in faults:
             yield Observation(
                 rule=rule,
                 severity=severity,
@@ -124,10 +127,14 @@ def gpu_degradation(ctx: Context, state: HostState) -> Iterator[Observation]:
     for gpu in state.sample.gpu.gpus:
         if gpu.lost:
             continue
+        slowdowns = [r for r in gpu.clock_event_reasons or () if r in SLOWDOWN_REASONS]
+        up, total = gpu.nvlink_links_up, gpu.nvlink_links_total
+        nvlink_down = up is not None and total is not None and up < total
+        if not slowdowns and not nvlink_down and not _pcie_low(gpu):
+            continue  # the common case: nothing to say, and no join to look up
         workloads = ctx.join.workloads(state.name, gpu.index)
         on = _on(gpu.index, describe(workloads))
         subject = _subject(state, gpu.index)
-        slowdowns = [r for r in gpu.clock_event_reasons or () if r in SLOWDOWN_REASONS]
         if slowdowns:
             yield Observation(
                 rule="gpu.slowdown",
@@ -138,8 +145,7 @@ def gpu_degradation(ctx: Context, state: HostState) -> Iterator[Observation]:
                 workloads=workloads,
                 action="investigate",
             )
-        up, total = gpu.nvlink_links_up, gpu.nvlink_links_total
-        if up is not None and total is not None and up < total:
+        if nvlink_down and up is not None and total is not None:
             yield Observation(
                 rule="gpu.nvlink_down",
                 severity="warning",
@@ -156,17 +162,22 @@ def _temperature(gpu: Gpu) -> dict[str, str]:
     return {} if gpu.temperature_c is None else {"temperature_c": f"{gpu.temperature_c:.0f}"}
 
 
-def _pcie(
-    gpu: Gpu, subject: Subject, on: str, workloads: tuple[Workload, ...]
-) -> Iterator[Observation]:
+def _pcie_low(gpu: Gpu) -> bool:
     # Width is fixed once trained; the generation drops on purpose when the GPU idles (link
     # power saving), so a low generation counts only while the GPU is busy.
     width, width_max = gpu.pcie_link_width, gpu.pcie_link_width_max
     gen, gen_max = gpu.pcie_link_gen, gpu.pcie_link_gen_max
     low_width = width is not None and width_max is not None and width < width_max
     busy = (gpu.util_gpu_percent or 0.0) >= 10.0
-    low_gen = gen is not None and gen_max is not None and gen < gen_max and busy
-    if low_width or low_gen:
+    return low_width or (gen is not None and gen_max is not None and gen < gen_max and busy)
+
+
+def _pcie(
+    gpu: Gpu, subject: Subject, on: str, workloads: tuple[Workload, ...]
+) -> Iterator[Observation]:
+    width, width_max = gpu.pcie_link_width, gpu.pcie_link_width_max
+    gen, gen_max = gpu.pcie_link_gen, gpu.pcie_link_gen_max
+    if _pcie_low(gpu):
         yield Observation(
             rule="gpu.pcie_degraded",
             severity="warning",
@@ -188,11 +199,12 @@ def gpu_allocation(ctx: Context, state: HostState) -> Iterator[Observation]:
     assert state.sample is not None
     slurm = ctx.join.slurm(state.name)
     for gpu in state.sample.gpu.gpus:
-        if gpu.lost:
+        util = gpu.util_gpu_percent
+        idle = util is not None and util <= ctx.thresholds.idle_util_percent
+        if gpu.lost or not (idle or (slurm and gpu.processes)):
             continue
         workloads = ctx.join.workloads(state.name, gpu.index)
-        util = gpu.util_gpu_percent
-        if workloads and util is not None and util <= ctx.thresholds.idle_util_percent:
+        if workloads and util is not None and idle:
             yield Observation(
                 rule="gpu.idle_allocated",
                 severity="warning",

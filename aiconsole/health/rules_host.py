@@ -24,6 +24,8 @@ UNSEEN = {
 
 def host_status(ctx: Context, state: HostState, counters: dict[str, int]) -> Iterator[Observation]:
     """A host the console cannot read, or whose data stopped arriving."""
+    if state.status == "ok" and (state.age_s or 0.0) <= ctx.thresholds.stale_after_s:
+        return
     workloads = ctx.join.host_workloads(state.name)
     hits = describe(workloads)
     if state.status in UNSEEN:
@@ -142,7 +144,7 @@ def slurm_nodes(ctx: Context, cluster: SlurmCluster) -> Iterator[Observation]:
     """A node slurmctld says does not respond."""
     for node in cluster.nodes:
         if "NOT_RESPONDING" in node.flags:
-            jobs = tuple(jobs_on(cluster, node.name))
+            jobs = jobs_on(cluster, node.name)
             yield Observation(
                 rule="slurm.node_not_responding",
                 severity="critical",
