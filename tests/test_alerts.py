@@ -114,7 +114,8 @@ async def test_the_live_console_pushes_its_findings_to_alertmanager(tmp_path: Pa
     from aiconsole.fleet import Fleet
     from aiconsole.health import Thresholds
     from aiconsole.health.monitor import HealthMonitor
-    from tests.synthetic import NOW as RECORDED, fleet_store
+    from tests.synthetic import NOW as RECORDED
+    from tests.synthetic import fleet_store
 
     with alertmanager(tmp_path / "am") as url:
         pusher = AlertPusher(alertmanager=url)
