@@ -28,6 +28,7 @@ from aiconsole.cli_actions import (
     run_action,
     run_audit,
 )
+from aiconsole.cli_diagnose import add_diagnose_parser, run_diagnose
 from aiconsole.collectors.slurm import SlurmCollector
 from aiconsole.config import ConfigError, Inventory, config_path, load
 from aiconsole.fleet import Fleet, local_fleet, ssh_fleet
@@ -120,6 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
         "check", help="reachability, auth, round trip and probe version of every host"
     )
     add_action_parsers(commands)
+    add_diagnose_parser(commands)
     return parser
 
 
@@ -134,6 +136,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_audit(inventory)
         if args.command in ACTIONS:
             return run_action(args, inventory)
+        if args.command == "diagnose":
+            return run_diagnose(args, inventory)
         fleet = build_fleet(args, inventory)
         try:
             if args.command == "snapshot":

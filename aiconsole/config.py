@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import sys
 import urllib.parse
 from collections.abc import Sequence
@@ -35,6 +36,7 @@ from typing import Any
 
 from aiconsole.health.thresholds import ThresholdError, Thresholds
 from aiconsole.nodeset import NodeSetError, expand
+from aiconsole.text import is_clean
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -86,6 +88,8 @@ class Inventory:
     """The ``[health]`` table: thresholds of the health rules."""
     alerts: dict[str, str] = field(default_factory=dict)
     """The ``[alerts]`` table: ``alertmanager`` and/or ``webhook`` URLs."""
+    diagnose: tuple[str, ...] = ("dcgmi", "diag", "-r", "1", "-j")
+    """``[health] diagnose``: the command ``aiconsole diagnose`` runs on a host."""
 
     def group_of(self, hosts: Sequence[str]) -> dict[str, str]:
         """Each host's first group in inventory order (a host may sit in several)."""
@@ -167,12 +171,26 @@ def parse(data: dict[str, Any], text: str, path: Path) -> Inventory:
     raw_health = data.get("health", {})
     if not isinstance(raw_health, dict):
         raise fail(None, "health", "must be a table of threshold = number")
+    raw_health = dict(raw_health)
+    diagnose = _diagnose(raw_health.pop("diagnose", None), fail)
     try:
         health = Thresholds.from_table(raw_health)
     except ThresholdError as error:
         raise ConfigError(f"{path}: {error}") from None
     alerts = _alerts(data.get("alerts", {}), fail)
-    return Inventory(tuple(hosts), groups, settings, path, clusters, health, alerts)
+    return Inventory(tuple(hosts), groups, settings, path, clusters, health, alerts, diagnose)
+
+
+def _diagnose(raw: Any, fail: Any) -> tuple[str, ...]:
+    if raw is None:
+        return Inventory.diagnose
+    try:
+        argv = tuple(shlex.split(raw)) if isinstance(raw, str) else ()
+    except ValueError:
+        argv = ()
+    if not argv or any(not is_clean(word) for word in argv):
+        raise fail("health", "diagnose", 'must be a command line, e.g. "dcgmi diag -r 1 -j"')
+    return argv
 
 
 def _alerts(raw: Any, fail: Any) -> dict[str, str]:
