@@ -49,6 +49,10 @@ class Join:
             found.extend(place.jobs_by_gpu.get(gpu_index, ()))
         return tuple(found)
 
+    def held(self, host: str) -> set[int]:
+        """GPU indices some running job holds on this host."""
+        return {index for place in self.slurm(host) for index in place.jobs_by_gpu}
+
     def host_workloads(self, host: str) -> tuple[Workload, ...]:
         """Every job running on the host."""
         return tuple(job for place in self.slurm(host) for job in place.jobs)
@@ -65,6 +69,8 @@ def _workload(cluster: SlurmCluster, job: SlurmJob) -> Workload:
 class _NodeJobs:
     by_gpu: dict[int, list[Workload]] = field(default_factory=dict)
     jobs: list[Workload] = field(default_factory=list)
+    frozen: SlurmPlace | None = None
+    """The node's place, built once per cluster snapshot (see :func:`join`)."""
 
 
 # The last clusters indexed, by identity: a cluster snapshot is immutable and replaced only
@@ -115,10 +121,13 @@ def join(snapshot: FleetSnapshot) -> Join:
             for cluster, node, entry in nodes.get(name, ()):
                 if any(p.cluster is cluster for p in matched):
                     continue
-                by_gpu = {i: tuple(w) for i, w in entry.by_gpu.items()} if entry else {}
-                matched.append(
-                    SlurmPlace(cluster, node, by_gpu, tuple(entry.jobs) if entry else ())
-                )
+                if entry is None:
+                    matched.append(SlurmPlace(cluster, node))
+                    continue
+                if entry.frozen is None or entry.frozen.node is not node:
+                    by_gpu = {i: tuple(w) for i, w in entry.by_gpu.items()}
+                    entry.frozen = SlurmPlace(cluster, node, by_gpu, tuple(entry.jobs))
+                matched.append(entry.frozen)
         if matched:
             places[state.name] = tuple(matched)
     return Join(places)

@@ -16,6 +16,7 @@ from aiconsole.health.thresholds import APPLICATION_XIDS, CRITICAL_XIDS
 from aiconsole.model import Gpu, HostState, Severity, Subject, Workload
 
 SLOWDOWN_REASONS = ("hw_thermal_slowdown", "sw_thermal_slowdown", "hw_power_brake_slowdown")
+SLOWDOWN_SET = frozenset(SLOWDOWN_REASONS)
 
 
 def _subject(state: HostState, index: int | None) -> Subject:
@@ -99,14 +100,11 @@ def _faults(gpu: Gpu) -> Iterator[tuple[str, Severity, str, dict[str, str]]]:
         )
 
 
-def gpu_faults(ctx: Context, state: HostState) -> Iterator[Observation]:
+def gpu_faults(ctx: Context, state: HostState, gpu: Gpu) -> Iterator[Observation]:
     """Lost GPUs, uncorrectable ECC, row remapping trouble, retired pages pending: each
     needs the GPU reset or serviced, so the suggestion is to drain."""
-    assert state.sample is not None
-    for gpu in state.sample.gpu.gpus:
-        faults = list(_faults(gpu))
-        if not faults:
-            continue
+    faults = list(_faults(gpu))
+    if faults:
         workloads = ctx.join.workloads(state.name, gpu.index)
         on = _on(gpu.index, describe(workloads))
         for rule, severity, summary, evidence in faults:
@@ -121,17 +119,14 @@ def gpu_faults(ctx: Context, state: HostState) -> Iterator[Observation]:
             )
 
 
-def gpu_degradation(ctx: Context, state: HostState) -> Iterator[Observation]:
+def gpu_degradation(ctx: Context, state: HostState, gpu: Gpu) -> Iterator[Observation]:
     """Slowdowns, NVLink links down, PCIe trained below its maximum."""
-    assert state.sample is not None
-    for gpu in state.sample.gpu.gpus:
-        if gpu.lost:
-            continue
+    if not gpu.lost:
         slowdowns = [r for r in gpu.clock_event_reasons or () if r in SLOWDOWN_REASONS]
         up, total = gpu.nvlink_links_up, gpu.nvlink_links_total
         nvlink_down = up is not None and total is not None and up < total
         if not slowdowns and not nvlink_down and not _pcie_low(gpu):
-            continue  # the common case: nothing to say, and no join to look up
+            return  # the common case: nothing to say, and no join to look up
         workloads = ctx.join.workloads(state.name, gpu.index)
         on = _on(gpu.index, describe(workloads))
         subject = _subject(state, gpu.index)
@@ -194,15 +189,12 @@ def _pcie(
         )
 
 
-def gpu_allocation(ctx: Context, state: HostState) -> Iterator[Observation]:
+def gpu_allocation(ctx: Context, state: HostState, gpu: Gpu) -> Iterator[Observation]:
     """GPUs a job holds but does not use, and GPU processes that belong to no job."""
-    assert state.sample is not None
     slurm = ctx.join.slurm(state.name)
-    for gpu in state.sample.gpu.gpus:
-        util = gpu.util_gpu_percent
-        idle = util is not None and util <= ctx.thresholds.idle_util_percent
-        if gpu.lost or not (idle or (slurm and gpu.processes)):
-            continue
+    util = gpu.util_gpu_percent
+    idle = util is not None and util <= ctx.thresholds.idle_util_percent
+    if not gpu.lost and (idle or (slurm and gpu.processes)):
         workloads = ctx.join.workloads(state.name, gpu.index)
         if workloads and util is not None and idle:
             yield Observation(
@@ -229,4 +221,37 @@ def gpu_allocation(ctx: Context, state: HostState) -> Iterator[Observation]:
             )
 
 
-RULES = (xid_events, gpu_faults, gpu_degradation, gpu_allocation)
+PER_GPU = (gpu_faults, gpu_degradation, gpu_allocation)
+
+
+def _suspect(gpu: Gpu, idle_percent: float, slurm: bool, held: set[int]) -> bool:
+    """Cheap test that any per-GPU rule could fire: most GPUs are fine, and the rules run on
+    every refresh for thousands of GPUs."""
+    util = gpu.util_gpu_percent
+    return bool(
+        gpu.lost
+        or gpu.ecc_uncorrected_volatile
+        or gpu.remap_failure
+        or gpu.remap_pending
+        or gpu.retired_pages_pending
+        or (gpu.clock_event_reasons and not SLOWDOWN_SET.isdisjoint(gpu.clock_event_reasons))
+        or (gpu.nvlink_links_up or 0) < (gpu.nvlink_links_total or 0)
+        or _pcie_low(gpu)
+        or (util is not None and util <= idle_percent)
+        or (slurm and gpu.processes and gpu.index not in held)
+    )
+
+
+def gpu_rules(ctx: Context, state: HostState) -> Iterator[Observation]:
+    """Every per-GPU rule, in one pass over the host's GPUs."""
+    assert state.sample is not None
+    slurm = bool(ctx.join.slurm(state.name))
+    held = ctx.join.held(state.name) if slurm else set()
+    idle = ctx.thresholds.idle_util_percent
+    for gpu in state.sample.gpu.gpus:
+        if _suspect(gpu, idle, slurm, held):
+            for rule in PER_GPU:
+                yield from rule(ctx, state, gpu)
+
+
+RULES = (xid_events, gpu_rules)
