@@ -17,6 +17,7 @@ from aiconsole.fleet import Fleet
 from aiconsole.history import GpuHistory
 from aiconsole.model import FleetSnapshot
 from aiconsole.screens.fleet import FleetScreen
+from aiconsole.screens.health import HealthScreen
 from aiconsole.screens.help import HelpScreen
 from aiconsole.screens.host import HostScreen
 from aiconsole.screens.jobs import JobsScreen
@@ -31,6 +32,7 @@ class ConsoleApp(App[None]):
         Binding("q", "quit", "Quit"),
         Binding("question_mark", "help", "Help", key_display="?"),
         Binding("j", "jobs", "Slurm jobs"),
+        Binding("f", "health", "Findings"),
     ]
 
     fleet_snapshot: reactive[FleetSnapshot | None] = reactive(None, always_update=True)
@@ -74,17 +76,23 @@ class ConsoleApp(App[None]):
                     exit_on_error=False,
                     description=f"Slurm collector for {cluster.name}",
                 )
+        if self.fleet.alerts is not None:
+            self.fleet.alerts.start()
         self.publish_snapshot()
         self.set_interval(self.refresh_interval, self.publish_snapshot, name="refresh")
 
     def publish_snapshot(self) -> None:
         """Hand the screens the store's current state (data ages move even without new data)."""
-        snapshot = self.fleet.store.snapshot()
+        snapshot = self.fleet.live_snapshot()
         self.gpu_history.record(snapshot)
         self.fleet_snapshot = snapshot
 
     def open_host(self, name: str) -> None:
         self.push_screen(HostScreen(name))
+
+    def action_health(self) -> None:
+        if not isinstance(self.screen, HealthScreen):
+            self.push_screen(HealthScreen())
 
     def action_jobs(self) -> None:
         if not isinstance(self.screen, JobsScreen):
@@ -92,12 +100,14 @@ class ConsoleApp(App[None]):
 
     # -- actions: the same plan -> confirm -> execute -> verify -> audit as the CLI ----------
 
-    def start_drain(self, cluster: str, node: str) -> None:
-        def with_reason(reason: str | None) -> None:
-            if reason:
-                self.start_action(cluster, "drain", [node], reason)
+    def start_drain(self, cluster: str, node: str, reason: str = "") -> None:
+        """Ask why (``reason`` pre-fills the answer, e.g. from a finding), then plan."""
 
-        self.push_screen(ReasonScreen(f"Drain {node}: why?"), with_reason)
+        def with_reason(answer: str | None) -> None:
+            if answer:
+                self.start_action(cluster, "drain", [node], answer)
+
+        self.push_screen(ReasonScreen(f"Drain {node}: why?", reason), with_reason)
 
     def start_action(
         self, cluster: str, action: str, targets: list[str], reason: str | None = None
@@ -134,6 +144,7 @@ class ConsoleApp(App[None]):
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         yield SystemCommand("Slurm jobs", "Nodes and jobs of the Slurm cluster", self.action_jobs)
+        yield SystemCommand("Findings", "Health findings, worst first", self.action_health)
         if isinstance(screen, JobsScreen) and self.policy.can_act:
             for name, help_text, action in (
                 ("Drain node", "Drain the node under the cursor", screen.action_drain),

@@ -29,10 +29,12 @@ from aiconsole.cli_actions import (
     run_action,
     run_audit,
 )
+from aiconsole.cli_diagnose import add_diagnose_parser, run_diagnose
 from aiconsole.collectors.slurm import SlurmCollector
 from aiconsole.config import ConfigError, Inventory, config_path, load
 from aiconsole.fleet import Fleet, local_fleet, ssh_fleet
-from aiconsole.model import FleetSnapshot, json_schema
+from aiconsole.health.monitor import HealthMonitor
+from aiconsole.model import FleetSnapshot, health_schema, json_schema
 from aiconsole.nodeset import NodeSetError
 from aiconsole.slurm.runner import runner_for
 from aiconsole.summary import summarize
@@ -105,13 +107,26 @@ def build_parser() -> argparse.ArgumentParser:
         help="take two samples S seconds apart so rates (CPU %%, bytes/s) are filled in; "
         "0 takes one sample and reports rates as unavailable (default 0.25)",
     )
-    commands.add_parser("schema", help="print the JSON Schema of `snapshot --json`")
+    health = commands.add_parser(
+        "health",
+        help="collect once, judge, print findings; exit 0 ok, 1 warning, 2 critical, "
+        "3 nothing could be judged",
+    )
+    health.add_argument("--json", action="store_true", help="print the findings as JSON")
+    health.add_argument(
+        "--window", type=float, default=0.25, metavar="S", help="as for snapshot (default 0.25)"
+    )
+    schema = commands.add_parser("schema", help="print the JSON Schema of `snapshot --json`")
+    schema.add_argument(
+        "--health", action="store_true", help="the schema of `health --json` instead"
+    )
     hosts = commands.add_parser("hosts", help="inventory tools")
     hosts_commands = hosts.add_subparsers(dest="hosts_command", metavar="SUBCOMMAND", required=True)
     hosts_commands.add_parser(
         "check", help="reachability, auth, round trip and probe version of every host"
     )
     add_action_parsers(commands)
+    add_diagnose_parser(commands)
     return parser
 
 
@@ -119,17 +134,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         if args.command == "schema":
-            print(json.dumps(json_schema(), indent=2))
+            print(json.dumps(health_schema() if args.health else json_schema(), indent=2))
             return EXIT_OK
         inventory = load_inventory(args)
         if args.command == "audit":
             return run_audit(inventory)
         if args.command in ACTIONS:
             return run_action(args, inventory)
+        if args.command == "diagnose":
+            return run_diagnose(args, inventory)
         fleet = build_fleet(args, inventory)
         try:
             if args.command == "snapshot":
                 return run_snapshot(fleet, as_json=args.json, window=args.window)
+            if args.command == "health":
+                return run_health(fleet, inventory, as_json=args.json, window=args.window)
             if args.command == "hosts":
                 return run_hosts_check(fleet)
             return run_tui(fleet, policy_from(args, inventory), audit_log(inventory))
@@ -168,6 +187,15 @@ def build_fleet(args: argparse.Namespace, inventory: Inventory) -> Fleet:
         fleet = ssh_fleet(hosts, settings)
         fleet.group_of = inventory.group_of(hosts)
     fleet.clusters = slurm_collectors(args, inventory, fleet)
+    fleet.health = HealthMonitor(inventory.health)
+    if inventory.alerts:
+        from aiconsole.alerts.pusher import AlertPusher
+
+        fleet.alerts = AlertPusher(
+            alertmanager=inventory.alerts.get("alertmanager"),
+            webhook=inventory.alerts.get("webhook"),
+        )
+        fleet.health.sink = fleet.alerts
     return fleet
 
 
@@ -200,7 +228,7 @@ def slurm_collectors(
     ]
 
 
-def run_snapshot(fleet: Fleet, *, as_json: bool, window: float) -> int:
+def collect_once(fleet: Fleet, window: float) -> FleetSnapshot:
     async def collect() -> FleetSnapshot:
         try:
             return await fleet.snapshot_once(window)
@@ -208,7 +236,26 @@ def run_snapshot(fleet: Fleet, *, as_json: bool, window: float) -> int:
             for cluster in fleet.clusters:
                 cluster.close()  # inside the loop its connections belong to
 
-    snapshot = asyncio.run(collect())
+    return asyncio.run(collect())
+
+
+def run_health(fleet: Fleet, inventory: Inventory, *, as_json: bool, window: float) -> int:
+    from aiconsole.health.report import health_report, render_text
+
+    report = health_report(collect_once(fleet, window), inventory.health)
+    if as_json:
+        sys.stdout.buffer.write(msgspec.json.encode(report) + b"\n")
+    else:
+        print(render_text(report))
+    sys.stdout.flush()
+    return report.exit_code
+
+
+def run_snapshot(fleet: Fleet, *, as_json: bool, window: float) -> int:
+    from aiconsole.health import judge
+
+    snapshot = collect_once(fleet, window)
+    snapshot = msgspec.structs.replace(snapshot, findings=judge(snapshot))
     if as_json:
         sys.stdout.buffer.write(msgspec.json.encode(snapshot) + b"\n")
     else:

@@ -26,13 +26,17 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import sys
+import urllib.parse
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from aiconsole.health.thresholds import ThresholdError, Thresholds
 from aiconsole.nodeset import NodeSetError, expand
+from aiconsole.text import is_clean
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -80,6 +84,12 @@ class Inventory:
     source: Path | None = None
     clusters: dict[str, str] = field(default_factory=dict)
     """Slurm cluster name -> where its commands run: ``local`` or an SSH host."""
+    health: Thresholds = field(default_factory=Thresholds)
+    """The ``[health]`` table: thresholds of the health rules."""
+    alerts: dict[str, str] = field(default_factory=dict)
+    """The ``[alerts]`` table: ``alertmanager`` and/or ``webhook`` URLs."""
+    diagnose: tuple[str, ...] = ("dcgmi", "diag", "-r", "1", "-j")
+    """``[health] diagnose``: the command ``aiconsole diagnose`` runs on a host."""
 
     def group_of(self, hosts: Sequence[str]) -> dict[str, str]:
         """Each host's first group in inventory order (a host may sit in several)."""
@@ -129,7 +139,7 @@ def parse(data: dict[str, Any], text: str, path: Path) -> Inventory:
         dotted = f"{table}.{key}" if table else key
         return ConfigError(f"{where}: {dotted}: {problem}")
 
-    unknown = set(data) - {"hosts", "settings", "groups", "clusters"}
+    unknown = set(data) - {"hosts", "settings", "groups", "clusters", "health", "alerts"}
     if unknown:
         key = sorted(unknown)[0]
         raise fail(None, key, "unknown key (expected hosts, [settings], [groups], [clusters])")
@@ -158,7 +168,43 @@ def parse(data: dict[str, Any], text: str, path: Path) -> Inventory:
             hosts[host] = None
     for members in groups.values():
         hosts.update(dict.fromkeys(members))
-    return Inventory(tuple(hosts), groups, settings, path, clusters)
+    raw_health = data.get("health", {})
+    if not isinstance(raw_health, dict):
+        raise fail(None, "health", "must be a table of threshold = number")
+    raw_health = dict(raw_health)
+    diagnose = _diagnose(raw_health.pop("diagnose", None), fail)
+    try:
+        health = Thresholds.from_table(raw_health)
+    except ThresholdError as error:
+        raise ConfigError(f"{path}: {error}") from None
+    alerts = _alerts(data.get("alerts", {}), fail)
+    return Inventory(tuple(hosts), groups, settings, path, clusters, health, alerts, diagnose)
+
+
+def _diagnose(raw: Any, fail: Any) -> tuple[str, ...]:
+    if raw is None:
+        return Inventory.diagnose
+    try:
+        argv = tuple(shlex.split(raw)) if isinstance(raw, str) else ()
+    except ValueError:
+        argv = ()
+    if not argv or any(not is_clean(word) for word in argv):
+        raise fail("health", "diagnose", 'must be a command line, e.g. "dcgmi diag -r 1 -j"')
+    return argv
+
+
+def _alerts(raw: Any, fail: Any) -> dict[str, str]:
+    if not isinstance(raw, dict):
+        raise fail(None, "alerts", "must be a table: alertmanager = URL, webhook = URL")
+    alerts: dict[str, str] = {}
+    for key, value in raw.items():
+        if key not in ("alertmanager", "webhook"):
+            raise fail("alerts", key, "unknown key (expected alertmanager, webhook)")
+        url = urllib.parse.urlsplit(value) if isinstance(value, str) else None
+        if url is None or url.scheme not in ("http", "https") or not url.hostname:
+            raise fail("alerts", key, "must be an http:// or https:// URL")
+        alerts[key] = value
+    return alerts
 
 
 def _nodes(value: Any, fail: Any, groups: dict[str, tuple[str, ...]]) -> list[str]:

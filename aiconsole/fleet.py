@@ -6,10 +6,12 @@ import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from aiconsole.alerts.pusher import AlertPusher
 from aiconsole.collectors.base import Collector
 from aiconsole.collectors.local import LocalCollector
 from aiconsole.collectors.slurm import SlurmCollector
 from aiconsole.config import Settings
+from aiconsole.health.monitor import HealthMonitor
 from aiconsole.model import FleetSnapshot
 from aiconsole.store import FleetStore
 
@@ -21,6 +23,14 @@ class Fleet:
     group_of: dict[str, str] = field(default_factory=dict)
     """Host name to its inventory group, for grouping the fleet table."""
     clusters: list[SlurmCollector] = field(default_factory=list)
+    health: HealthMonitor = field(default_factory=HealthMonitor)
+    """Judges each live snapshot (with hysteresis) and hands findings to the alerts."""
+    alerts: AlertPusher | None = None
+    """Started by the live console when ``[alerts]`` names a receiver."""
+
+    def live_snapshot(self) -> FleetSnapshot:
+        """The store's current state with its findings: what the screens show."""
+        return self.health.update(self.store.snapshot())
 
     async def snapshot_once(self, window: float) -> FleetSnapshot:
         """Sample every source at once; with ``window`` > 0, twice that far apart (rates)."""

@@ -323,12 +323,86 @@ class SlurmCluster(Frozen, frozen=True, kw_only=True):
     jobs: tuple[SlurmJob, ...] = ()
 
 
+Severity = Literal["critical", "warning", "info"]
+
+SubjectKind = Literal["host", "gpu", "ib_port", "nic", "mount", "slurm_node", "cluster"]
+
+
+class Subject(Frozen, frozen=True, kw_only=True):
+    """What a finding is about: a host, one of its parts, or a scheduler's node."""
+
+    kind: SubjectKind
+    host: str | None = None
+    """Inventory name of the host, when the subject is (on) a host."""
+    cluster: str | None = None
+    """Scheduler cluster name, for ``slurm_node`` and ``cluster`` subjects."""
+    name: str | None = None
+    """The part: a GPU index as text, ``mlx5_0/1``, a NIC, a mount point, a node name."""
+
+    @property
+    def key(self) -> str:
+        """Stable identity, e.g. ``gpu07/gpu/3`` or ``slurm:prod/node/gpu07``."""
+        where = self.host if self.host is not None else f"{self.cluster}"
+        return f"{where}/{self.kind}/{self.name or ''}".rstrip("/")
+
+
+WorkloadKind = Literal["slurm_job", "pod", "container"]
+
+
+class Workload(Frozen, frozen=True, kw_only=True):
+    """The job or pod a finding hits, as the scheduler names it."""
+
+    kind: WorkloadKind
+    id: str
+    """Slurm job id (``81234``, ``3_2`` for an array task), pod UID, container id."""
+    cluster: str | None = None
+    name: str | None = None
+    user: str | None = None
+    namespace: str | None = None
+    owner: str | None = None
+    """The pod's controller (``Job/train-7``)."""
+
+
+class Finding(Frozen, frozen=True, kw_only=True):
+    """A judgement over the fleet: what is wrong, the evidence, whom it hits, what to do."""
+
+    rule: str
+    """Stable rule id, e.g. ``gpu.xid_critical``; silences and alerts key on it."""
+    severity: Severity
+    subject: Subject
+    summary: str
+    """One line, e.g. ``XID 79 (GPU has fallen off the bus) on GPU 3``."""
+    evidence: dict[str, str] = {}
+    """The values that fired the rule, as text."""
+    workloads: tuple[Workload, ...] = ()
+    action: str | None = None
+    """Suggested action: ``drain``, ``diagnose``, ``investigate``, ``clean``."""
+    first_seen: float
+    """Console clock: the first sample that showed the problem."""
+    last_seen: float
+    """Console clock: the latest sample that showed it."""
+
+
 class FleetSnapshot(Frozen, frozen=True, kw_only=True):
     schema_version: int = SCHEMA_VERSION
     generated_at: float
     """Unix time on the console's clock."""
     hosts: tuple[HostState, ...] = ()
     clusters: tuple[SlurmCluster, ...] = ()
+    findings: tuple[Finding, ...] = ()
+    """Health findings over this snapshot, worst first (``aiconsole health``)."""
+
+
+class HealthReport(Frozen, frozen=True, kw_only=True):
+    """``aiconsole health --json``: the judgement of one snapshot."""
+
+    schema_version: int = SCHEMA_VERSION
+    generated_at: float
+    status: Literal["ok", "warning", "critical", "unknown"]
+    """The worst severity found; ``unknown`` when nothing could be judged."""
+    exit_code: int
+    """As the process exits: 0 ok, 1 warning, 2 critical, 3 unknown (monitoring plugins)."""
+    findings: tuple[Finding, ...] = ()
 
 
 def json_schema() -> dict[str, object]:
@@ -336,4 +410,12 @@ def json_schema() -> dict[str, object]:
     schema = msgspec.json.schema(FleetSnapshot)
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = f"aiconsole fleet snapshot, schema_version {SCHEMA_VERSION}"
+    return schema
+
+
+def health_schema() -> dict[str, object]:
+    """The JSON Schema that ``health --json`` output conforms to."""
+    schema = msgspec.json.schema(HealthReport)
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = f"aiconsole health report, schema_version {SCHEMA_VERSION}"
     return schema

@@ -22,14 +22,18 @@ class ReasonScreen(ModalScreen[str | None]):
 
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
-    def __init__(self, title: str) -> None:
+    def __init__(self, title: str, initial: str = "") -> None:
         super().__init__()
         self._title = title
+        self._initial = initial
+        """Filled in from a finding, editable before it is used."""
 
     def compose(self) -> ComposeResult:
         with Vertical(id="reason-box", classes="modal-box"):
             yield Static(self._title, classes="modal-title")
-            yield Input(placeholder="reason, e.g. xid 79 on GPU 3", id="reason-input")
+            yield Input(
+                value=self._initial, placeholder="reason, e.g. xid 79 on GPU 3", id="reason-input"
+            )
             yield Static("Enter to continue, Escape to cancel", classes="modal-hint")
 
     @on(Input.Submitted)
