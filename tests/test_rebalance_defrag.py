@@ -169,7 +169,7 @@ def test_drained_nodes_and_other_partitions_are_not_targets() -> None:
 
 def test_caps_on_moves() -> None:
     nodes = (node("node1", 4, total=4), node("node2", 0, total=4))
-    jobs = tuple(running(str(10 + n), "node1") for n in range(4)) + (pending("20", 4, nodes=2),)
+    jobs = (*tuple(running(str(10 + n), "node1") for n in range(4)), pending("20", 4, nodes=2))
     assert plan_defrag(
         SlurmCluster(name="c", status="ok", nodes=nodes, jobs=jobs), Limits(max_moves=3)
     ).refusals == ("20: needs 4 requeues (cap 3)",)
