@@ -86,10 +86,10 @@ def test_one_requeue_of_the_cheapest_job_lets_the_4_gpu_job_start() -> None:
     assert after["node2"] == 4
 
 
-def test_lowest_priority_wins_over_least_elapsed_at_equal_count() -> None:
+def test_at_equal_count_and_progress_the_lowest_priority_goes() -> None:
     cluster = spread_cluster()
     jobs = list(cluster.jobs)
-    jobs[2] = running("13", "node3", elapsed=5400, priority=1)
+    jobs[2] = running("13", "node3", elapsed=600, priority=1)  # as cheap as job 12, lower
     result = plan_defrag(SlurmCluster(name="c", status="ok", nodes=cluster.nodes, jobs=tuple(jobs)))
     assert [m.workload for m in result.moves] == ["13"]
 

@@ -3,8 +3,8 @@ pending job can start, and only if every requeued job can be placed again.
 
 For the pending job of N nodes x g GPUs: each node of its partition that could hold g GPUs
 is costed by the smallest set of running, requeueable jobs whose GPUs cover its deficit
-(fewest jobs first, then lowest priority, then least elapsed time); the N cheapest nodes are
-taken, the requeues and the start are simulated, and the plan stands only if each requeued
+(fewest jobs first, then the least progress lost, then the lowest priority); the N cheapest
+nodes are taken, the requeues and the start are simulated, and the plan stands only if each requeued
 job then fits somewhere (a move whose work has nowhere to go is no move).
 """
 
@@ -35,11 +35,13 @@ class Freeing:
     jobs: tuple[Job, ...]
 
     @property
-    def key(self) -> tuple[int, int, float]:
+    def key(self) -> tuple[int, float, int]:
+        # Fewest jobs; then the least progress lost (GPUs x time run: the least elapsed time
+        # first); then the lowest priority.
         return (
             len(self.jobs),
+            round(sum(j.cost_gpu_hours() for j in self.jobs), 6),
             sum(j.priority for j in self.jobs),
-            sum(j.cost_gpu_hours() for j in self.jobs),
         )
 
 

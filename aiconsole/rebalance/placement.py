@@ -93,6 +93,8 @@ class Cluster:
 
     nodes: dict[str, Node]
     jobs: dict[str, Job] = field(default_factory=dict)
+    _by_node: dict[str, list[Job]] | None = field(default=None, repr=False)
+    """Running jobs per node, built on first use; entries whose job changed are skipped."""
 
     @classmethod
     def of(cls, cluster: SlurmCluster) -> Cluster:
@@ -105,7 +107,14 @@ class Cluster:
         return Cluster(dict(self.nodes), dict(self.jobs))
 
     def running_on(self, node: str) -> list[Job]:
-        return [j for j in self.jobs.values() if j.state == "RUNNING" and node in j.nodes]
+        if self._by_node is None:
+            index: dict[str, list[Job]] = {}
+            for job in self.jobs.values():
+                if job.state == "RUNNING":
+                    for name in job.nodes:
+                        index.setdefault(name, []).append(job)
+            self._by_node = index
+        return [j for j in self._by_node.get(node, ()) if self.jobs.get(j.id) is j]
 
     def release(self, job: Job) -> None:
         """Take a running job off its nodes (a requeue)."""
@@ -139,4 +148,8 @@ class Cluster:
         for name in nodes:
             node = self.nodes[name]
             self.nodes[name] = replace(node, gpus_used=node.gpus_used + job.gpus_per_node)
-        self.jobs[job.id] = replace(job, state="RUNNING", nodes=tuple(nodes))
+        placed = replace(job, state="RUNNING", nodes=tuple(nodes))
+        self.jobs[job.id] = placed
+        if self._by_node is not None:
+            for name in nodes:
+                self._by_node.setdefault(name, []).append(placed)
