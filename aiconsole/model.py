@@ -307,6 +307,12 @@ class SlurmJob(Frozen, frozen=True, kw_only=True):
     """None: no limit (``UNLIMITED``) or unknown."""
     restarts: int | None = None
     """How many times the job was requeued."""
+    priority: int | None = None
+    """Slurm's priority (higher runs first); 0 is held."""
+    requeueable: bool | None = None
+    """``Requeue=1``: Slurm may requeue it (a rebalance touches no other job)."""
+    nodes_requested: int | None = None
+    """Nodes a pending job asks for (``NumNodes``)."""
 
 
 ClusterStatus = Literal["ok", "connecting", "stale", "error"]
