@@ -38,9 +38,14 @@ def parse_mountstats(text: str) -> Dict[str, JsonDict]:
             words = line.split()
             current, in_ops = None, False
             # device SERVER:/export mounted on /mnt with fstype nfs4 statvers=1.1
-            if len(words) >= 8 and words[2:4] == ["mounted", "on"] and words[6] in NFS_TYPES:
+            if (
+                len(words) >= 8
+                and words[2:4] == ["mounted", "on"]
+                and words[5:7] == ["with", "fstype"]
+                and words[7] in NFS_TYPES
+            ):
                 current = {
-                    "fstype": words[6],
+                    "fstype": words[7],
                     "server": words[1],
                     "ops": 0,
                     "retrans": 0,
