@@ -15,7 +15,7 @@ import functools
 from pathlib import Path
 
 # Runs on the host (Python 3.8+), before any module of the package.
-_LOADER = '''\
+_LOADER = """\
 import sys
 from importlib.abc import Loader, MetaPathFinder
 from importlib.machinery import ModuleSpec
@@ -40,7 +40,7 @@ class _FromMemory(MetaPathFinder, Loader):
 
 
 sys.meta_path.insert(0, _FromMemory())
-'''
+"""
 
 
 def _module_name(package: str, root: Path, path: Path) -> str:
