@@ -51,11 +51,46 @@ def with_jobs(snapshot: FleetSnapshot, seed: int = 3) -> FleetSnapshot:
     return msgspec.structs.replace(snapshot, clusters=(cluster,))
 
 
+def busy(snapshot: FleetSnapshot) -> FleetSnapshot:
+    """The same fleet with every GPU at work and sound (the synthetic fleet gives every host a
+    pending remap and an NVLink down): a fleet with no problems, the common case."""
+    hosts = []
+    for state in snapshot.hosts:
+        if state.sample is None:
+            hosts.append(state)
+            continue
+        gpus = tuple(
+            msgspec.structs.replace(
+                g,
+                util_gpu_percent=max(g.util_gpu_percent or 0.0, 50.0),
+                remap_pending=False,
+                nvlink_links_up=g.nvlink_links_total,
+            )
+            for g in state.sample.gpu.gpus
+        )
+        section = msgspec.structs.replace(state.sample.gpu, gpus=gpus)
+        sample = msgspec.structs.replace(state.sample, gpu=section)
+        hosts.append(msgspec.structs.replace(state, sample=sample))
+    return msgspec.structs.replace(snapshot, hosts=tuple(hosts))
+
+
 def main() -> None:
-    snapshots = [
+    faulty = [
         with_jobs(fleet_store(HOSTS, GPUS, 2, seed=seed, with_faults=True).snapshot())
         for seed in (1, 2)
     ]
+    healthy = [
+        busy(with_jobs(fleet_store(HOSTS, GPUS, 2, seed=seed, with_faults=False).snapshot()))
+        for seed in (1, 2)
+    ]
+    print(f"{HOSTS} hosts x {GPUS} GPUs, {len(faulty[0].clusters[0].jobs)} Slurm jobs joined")
+    for label, snapshots in (("stress fleet", faulty), ("healthy fleet", healthy)):
+        measure(label, snapshots)
+    fleet = asyncio.run(refresh_times(HOSTS, GPUS, 2, open_host=False))
+    print(f"baseline: fleet screen refresh               {describe(fleet)}")
+
+
+def measure(label: str, snapshots: list[FleetSnapshot]) -> None:
     thresholds = Thresholds()
     state = TrackerState()
     now = snapshots[0].generated_at
@@ -74,15 +109,12 @@ def main() -> None:
         cpu.append(time.process_time() - start_cpu)
         now += 1
     severities = {s: sum(f.severity == s for f in findings) for s in ("critical", "warning")}
-    print(f"{HOSTS} hosts x {GPUS} GPUs, {len(snapshots[0].clusters[0].jobs)} Slurm jobs joined")
     print(
-        f"health rules + tracker per refresh      CPU median {statistics.median(cpu) * 1000:.1f}"
+        f"rules + tracker, {label:<21} CPU median {statistics.median(cpu) * 1000:.1f}"
         f" ms, max {max(cpu) * 1000:.1f} ms; wall median {statistics.median(times) * 1000:.1f} ms"
         f" (n={REFRESHES}); {len(observations)} observations, findings: "
         f"{severities['critical']} critical, {severities['warning']} warning"
     )
-    fleet = asyncio.run(refresh_times(HOSTS, GPUS, 2, open_host=False))
-    print(f"baseline: fleet screen refresh         {describe(fleet)}")
 
 
 if __name__ == "__main__":
