@@ -19,21 +19,18 @@ from aiconsole.slurm.parse import (
     parse_jobs,
     parse_nodes,
 )
-from aiconsole.slurm.reader import with_details
+from aiconsole.slurm.reader import cluster_from
 from tests.conftest import FIXTURES
 
 SLURM = FIXTURES / "slurm"
 
 
 def recorded_cluster() -> SlurmCluster:
-    nodes, _ = parse_nodes((SLURM / "sinfo-nodes.txt").read_text())
-    jobs, _ = parse_jobs((SLURM / "squeue-jobs.txt").read_text())
-    details = parse_job_details((SLURM / "scontrol-show-job-d-o.txt").read_text())
-    return SlurmCluster(
-        name="estate",
-        status="ok",
-        nodes=tuple(nodes),
-        jobs=tuple(with_details(job, details.get(job.job_id)) for job in jobs),
+    return cluster_from(
+        "estate",
+        (SLURM / "sinfo-nodes.txt").read_text(),
+        (SLURM / "squeue-jobs.txt").read_text(),
+        (SLURM / "scontrol-show-job-d-o.txt").read_text(),
     )
 
 

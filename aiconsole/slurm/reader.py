@@ -32,9 +32,20 @@ async def read_cluster(name: str, runner: Runner, timeout: float) -> SlurmCluste
     nodes_text, jobs_text, details_text = await asyncio.gather(
         run(commands.list_nodes()), run(commands.list_jobs()), run(commands.job_details())
     )
+    try:
+        return cluster_from(name, nodes_text, jobs_text, details_text)
+    except (ValueError, RecursionError, MemoryError) as error:
+        # The parsers skip what they do not understand; this is the net under a bug in them.
+        raise SlurmUnavailable(
+            f"{name}: Slurm output not understood: {type(error).__name__}: {error}"[:500]
+        ) from None
+
+
+def cluster_from(name: str, nodes_text: str, jobs_text: str, details_text: str) -> SlurmCluster:
+    """The cluster as the three listings (sinfo, squeue, scontrol show job -d) describe it."""
     nodes, bad_nodes = parse_nodes(nodes_text)
     jobs, bad_jobs = parse_jobs(jobs_text)
-    details = parse_job_details(details_text)
+    details = parse_job_details(details_text, {job.job_id: job.name or "" for job in jobs})
     jobs = [with_details(job, details.get(job.job_id)) for job in jobs]
     skipped = bad_nodes + bad_jobs
     return SlurmCluster(
@@ -47,10 +58,9 @@ async def read_cluster(name: str, runner: Runner, timeout: float) -> SlurmCluste
     )
 
 
-def with_details(
-    job: SlurmJob, detail: tuple[int | None, str | None, dict[str, tuple[int, ...]]] | None
-) -> SlurmJob:
-    if detail is None:
+def with_details(job: SlurmJob, gpus: dict[str, tuple[int, ...]] | None) -> SlurmJob:
+    """The job with the GPU indices it holds on each of its nodes (only its own nodes)."""
+    if not gpus:
         return job
-    restarts, task, gpus = detail
-    return msgspec.structs.replace(job, restarts=restarts, array_task_id=task, gpu_indices=gpus)
+    own = {node: indices for node, indices in gpus.items() if node in job.nodes}
+    return msgspec.structs.replace(job, gpu_indices=own)
