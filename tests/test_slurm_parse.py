@@ -123,11 +123,15 @@ def test_drain_plan_shows_running_jobs_and_their_gpus() -> None:
     assert plan.allowed
     (impact,) = plan.impacts
     assert impact.current == "mixed"
-    assert any("job 2_0" in hit and "GPU" in hit and "left to finish" in hit for hit in impact.hits)
+    # Array task 2_0 holds GPU 0 on node3 (recorded: GRES=gpu:1(IDX:0)), 2_1 holds GPU 1.
+    assert any("job 2_0" in hit and ", GPU 0:" in hit for hit in impact.hits)
+    assert any("job 2_1" in hit and ", GPU 1:" in hit for hit in impact.hits)
+    assert all(hit.endswith(": left to finish") for hit in impact.hits)
     assert plan.command == (
         "scontrol", "update", "NodeName=node3", "State=DRAIN", "Reason=xid 79"
     )  # fmt: skip
-    assert "draining" in plan.describe() or "DRAIN" in plan.describe()
+    assert "then waits until each node shows DRAIN" in plan.describe()
+    assert "  node3 (mixed)" in plan.describe().splitlines()
 
 
 def test_blast_radius_refuses_a_large_share_unless_forced() -> None:
