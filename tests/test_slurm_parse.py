@@ -15,8 +15,6 @@ from aiconsole.slurm.parse import (
     duration_s,
     gpu_count,
     gpu_indices,
-    parse_job_details,
-    parse_jobs,
     parse_nodes,
 )
 from aiconsole.slurm.reader import cluster_from
