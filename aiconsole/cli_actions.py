@@ -31,6 +31,7 @@ from aiconsole.slurm.commands import (
 )
 from aiconsole.slurm.reader import SlurmUnavailable, read_cluster
 from aiconsole.slurm.runner import CommandFailed, Runner, runner_for
+from aiconsole.text import clean
 
 EXIT_REFUSED = 3
 EXIT_UNVERIFIED = 4
@@ -150,7 +151,7 @@ def run_action(args: argparse.Namespace, inventory: Inventory) -> int:
         print(f"aiconsole: refused: {refusal}", file=sys.stderr)
         return EXIT_REFUSED
     except (InvalidArgument, NodeSetError, SlurmUnavailable, CommandFailed, AuditFailed) as error:
-        print(f"aiconsole: error: {error}", file=sys.stderr)
+        print(f"aiconsole: error: {shown(str(error))}", file=sys.stderr)
         return 1
 
 
@@ -164,7 +165,7 @@ async def _act(
 ) -> int:
     cluster = await read_cluster(name, runner, timeout)
     plan = make_plan(args, cluster, policy)
-    print(plan.describe())
+    print(shown(plan.describe()))
     if not plan.allowed:
         print("aiconsole: refused: nothing was done", file=sys.stderr)
         return EXIT_REFUSED
@@ -182,18 +183,18 @@ async def _act(
         timeout,
         policy=policy,
         audit=audit,
-        progress=lambda line: print(f"  {line}", flush=True),
+        progress=lambda line: print(f"  {shown(line)}", flush=True),
         verify_timeout=args.verify_timeout,
     )
     if audit.syslog_error:
         print(f"aiconsole: warning: audit copy not sent: {audit.syslog_error}", file=sys.stderr)
     if outcome.error:
-        print(f"aiconsole: {plan.action} failed: {outcome.error}", file=sys.stderr)
+        print(f"aiconsole: {plan.action} failed: {shown(outcome.error)}", file=sys.stderr)
         return 1
     for result in outcome.results:
         mark = "ok" if result.ok else "NOT VERIFIED"
         detail = f": {result.detail}" if result.detail else ""
-        print(f"{result.target}: {result.state} ({mark}{detail})")
+        print(shown(f"{result.target}: {result.state} ({mark}{detail})"))
     if outcome.status == "unknown":
         print(
             f"aiconsole: {plan.action}: outcome UNKNOWN: {outcome.unanswered}; Slurm may still "
@@ -201,6 +202,11 @@ async def _act(
             file=sys.stderr,
         )
     return 0 if outcome.ok else EXIT_UNVERIFIED
+
+
+def shown(text: str) -> str:
+    """Text quoting Slurm (job names, reasons, error lines) made safe for a terminal."""
+    return "\n".join(clean(line, 2000) for line in text.splitlines())
 
 
 def validate_targets(args: argparse.Namespace) -> None:

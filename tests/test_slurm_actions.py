@@ -326,3 +326,19 @@ async def test_any_error_in_a_reading_turns_the_cluster_stale_and_polling_goes_o
         "estate: reading Slurm failed: RecursionError: maximum recursion depth exceeded"
     )
     assert len(state.nodes) == 4  # the last known nodes, kept
+
+
+def test_the_cli_plan_never_sends_a_job_name_raw_to_the_terminal(
+    slurm_bin: Path, tmp_path: Path
+) -> None:
+    state = slurm_bin.parent / "state"
+    for name in ("jobs.txt", "details.txt"):
+        path = state / name
+        path.write_text(path.read_text().replace("train llama", "x\x1b]52;c;aGk=\x07\u202ey"))
+    code, stdout, stderr = run_aiconsole(
+        "--config", str(config(tmp_path)), "--slurm", "local", "requeue", "1", "--dry-run",
+        env=env_with(slurm_bin, tmp_path),
+    )  # fmt: skip
+    assert code == 0, stderr
+    assert "job 1 (root, x␛]52;c;aGk=␇y) RUNNING on node2" in stdout
+    assert "\x1b" not in stdout and "\u202e" not in stdout
