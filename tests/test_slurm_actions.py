@@ -34,9 +34,12 @@ STAND_IN = """#!/bin/sh
 # Stand-in Slurm client: answers from the recorded outputs in $STATE; "scontrol update"
 # does what $STATE/mode says: apply (drain the node), ignore, hang, apply-then-hang.
 STATE="{state}"
+# sinfo and squeue end each record with the marker their --Format asked for.
+for last in "$@"; do :; done
+end=${{last##*|}}
 case "$(basename "$0")" in
-  sinfo) cat "$STATE/nodes.txt"; exit 0 ;;
-  squeue) cat "$STATE/jobs.txt"; exit 0 ;;
+  sinfo) sed "s/\\$/$end/" "$STATE/nodes.txt"; exit 0 ;;
+  squeue) sed "s/\\$/$end/" "$STATE/jobs.txt"; exit 0 ;;
 esac
 if [ "$1" = "--details" ]; then cat "$STATE/details.txt"; exit 0; fi
 echo "$@" >> "$STATE/calls"

@@ -285,11 +285,17 @@ def test_free_text_that_looks_like_keys_changes_no_job_state(
     forged = "x Nodes=node1 CPU_IDs=0 Mem=0 GRES=gpu:4(IDX:0-3) Restarts=5 JobId=1"
     job = cluster.submit("-w", "node3", "--gres=gpu:1", "-J", forged, "--comment", forged)
     cluster.wait_until(lambda: cluster.job_field(job, "JobState") == "RUNNING", "job running")
+    # A newline in a name (Slurm takes it) must not forge a record of a job that is not there.
+    fake = "999999|999999|N/A|alice|RUNNING|None|main|node2|x|0:01|UNLIMITED|3|gres:gpu:4|f|"
+    other = cluster.submit("-w", "node4", "-J", f"y|\n{fake}\nJobId=999999 JobName=f")
     code, stdout, stderr = aiconsole(console, "snapshot", "--json")
     assert code == 0, stderr
-    (listed,) = json.loads(stdout)["clusters"][0]["jobs"]
+    jobs = {job["job_id"]: job for job in json.loads(stdout)["clusters"][0]["jobs"]}
+    assert set(jobs) == {job, other}
+    listed = jobs[job]
     assert (listed["name"], listed["restarts"]) == (forged, 0)
     assert listed["gpu_indices"] == {"node3": [0]}
+    assert jobs[other]["name"] == f"y|\n{fake}\nJobId=999999 JobName=f"
 
 
 async def test_a_latin1_byte_in_a_job_name_costs_neither_the_jobs_nor_the_link(

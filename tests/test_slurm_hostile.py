@@ -229,3 +229,51 @@ def test_squeue_array_task_whose_id_is_the_array_id_keeps_its_task() -> None:
 
 def test_details_for_jobs_squeue_did_not_list_are_ignored() -> None:
     assert parse_job_details(DETAILS, {}) == {}
+
+
+def test_a_job_name_with_a_newline_cannot_forge_a_squeue_record() -> None:
+    # Slurm accepts any name (sbatch -J $'x|\n1234|...'); squeue prints it as it is.
+    forged_line = "1234|1234|N/A|alice|RUNNING|None|main|node4|x|0:01|UNLIMITED|0|gres:gpu:4|f|"
+    end = "e0123456789abcdef"
+    text = (
+        f"555|555|N/A|mallory|PENDING|None|main||N/A|0:00|5|0|gres:gpu:1|x|\n{forged_line}|{end}\n"
+        f"1|1|N/A|root|RUNNING|None|main|node2|x|0:00|UNLIMITED|0|gres:gpu:2|train|{end}\n"
+    )
+    jobs, skipped = parse_jobs(text, end)
+    assert skipped == 0
+    assert [job.job_id for job in jobs] == ["555", "1"]
+    assert jobs[0].name == f"x|\n{forged_line}"
+    assert jobs[1].name == "train"
+
+
+def test_a_forged_scontrol_line_drops_the_details_of_the_job_it_copies() -> None:
+    # A name with a newline can start a line "JobId=1 JobName=train llama ..." of its own:
+    # job 1 then has two lines, and neither is believed.
+    forged = DETAILS.splitlines()[0].replace("IDX:0-1", "IDX:2-3")
+    details = DETAILS + forged + "\n"
+    cluster = cluster_from("estate", NODES, JOBS, details)
+    (train,) = [job for job in cluster.jobs if job.job_id == "1"]
+    assert train.gpu_indices == {}
+    (task,) = [job for job in cluster.jobs if job.job_id == "4"]
+    assert task.gpu_indices == {"node3": (0,), "node4": (0,)}  # other jobs unaffected
+
+
+def test_a_name_with_a_newline_keeps_its_own_details() -> None:
+    details = DETAILS.replace("JobName=train llama ", "JobName=train\nllama ")
+    jobs = JOBS.replace("|train llama|", "|train\nllama|")
+    end = "e0123456789abcdef"
+    marked = "".join(f"{line}{end}\n" for line in jobs.split("|\n") if line.strip())
+    marked = marked.replace(f"{end}\n", f"|{end}\n")
+    nodes = "".join(f"{line}{end}\n" for line in NODES.splitlines())
+    cluster = cluster_from("estate", nodes, marked, details, end)
+    (train,) = [job for job in cluster.jobs if job.job_id == "1"]
+    assert train.name == "train\nllama"
+    assert train.gpu_indices == {"node2": (0, 1)}
+
+
+def test_commands_end_the_free_text_field_with_the_marker() -> None:
+    assert commands.list_jobs("eabcdef012")[-1].endswith(",Name:|eabcdef012")
+    assert commands.list_nodes("eabcdef012")[-1].endswith(",Reason:|eabcdef012")
+    assert "--array" in commands.list_jobs("eabcdef012")
+    with pytest.raises(InvalidArgument):
+        commands.list_jobs("a,b")

@@ -89,3 +89,16 @@ def test_small_parsers_return_a_value_or_none(text: str) -> None:
     assert all(0 <= index <= 1023 for index in gpu_indices(text))
     state, flags = parse_state(text)
     assert state and all(flag == flag.upper() for flag in flags)
+
+
+END = "e0123456789abcdef"
+
+
+@PROPERTIES
+@given(st.lists(st.one_of(TEXT, st.just(f"|{END}\n"), st.just(f"|{END}")), max_size=12))
+def test_marked_records_parse_or_are_skipped(pieces: list[str]) -> None:
+    text = "".join(pieces)
+    for parse in (parse_jobs, parse_nodes):
+        found, skipped = parse(text, END)  # type: ignore[operator]
+        assert len(found) + skipped <= text.count(f"|{END}") + 1
+    assert cluster_from("c", text, text, text, END).status == "ok"

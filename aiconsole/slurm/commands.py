@@ -61,16 +61,20 @@ def check_host(where: str) -> str:
     return where
 
 
-def _format(fields: tuple[str, ...]) -> str:
-    return ",".join(f"{field}:|" for field in fields)
+def _format(fields: tuple[str, ...], end: str) -> str:
+    """Every field followed by ``|``; the last (free text) by ``|`` and the record marker."""
+    if not re.fullmatch(r"[a-z][a-z0-9]{7,63}", end):
+        raise InvalidArgument(f"invalid record marker {end!r}")
+    return ",".join(f"{field}:|" for field in fields) + end
 
 
-def list_nodes() -> list[str]:
-    return ["sinfo", "--noheader", "--Node", "--Format", _format(NODE_FIELDS)]
+def list_nodes(end: str) -> list[str]:
+    return ["sinfo", "--noheader", "--Node", "--Format", _format(NODE_FIELDS, end)]
 
 
-def list_jobs() -> list[str]:
-    return ["squeue", "--noheader", "--all", "--Format", _format(JOB_FIELDS)]
+def list_jobs(end: str) -> list[str]:
+    # --array: one line per array task, pending ones too, so every task has its own name.
+    return ["squeue", "--noheader", "--all", "--array", "--Format", _format(JOB_FIELDS, end)]
 
 
 def job_details() -> list[str]:

@@ -2,8 +2,11 @@
 
 Explicit ``-O`` formats are stable across releases and much faster than ``--json`` on big
 clusters. Each field ends in ``|``; the free-text field (a node's reason, a job's name) is the
-last one, so a ``|`` inside it cannot shift the others. A line that does not parse is skipped
-and counted, never fatal: one odd node must not hide the rest.
+last one, so a ``|`` inside it cannot shift the others. Slurm takes any job name, newlines
+included, so a name could end one line and forge the next: the last field's suffix is a
+marker chosen afresh for every call (``end``), and records are split on it, not on newlines.
+A record that does not parse is skipped and counted, never fatal: one odd node must not hide
+the rest. No text makes these parsers raise.
 """
 
 from __future__ import annotations
@@ -47,12 +50,24 @@ BUSY_STATES = frozenset({"allocated", "mixed", "completing"})
 UNSET = frozenset({"", "n/a", "N/A", "(null)", "Unknown", "none", "None"})
 
 
-def _split(line: str, count: int) -> list[str] | None:
-    line = line.rstrip("\n")
-    if line.endswith("|"):
-        line = line[:-1]
+def _split(line: str, count: int, marked: bool) -> list[str] | None:
+    if not marked:
+        line = line.rstrip("\n")
+        if line.endswith("|"):
+            line = line[:-1]
     parts = line.split("|", count - 1)
     return parts if len(parts) == count else None
+
+
+def records(text: str, end: str | None) -> list[str]:
+    """The records of ``text``: lines, or (with ``end``) the pieces each ending in ``|end``."""
+    if end is None:
+        return [line for line in text.splitlines() if line.strip()]
+    pieces = text.split(f"|{end}")
+    found = [piece[1:] if piece.startswith("\n") else piece for piece in pieces[:-1]]
+    if pieces[-1].strip():
+        found.append(pieces[-1])  # unterminated: it cannot parse as one, so it is counted
+    return found
 
 
 def _text(value: str) -> str | None:
@@ -128,17 +143,15 @@ def node_summary(state: str, flags: tuple[str, ...]) -> str:
     return text
 
 
-def parse_nodes(text: str) -> tuple[list[SlurmNode], int]:
+def parse_nodes(text: str, end: str | None = None) -> tuple[list[SlurmNode], int]:
     """``sinfo -h -N -O <NODE_FIELDS, each with a | suffix>``; (nodes, lines skipped).
 
     sinfo prints a node once per partition; those lines are merged.
     """
     nodes: dict[str, SlurmNode] = {}
     skipped = 0
-    for line in text.splitlines():
-        if not line.strip():
-            continue
-        parts = _split(line, len(NODE_FIELDS))
+    for line in records(text, end):
+        parts = _split(line, len(NODE_FIELDS), end is not None)
         if parts is None:
             skipped += 1
             continue
@@ -204,14 +217,12 @@ def duration_s(text: str) -> int | None:
     return hours * 3600 + minutes * 60 + seconds
 
 
-def parse_jobs(text: str) -> tuple[list[SlurmJob], int]:
+def parse_jobs(text: str, end: str | None = None) -> tuple[list[SlurmJob], int]:
     """``squeue -h -O <JOB_FIELDS, each with a | suffix>``; (jobs, lines skipped)."""
     jobs = []
     skipped = 0
-    for line in text.splitlines():
-        if not line.strip():
-            continue
-        parts = _split(line, len(JOB_FIELDS))
+    for line in records(text, end):
+        parts = _split(line, len(JOB_FIELDS), end is not None)
         if parts is None or _int(parts[0]) is None:
             skipped += 1
             continue
@@ -252,21 +263,42 @@ def parse_jobs(text: str) -> tuple[list[SlurmJob], int]:
 # anything, "Nodes=gpu07 GRES=..." or "JobId=1234" included, so the line is cut by position:
 # the id from before JobName, the allocation from after the name, up to MinCPUsNode.
 _ALLOCATION = re.compile(r" Nodes=(\S+) CPU_IDs=\S* Mem=\S* GRES=(\S*)")
-_HEAD = re.compile(r"JobId=([0-9]+)(?: ArrayJobId=[0-9]+ ArrayTaskId=\S+)? JobName=")
+_HEAD = re.compile(
+    r"JobId=([0-9]+)(?: (?:ArrayJobId|ArrayTaskId|HetJobId|HetJobOffset|HetJobIdSet)=\S+)*"
+    r" JobName="
+)
+
+
+def _job_lines(text: str) -> list[str]:
+    """One string per ``JobId=`` line; a line that does not start so continues the one
+    before (a job name or path with a newline in it)."""
+    found: list[str] = []
+    for line in text.split("\n"):
+        if line.startswith("JobId=") or not found:
+            found.append(line)
+        else:
+            found[-1] += "\n" + line
+    return found
 
 
 def parse_job_details(text: str, names: dict[str, str]) -> dict[str, dict[str, tuple[int, ...]]]:
     """``scontrol show job -d -o``: job id -> node -> GPU indices it holds there.
 
     ``names``: job id -> job name as squeue printed it; it says where the name ends. A job
-    whose line does not read as expected is left out (its GPU indices stay unknown).
+    whose line does not read as expected is left out (its GPU indices stay unknown), and so
+    is a job with two lines: one of them was forged by a name with a newline in it.
     """
     details: dict[str, dict[str, tuple[int, ...]]] = {}
-    for line in text.splitlines():
+    seen: set[str] = set()
+    twice: set[str] = set()
+    for line in _job_lines(text):
         head = _HEAD.match(line)
         if head is None or head.group(1) not in names:
             continue
         job_id = head.group(1)
+        if job_id in seen:
+            twice.add(job_id)
+        seen.add(job_id)
         rest = line[head.end() :]
         name = names[job_id]
         if not rest.startswith(name + " UserId="):
@@ -287,6 +319,8 @@ def parse_job_details(text: str, names: dict[str, str]) -> dict[str, dict[str, t
             for node in nodes:
                 gpus.setdefault(node, indices)
         details[job_id] = gpus
+    for job_id in twice:
+        details.pop(job_id, None)
     return details
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import secrets
 import time
 
 import msgspec
@@ -29,11 +30,13 @@ async def read_cluster(name: str, runner: Runner, timeout: float) -> SlurmCluste
             raise SlurmUnavailable(f"{name}: {argv[0]} on {runner.where}: {result.error_line()}")
         return result.stdout
 
+    # A fresh marker ends each record: no job name chosen before this call can contain it.
+    end = "e" + secrets.token_hex(8)
     nodes_text, jobs_text, details_text = await asyncio.gather(
-        run(commands.list_nodes()), run(commands.list_jobs()), run(commands.job_details())
+        run(commands.list_nodes(end)), run(commands.list_jobs(end)), run(commands.job_details())
     )
     try:
-        return cluster_from(name, nodes_text, jobs_text, details_text)
+        return cluster_from(name, nodes_text, jobs_text, details_text, end)
     except (ValueError, RecursionError, MemoryError) as error:
         # The parsers skip what they do not understand; this is the net under a bug in them.
         raise SlurmUnavailable(
@@ -41,10 +44,13 @@ async def read_cluster(name: str, runner: Runner, timeout: float) -> SlurmCluste
         ) from None
 
 
-def cluster_from(name: str, nodes_text: str, jobs_text: str, details_text: str) -> SlurmCluster:
-    """The cluster as the three listings (sinfo, squeue, scontrol show job -d) describe it."""
-    nodes, bad_nodes = parse_nodes(nodes_text)
-    jobs, bad_jobs = parse_jobs(jobs_text)
+def cluster_from(
+    name: str, nodes_text: str, jobs_text: str, details_text: str, end: str | None = None
+) -> SlurmCluster:
+    """The cluster as the three listings (sinfo, squeue, scontrol show job -d) describe it;
+    ``end``: the record marker the sinfo and squeue listings were asked for (None: lines)."""
+    nodes, bad_nodes = parse_nodes(nodes_text, end)
+    jobs, bad_jobs = parse_jobs(jobs_text, end)
     details = parse_job_details(details_text, {job.job_id: job.name or "" for job in jobs})
     jobs = [with_details(job, details.get(job.job_id)) for job in jobs]
     skipped = bad_nodes + bad_jobs
