@@ -345,3 +345,15 @@ def test_the_cli_plan_never_sends_a_job_name_raw_to_the_terminal(
     assert code == 0, stderr
     assert "job 1 (root, x␛]52;c;aGk=␇y) RUNNING on node2" in stdout
     assert "\x1b" not in stdout and "\u202e" not in stdout
+
+
+@pytest.mark.parametrize("command", [["snapshot"], ["drain", "node4", "--reason", "x", "--yes"]])
+def test_a_slurm_host_that_reads_as_an_option_is_refused(
+    slurm_bin: Path, tmp_path: Path, command: list[str]
+) -> None:
+    code, stdout, stderr = run_aiconsole(
+        "--config", str(config(tmp_path)), "--slurm=-oProxyCommand=touch x", *command,
+        env=env_with(slurm_bin, tmp_path),
+    )  # fmt: skip
+    assert code == 1 and stdout == ""
+    assert stderr.startswith("aiconsole: error: invalid Slurm host '-oProxyCommand=touch x'")

@@ -349,6 +349,11 @@ async def test_a_drain_sent_while_slurmctld_is_stopped_is_watched_until_it_shows
     from aiconsole.actions.slurm import carry_out_on_slurm, plan_action
     from aiconsole.slurm.reader import read_cluster
 
+    cluster.slurm("scancel", "--user=root", check=False)  # no job may outlive the restart
+    cluster.wait_until(
+        lambda: not cluster.slurm("squeue", "-h", "-o", "%i").strip(), "queue empty", 30
+    )
+    cluster.wait_nodes_idle()
     runner = SshRunner("ctl", str(cluster.ssh_config))
     audit = AuditLog(tmp_path / "audit.jsonl", syslog="off")
     lines: list[str] = []
@@ -381,6 +386,14 @@ async def test_a_drain_sent_while_slurmctld_is_stopped_is_watched_until_it_shows
     record = list(audit.records())[-1]
     assert (record["ok"], record["status"]) == (True, "verified")
     assert record["error"] == "scontrol on ctl did not answer within 2 s"
-    cluster.wait_until(lambda: "UNKNOWN" not in cluster.node_state("node1"), "node1 registered")
+    cluster.wait_until(
+        lambda: all("UNKNOWN" not in cluster.node_state(f"node{n}") for n in range(1, 5)),
+        "nodes registered again",
+    )
     cluster.slurm("scontrol", "update", "NodeName=node1", "State=RESUME")
+    # slurmctld was killed: it reloads its last saved state, jobs cancelled since included.
+    cluster.slurm("scancel", "--user=root", check=False)
+    cluster.wait_until(
+        lambda: not cluster.slurm("squeue", "-h", "-o", "%i").strip(), "queue empty", 30
+    )
     cluster.wait_nodes_idle()
