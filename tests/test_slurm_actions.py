@@ -357,3 +357,34 @@ def test_a_slurm_host_that_reads_as_an_option_is_refused(
     )  # fmt: skip
     assert code == 1 and stdout == ""
     assert stderr.startswith("aiconsole: error: invalid Slurm host '-oProxyCommand=touch x'")
+
+
+@pytest.mark.skipif(not Path("/usr/bin/strace").exists(), reason="strace not installed")
+def test_a_new_log_file_and_directory_are_fsynced(tmp_path: Path) -> None:
+    # A record fsynced into a file whose directory entry was never synced can vanish with
+    # the file in a crash: the new directory and the new file's entry are synced too.
+    log = tmp_path / "state" / "audit.jsonl"
+    program = textwrap.dedent(
+        f"""
+        from pathlib import Path
+        from aiconsole.actions.audit import AuditLog
+        from tests.test_slurm_actions import _plan
+        AuditLog(Path({str(log)!r}), syslog="off").intent(_plan())
+        """
+    )
+    trace = tmp_path / "trace"
+    subprocess.run(
+        ["/usr/bin/strace", "-f", "-e", "trace=openat,fsync", "-o", str(trace),
+         sys.executable, "-c", program],
+        cwd=REPO, check=True, capture_output=True,
+    )  # fmt: skip
+    calls = trace.read_text().splitlines()
+    synced = set()
+    opened: dict[str, str] = {}
+    for call in calls:
+        if "openat(" in call and "= " in call:
+            path = call.split('"')[1]
+            opened[call.rsplit("= ", 1)[1].split()[0]] = path
+        elif "fsync(" in call:
+            synced.add(opened.get(call.split("fsync(")[1].split(")")[0]))
+    assert {str(log), str(log.parent), str(tmp_path)} <= synced
