@@ -20,7 +20,7 @@ import msgspec
 
 from aiconsole import __version__, units
 from aiconsole.actions.audit import AuditLog
-from aiconsole.actions.policy import Policy
+from aiconsole.actions.policy import Policy, SitePolicyError
 from aiconsole.cli_actions import (
     ACTIONS,
     add_action_parsers,
@@ -36,6 +36,7 @@ from aiconsole.fleet import Fleet, local_fleet, ssh_fleet
 from aiconsole.health.monitor import HealthMonitor
 from aiconsole.model import FleetSnapshot, health_schema, json_schema
 from aiconsole.nodeset import NodeSetError
+from aiconsole.slurm.commands import InvalidArgument
 from aiconsole.slurm.runner import runner_for
 from aiconsole.summary import summarize
 from aiconsole.text import MAX_REASON, clean
@@ -156,7 +157,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             fleet.close()
     except KeyboardInterrupt:
         return 130
-    except (UsageError, ConfigError, NodeSetError) as error:
+    except (UsageError, ConfigError, NodeSetError, InvalidArgument, SitePolicyError) as error:
         print(f"aiconsole: error: {error}", file=sys.stderr)
         return EXIT_ERROR
     except Exception as error:

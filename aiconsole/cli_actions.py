@@ -3,7 +3,8 @@
 Every action goes plan -> print the plan -> confirm (``--yes`` or typing ``yes``) -> execute
 -> verify -> audit. ``--dry-run`` stops after the plan. Exit codes: 0 done and verified;
 1 error; 3 refused (role, read-only, blast radius, unknown target, no confirmation);
-4 executed but not verified in time (the audit log has the per-target outcome).
+4 executed but not verified in time, or sent without an answer so its outcome is unknown
+(the audit log has the per-target outcome).
 """
 
 from __future__ import annotations
@@ -15,15 +16,22 @@ from collections.abc import Callable
 from pathlib import Path
 
 from aiconsole.actions import slurm as slurm_actions
-from aiconsole.actions.audit import AuditLog, format_record
+from aiconsole.actions.audit import AuditFailed, AuditLog, format_record
 from aiconsole.actions.plan import Plan
-from aiconsole.actions.policy import ActionRefused, Policy
+from aiconsole.actions.policy import ActionRefused, Policy, SitePolicyError, load_site_policy
 from aiconsole.config import Inventory
 from aiconsole.model import SlurmCluster
 from aiconsole.nodeset import NodeSetError, expand
-from aiconsole.slurm.commands import InvalidArgument, check_job, check_node, check_reason
+from aiconsole.slurm.commands import (
+    InvalidArgument,
+    check_host,
+    check_job,
+    check_node,
+    check_reason,
+)
 from aiconsole.slurm.reader import SlurmUnavailable, read_cluster
 from aiconsole.slurm.runner import CommandFailed, Runner, runner_for
+from aiconsole.text import clean
 
 EXIT_REFUSED = 3
 EXIT_UNVERIFIED = 4
@@ -86,7 +94,7 @@ def run_audit(inventory: Inventory) -> int:
 def cluster_target(args: argparse.Namespace, inventory: Inventory) -> tuple[str, str]:
     """(cluster name, where its commands run) from --slurm/--cluster or the config."""
     if args.slurm:
-        return ("local" if args.slurm == "local" else args.slurm), args.slurm
+        return check_host(args.slurm), args.slurm
     if args.cluster:
         if args.cluster not in inventory.clusters:
             known = ", ".join(inventory.clusters) or "none configured"
@@ -110,45 +118,54 @@ def confirm(plan: Plan, assume_yes: bool, ask: Callable[[str], str]) -> bool:
 
 
 def policy_from(args: argparse.Namespace, inventory: Inventory) -> Policy:
-    """Who may act and how much, from the config and the command line."""
+    """Who may act and how much: the config and the command line, within the site policy.
+
+    A site policy file that exists but does not read as one raises ``SitePolicyError``:
+    its limits are unknown, so nothing may act.
+    """
     settings = inventory.settings
-    return Policy(
+    policy = Policy(
         role=settings.role,
         read_only=args.read_only,
         max_out_of_service=settings.max_out_of_service,
         force=getattr(args, "force", False),
     )
+    return load_site_policy().apply(policy)
 
 
 def run_action(args: argparse.Namespace, inventory: Inventory) -> int:
     settings = inventory.settings
-    policy = policy_from(args, inventory)
     try:
+        policy = policy_from(args, inventory)
         if not args.dry_run:
             policy.check_can_act()
         validate_targets(args)  # before any contact with Slurm
         name, where = cluster_target(args, inventory)
         runner = runner_for(where, settings.ssh_config)
         try:
-            return asyncio.run(_act(args, name, runner, policy, audit_log(inventory)))
+            audit = audit_log(inventory)
+            return asyncio.run(_act(args, name, runner, policy, audit, settings.slurm_timeout))
         finally:
             runner.close()
-    except ActionRefused as refusal:
+    except (ActionRefused, SitePolicyError) as refusal:
         print(f"aiconsole: refused: {refusal}", file=sys.stderr)
         return EXIT_REFUSED
-    except (InvalidArgument, NodeSetError, SlurmUnavailable, CommandFailed) as error:
-        print(f"aiconsole: error: {error}", file=sys.stderr)
+    except (InvalidArgument, NodeSetError, SlurmUnavailable, CommandFailed, AuditFailed) as error:
+        print(f"aiconsole: error: {shown(str(error))}", file=sys.stderr)
         return 1
 
 
 async def _act(
-    args: argparse.Namespace, name: str, runner: Runner, policy: Policy, audit: AuditLog
+    args: argparse.Namespace,
+    name: str,
+    runner: Runner,
+    policy: Policy,
+    audit: AuditLog,
+    timeout: float,
 ) -> int:
-    timeout = 10.0
-
     cluster = await read_cluster(name, runner, timeout)
     plan = make_plan(args, cluster, policy)
-    print(plan.describe())
+    print(shown(plan.describe()))
     if not plan.allowed:
         print("aiconsole: refused: nothing was done", file=sys.stderr)
         return EXIT_REFUSED
@@ -166,17 +183,30 @@ async def _act(
         timeout,
         policy=policy,
         audit=audit,
-        progress=lambda line: print(f"  {line}", flush=True),
+        progress=lambda line: print(f"  {shown(line)}", flush=True),
         verify_timeout=args.verify_timeout,
     )
+    if audit.syslog_error:
+        print(f"aiconsole: warning: audit copy not sent: {audit.syslog_error}", file=sys.stderr)
     if outcome.error:
-        print(f"aiconsole: {plan.action} failed: {outcome.error}", file=sys.stderr)
+        print(f"aiconsole: {plan.action} failed: {shown(outcome.error)}", file=sys.stderr)
         return 1
     for result in outcome.results:
         mark = "ok" if result.ok else "NOT VERIFIED"
         detail = f": {result.detail}" if result.detail else ""
-        print(f"{result.target}: {result.state} ({mark}{detail})")
+        print(shown(f"{result.target}: {result.state} ({mark}{detail})"))
+    if outcome.status == "unknown":
+        print(
+            f"aiconsole: {plan.action}: outcome UNKNOWN: {outcome.unanswered}; Slurm may still "
+            "apply it: check before acting again (audited as unknown)",
+            file=sys.stderr,
+        )
     return 0 if outcome.ok else EXIT_UNVERIFIED
+
+
+def shown(text: str) -> str:
+    """Text quoting Slurm (job names, reasons, error lines) made safe for a terminal."""
+    return "\n".join(clean(line, 2000) for line in text.splitlines())
 
 
 def validate_targets(args: argparse.Namespace) -> None:

@@ -277,3 +277,123 @@ async def test_drain_from_the_tui_through_the_confirmation_modal(
     assert cluster.node_state("node2") == "MIXED+DRAIN"
     intent, outcome = audit_records({"audit": audit.path})
     assert (intent["phase"], intent["reason"], outcome["ok"]) == ("intent", "xid 79", True)
+
+
+def test_free_text_that_looks_like_keys_changes_no_job_state(
+    cluster: SlurmEstate, console: dict[str, object]
+) -> None:
+    forged = "x Nodes=node1 CPU_IDs=0 Mem=0 GRES=gpu:4(IDX:0-3) Restarts=5 JobId=1"
+    job = cluster.submit("-w", "node3", "--gres=gpu:1", "-J", forged, "--comment", forged)
+    cluster.wait_until(lambda: cluster.job_field(job, "JobState") == "RUNNING", "job running")
+    # A newline in a name (Slurm takes it) must not forge a record of a job that is not there.
+    fake = "999999|999999|N/A|alice|RUNNING|None|main|node2|x|0:01|UNLIMITED|3|gres:gpu:4|f|"
+    other = cluster.submit("-w", "node4", "-J", f"y|\n{fake}\nJobId=999999 JobName=f")
+    code, stdout, stderr = aiconsole(console, "snapshot", "--json")
+    assert code == 0, stderr
+    jobs = {job["job_id"]: job for job in json.loads(stdout)["clusters"][0]["jobs"]}
+    assert set(jobs) == {job, other}
+    listed = jobs[job]
+    assert (listed["name"], listed["restarts"]) == (forged, 0)
+    assert listed["gpu_indices"] == {"node3": [0]}
+    assert jobs[other]["name"] == f"y|\n{fake}\nJobId=999999 JobName=f"
+
+
+async def test_a_latin1_byte_in_a_job_name_costs_neither_the_jobs_nor_the_link(
+    cluster: SlurmEstate,
+) -> None:
+    job = cluster.submit("-w", "node1", "-J", b"caf\xe9")  # type: ignore[arg-type]
+    cluster.wait_until(
+        lambda: cluster.slurm("squeue", "-h", "-j", job, "-o", "%T").strip() == "RUNNING",
+        "job running",
+    )
+    store = FleetStore()
+    collector = SlurmCollector("estate", SshRunner("ctl", str(cluster.ssh_config)), store)
+    try:
+        for _ in range(2):  # the second reading used to find the connection "lost"
+            state = await collector.poll_once()
+            assert state.status == "ok", state.reason
+            (listed,) = [j for j in state.jobs if j.job_id == job]
+            assert listed.name == "caf\ufffd"
+    finally:
+        collector.close()
+        cluster.slurm("scancel", job)
+
+
+def test_array_tasks_are_requeued_one_by_one_and_a_bare_array_id_is_refused(
+    cluster: SlurmEstate, console: dict[str, object]
+) -> None:
+    array = cluster.submit("--array=1-2", "-w", "node4", "--gres=gpu:1")
+    tasks = (f"{array}_1", f"{array}_2")
+    for task in tasks:
+        cluster.wait_until(lambda t=task: cluster.job_field(t, "JobState") == "RUNNING", task)
+    code, stdout, stderr = aiconsole(console, "requeue", array, "--yes")
+    assert code == 3, stderr + stdout
+    assert f"Slurm would act on every task of it ({tasks[0]} {tasks[1]})" in stdout
+    code, stdout, stderr = aiconsole(console, "requeue", tasks[1], "--yes")
+    assert code == 0, stderr + stdout
+    assert "requeue on estate: 1 target(s)" in stdout and f"requeue {tasks[1]}" in stdout
+    assert cluster.job_field(tasks[1], "Restarts") == "1"
+    assert (cluster.job_field(tasks[0], "JobState"), cluster.job_field(tasks[0], "Restarts")) == (
+        "RUNNING",
+        "0",
+    )
+
+
+async def test_a_drain_sent_while_slurmctld_is_stopped_is_watched_until_it_shows(
+    cluster: SlurmEstate, tmp_path: Path
+) -> None:
+    import asyncio
+
+    from aiconsole.actions.audit import AuditLog
+    from aiconsole.actions.policy import Policy
+    from aiconsole.actions.slurm import carry_out_on_slurm, plan_action
+    from aiconsole.slurm.reader import read_cluster
+
+    cluster.slurm("scancel", "--user=root", check=False)  # no job may outlive the restart
+    cluster.wait_until(
+        lambda: not cluster.slurm("squeue", "-h", "-o", "%i").strip(), "queue empty", 30
+    )
+    cluster.wait_nodes_idle()
+    runner = SshRunner("ctl", str(cluster.ssh_config))
+    audit = AuditLog(tmp_path / "audit.jsonl", syslog="off")
+    lines: list[str] = []
+    try:
+        # Planned on a fresh reading; slurmctld stops before the command goes out.
+        plan = plan_action(
+            await read_cluster("estate", runner, 5), "drain", ["node1"], Policy(), "x"
+        )
+        cluster.stop_slurmctld()
+        acting = asyncio.create_task(
+            carry_out_on_slurm(
+                plan, runner, 2, policy=Policy(), audit=audit, progress=lines.append,
+                verify_timeout=90,
+            )
+        )  # fmt: skip
+        while not any("it may still take effect" in line for line in lines):
+            assert not acting.done(), lines
+            await asyncio.sleep(0.2)
+        await asyncio.to_thread(cluster.start_slurmctld)
+        outcome = await acting
+    finally:
+        runner.close()
+        if "slurmctld" not in cluster.daemons:
+            cluster.start_slurmctld()
+    # The client on ctl kept trying and slurmctld applied the drain when it came back:
+    # "failed" would have been false. The outcome is what was seen, with the missing answer.
+    assert "DRAIN" in cluster.node_state("node1").split("+")
+    assert outcome.status == "verified", lines
+    assert outcome.unanswered == "scontrol on ctl did not answer within 2 s"
+    record = list(audit.records())[-1]
+    assert (record["ok"], record["status"]) == (True, "verified")
+    assert record["error"] == "scontrol on ctl did not answer within 2 s"
+    cluster.wait_until(
+        lambda: all("UNKNOWN" not in cluster.node_state(f"node{n}") for n in range(1, 5)),
+        "nodes registered again",
+    )
+    cluster.slurm("scontrol", "update", "NodeName=node1", "State=RESUME")
+    # slurmctld was killed: it reloads its last saved state, jobs cancelled since included.
+    cluster.slurm("scancel", "--user=root", check=False)
+    cluster.wait_until(
+        lambda: not cluster.slurm("squeue", "-h", "-o", "%i").strip(), "queue empty", 30
+    )
+    cluster.wait_nodes_idle()

@@ -15,25 +15,20 @@ from aiconsole.slurm.parse import (
     duration_s,
     gpu_count,
     gpu_indices,
-    parse_job_details,
-    parse_jobs,
     parse_nodes,
 )
-from aiconsole.slurm.reader import with_details
+from aiconsole.slurm.reader import cluster_from
 from tests.conftest import FIXTURES
 
 SLURM = FIXTURES / "slurm"
 
 
 def recorded_cluster() -> SlurmCluster:
-    nodes, _ = parse_nodes((SLURM / "sinfo-nodes.txt").read_text())
-    jobs, _ = parse_jobs((SLURM / "squeue-jobs.txt").read_text())
-    details = parse_job_details((SLURM / "scontrol-show-job-d-o.txt").read_text())
-    return SlurmCluster(
-        name="estate",
-        status="ok",
-        nodes=tuple(nodes),
-        jobs=tuple(with_details(job, details.get(job.job_id)) for job in jobs),
+    return cluster_from(
+        "estate",
+        (SLURM / "sinfo-nodes.txt").read_text(),
+        (SLURM / "squeue-jobs.txt").read_text(),
+        (SLURM / "scontrol-show-job-d-o.txt").read_text(),
     )
 
 
@@ -126,11 +121,15 @@ def test_drain_plan_shows_running_jobs_and_their_gpus() -> None:
     assert plan.allowed
     (impact,) = plan.impacts
     assert impact.current == "mixed"
-    assert any("job 2_0" in hit and "GPU" in hit and "left to finish" in hit for hit in impact.hits)
+    # Array task 2_0 holds GPU 0 on node3 (recorded: GRES=gpu:1(IDX:0)), 2_1 holds GPU 1.
+    assert any("job 2_0" in hit and ", GPU 0:" in hit for hit in impact.hits)
+    assert any("job 2_1" in hit and ", GPU 1:" in hit for hit in impact.hits)
+    assert all(hit.endswith(": left to finish") for hit in impact.hits)
     assert plan.command == (
         "scontrol", "update", "NodeName=node3", "State=DRAIN", "Reason=xid 79"
     )  # fmt: skip
-    assert "draining" in plan.describe() or "DRAIN" in plan.describe()
+    assert "then waits until each node shows DRAIN" in plan.describe()
+    assert "  node3 (mixed)" in plan.describe().splitlines()
 
 
 def test_blast_radius_refuses_a_large_share_unless_forced() -> None:

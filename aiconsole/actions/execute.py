@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 from aiconsole.actions.audit import AuditLog
-from aiconsole.actions.plan import Outcome, Plan, TargetResult
+from aiconsole.actions.plan import CommandMayHaveRun, Outcome, Plan, TargetResult
 from aiconsole.actions.policy import ActionRefused, Policy
 
 
@@ -36,8 +36,14 @@ async def carry_out(
     if not plan.allowed:
         raise ActionRefused("; ".join(plan.refusals))
     action_id = audit.intent(plan)
+    unanswered = None
     try:
         ok, error = await run(list(plan.command))
+    except CommandMayHaveRun as no_answer:
+        # It may have been applied (or be applied later): look, do not assume it failed.
+        unanswered = str(no_answer)
+        ok, error = True, ""
+        progress(f"{plan.action}: {unanswered}; it may still take effect: watching")
     except Exception as failure:  # recorded, then re-raised: the outcome must be audited
         audit.outcome(action_id, Outcome(plan, (), error=str(failure)))
         raise
@@ -47,7 +53,8 @@ async def carry_out(
         )
         audit.outcome(action_id, outcome)
         return outcome
-    progress(f"{plan.action}: command accepted; waiting until {plan.expect}")
+    if unanswered is None:
+        progress(f"{plan.action}: command accepted; waiting until {plan.expect}")
     loop = asyncio.get_running_loop()
     deadline = loop.time() + verify_timeout
     results: list[TargetResult] = []
@@ -64,10 +71,10 @@ async def carry_out(
         if done == len(plan.targets) or loop.time() >= deadline:
             break
         await asyncio.sleep(poll_interval)
+    missing = "unknown: the command got no answer" if unanswered else "not seen in time"
     final = tuple(
-        r if r.ok else TargetResult(r.target, False, r.state, r.detail or "not seen in time")
-        for r in results
+        r if r.ok else TargetResult(r.target, False, r.state, r.detail or missing) for r in results
     )
-    outcome = Outcome(plan, final)
+    outcome = Outcome(plan, final, unanswered=unanswered)
     audit.outcome(action_id, outcome)
     return outcome

@@ -33,6 +33,9 @@ class Plan:
     """What verification waits for, in words."""
     before: dict[str, str] = field(default_factory=dict)
     """Per target, what verification compares against (e.g. a job's restart count)."""
+    caution: str | None = None
+    """Why this plan may rest on old knowledge (the cluster is ``stale``, and since when):
+    shown first, and a front end asks a second time before acting on it."""
 
     @property
     def allowed(self) -> bool:
@@ -40,6 +43,8 @@ class Plan:
 
     def describe(self) -> str:
         lines = [f"{self.action} on {self.scope}: {len(self.targets)} target(s)"]
+        if self.caution:
+            lines.append(f"  CAUTION: {self.caution}")
         if self.reason:
             lines.append(f"  reason: {self.reason}")
         for impact in self.impacts:
@@ -65,6 +70,7 @@ class Plan:
             "warnings": list(self.warnings),
             "refusals": list(self.refusals),
             "command": list(self.command),
+            "caution": self.caution,
         }
 
 
@@ -77,13 +83,30 @@ class TargetResult:
     detail: str = ""
 
 
+class CommandMayHaveRun(Exception):
+    """The command went out but no answer came back (timed out, link lost): it may still
+    take effect. Not a failure: its outcome is unknown until verification sees it."""
+
+
 @dataclass(frozen=True)
 class Outcome:
     plan: Plan
     results: tuple[TargetResult, ...]
     error: str | None = None
     """The command itself failed (nothing to verify)."""
+    unanswered: str | None = None
+    """The command got no answer (:class:`CommandMayHaveRun`); set even if later verified."""
 
     @property
     def ok(self) -> bool:
         return self.error is None and all(result.ok for result in self.results)
+
+    @property
+    def status(self) -> str:
+        """``verified``; ``failed`` (refused by the scheduler); ``unknown`` (no answer and
+        the change not seen: it may still happen); ``unverified`` (accepted, not seen)."""
+        if self.error is not None:
+            return "failed"
+        if self.ok:
+            return "verified"
+        return "unknown" if self.unanswered else "unverified"

@@ -6,16 +6,18 @@ ids are validated (``commands.InvalidArgument``) before anything else happens.
 
 from __future__ import annotations
 
+import dataclasses
+import time
 from collections.abc import Awaitable, Callable
 
 from aiconsole.actions.audit import AuditLog
 from aiconsole.actions.execute import Progress, carry_out
-from aiconsole.actions.plan import Impact, Outcome, Plan, TargetResult
+from aiconsole.actions.plan import CommandMayHaveRun, Impact, Outcome, Plan, TargetResult
 from aiconsole.actions.policy import Policy
 from aiconsole.model import SlurmCluster, SlurmJob, SlurmNode
 from aiconsole.slurm import commands
 from aiconsole.slurm.reader import read_cluster
-from aiconsole.slurm.runner import Runner
+from aiconsole.slurm.runner import CommandOutcomeUnknown, Runner
 
 HELD = ("JobHeldUser", "JobHeldAdmin")
 
@@ -32,11 +34,45 @@ def job_label(job: SlurmJob) -> str:
     return job.job_id
 
 
-def find_job(cluster: SlurmCluster, job_id: str) -> SlurmJob | None:
-    return next(
-        (job for job in cluster.jobs if job_id in (job.job_id, job_label(job))),
-        None,
+def find_job(cluster: SlurmCluster, name: str) -> SlurmJob | None:
+    """The job Slurm calls ``name`` (``1234``, or ``3_2`` for an array task)."""
+    return next((job for job in cluster.jobs if job_label(job) == name), None)
+
+
+def resolve_job(cluster: SlurmCluster, given: str) -> tuple[SlurmJob | None, str | None]:
+    """(the one job ``scontrol ... given`` would act on, or why it is not one job).
+
+    Slurm reads a bare array id (``3``) as every task of array 3, even when ``3`` is also
+    the JobID of task ``3_2``; the same task also has an id of its own (``4`` for ``3_1``).
+    Tasks are acted on by their Slurm name, so a plan never touches more than it lists.
+    """
+    job = find_job(cluster, given)
+    if job is not None:
+        return job, None
+    tasks = [job for job in cluster.jobs if job.array_job_id == given]
+    if tasks:
+        names = " ".join(sorted((job_label(job) for job in tasks), key=lambda n: (len(n), n)))
+        return None, (
+            f"job {given} is array {given} in cluster {cluster.name}: Slurm would act on "
+            f"every task of it ({names}); name the tasks instead"
+        )
+    job = next((job for job in cluster.jobs if job.job_id == given), None)
+    if job is not None:
+        return job, None  # an array task given by its own JobID: acted on as ARRAY_TASK
+    return None, f"no job {given} in cluster {cluster.name}"
+
+
+def cluster_caution(cluster: SlurmCluster, now: float | None = None) -> str | None:
+    """What to say before acting on a cluster whose reading is not fresh."""
+    if cluster.status == "ok":
+        return None
+    age = (
+        "never read"
+        if cluster.collected_at is None
+        else f"data from {(now or time.time()) - cluster.collected_at:.0f} s ago"
     )
+    why = cluster.reason or "no reason given"
+    return f"cluster {cluster.name} is {cluster.status} ({why}); {age}"
 
 
 def _jobs_on(cluster: SlurmCluster, node: str) -> list[SlurmJob]:
@@ -119,13 +155,18 @@ def plan_resume(cluster: SlurmCluster, names: list[str], policy: Policy) -> Plan
 
 
 def _jobs(cluster: SlurmCluster, ids: list[str]) -> tuple[dict[str, SlurmJob], list[str]]:
+    """Slurm name -> job for each id given (array tasks by ARRAY_TASK), and refusals."""
     for job_id in ids:
         commands.check_job(job_id)
-    found = {job_id: job for job_id in ids if (job := find_job(cluster, job_id)) is not None}
-    missing = [
-        f"no job {job_id} in cluster {cluster.name}" for job_id in ids if job_id not in found
-    ]
-    return found, missing
+    found: dict[str, SlurmJob] = {}
+    refusals: list[str] = []
+    for given in ids:
+        job, problem = resolve_job(cluster, given)
+        if job is None:
+            refusals.append(problem or f"no job {given} in cluster {cluster.name}")
+        else:
+            found.setdefault(job_label(job), job)
+    return found, refusals
 
 
 def plan_requeue(cluster: SlurmCluster, ids: list[str], hold: bool, policy: Policy) -> Plan:
@@ -144,12 +185,13 @@ def plan_requeue(cluster: SlurmCluster, ids: list[str], hold: bool, policy: Poli
         if job.state not in ("RUNNING", "SUSPENDED"):
             warnings.append(f"job {job_id} is {job.state}: Slurm may refuse to requeue it")
         impacts.append(Impact(job_id, job.state, tuple(hits)))
+    targets = list(found) or ids
     return Plan(
         action="requeue-hold" if hold else "requeue",
         scope=cluster.name,
-        targets=tuple(ids),
+        targets=tuple(targets),
         impacts=tuple(impacts),
-        command=tuple(commands.requeue(ids, hold)),
+        command=tuple(commands.requeue(targets, hold)),
         warnings=tuple(warnings),
         refusals=tuple(refusals),
         expect="each job is back in the queue with one more restart"
@@ -165,12 +207,13 @@ def plan_release(cluster: SlurmCluster, ids: list[str], policy: Policy) -> Plan:
         if not is_held(job):
             warnings.append(f"job {job_id} is not held ({job.state}, {job.reason}): unchanged")
         impacts.append(Impact(job_id, f"{job.state} {job.reason or ''}".strip(), (_job_hit(job),)))
+    targets = list(found) or ids
     return Plan(
         action="release",
         scope=cluster.name,
-        targets=tuple(ids),
+        targets=tuple(targets),
         impacts=tuple(impacts),
-        command=tuple(commands.release(ids)),
+        command=tuple(commands.release(targets)),
         warnings=tuple(warnings),
         refusals=tuple(refusals),
         expect="no job is held",
@@ -219,16 +262,22 @@ def plan_action(
     policy: Policy,
     reason: str | None = None,
 ) -> Plan:
-    """The plan for ``action`` by name (as the CLI's commands and the TUI's keys say it)."""
+    """The plan for ``action`` by name (as the CLI's commands and the TUI's keys say it).
+
+    A plan made from a reading that is not fresh (``stale``) says so, with the data's age.
+    """
     if action == "drain":
-        return plan_drain(cluster, targets, reason or "", policy)
-    if action in ("resume", "undrain"):
-        return plan_resume(cluster, targets, policy)
-    if action in ("requeue", "requeue-hold"):
-        return plan_requeue(cluster, targets, action == "requeue-hold", policy)
-    if action == "release":
-        return plan_release(cluster, targets, policy)
-    raise ValueError(f"unknown Slurm action {action!r}")
+        plan = plan_drain(cluster, targets, reason or "", policy)
+    elif action in ("resume", "undrain"):
+        plan = plan_resume(cluster, targets, policy)
+    elif action in ("requeue", "requeue-hold"):
+        plan = plan_requeue(cluster, targets, action == "requeue-hold", policy)
+    elif action == "release":
+        plan = plan_release(cluster, targets, policy)
+    else:
+        raise ValueError(f"unknown Slurm action {action!r}")
+    caution = cluster_caution(cluster)
+    return dataclasses.replace(plan, caution=caution) if caution else plan
 
 
 async def carry_out_on_slurm(
@@ -244,7 +293,10 @@ async def carry_out_on_slurm(
     """Run a confirmed plan's command through ``runner`` and verify by re-reading the cluster."""
 
     async def run(argv: list[str]) -> tuple[bool, str]:
-        result = await runner.run(argv, timeout)
+        try:
+            result = await runner.run(argv, timeout)
+        except CommandOutcomeUnknown as error:
+            raise CommandMayHaveRun(str(error)) from None
         return result.status == 0, result.error_line()
 
     async def read() -> SlurmCluster:

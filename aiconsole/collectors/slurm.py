@@ -44,6 +44,12 @@ class SlurmCollector:
             cluster = self._failed(str(error))
         except asyncio.TimeoutError:
             cluster = self._failed(f"{self.name}: Slurm did not answer within {self.timeout:g} s")
+        except Exception as error:
+            # A parser bug or odd output must not end this task: the cluster would keep
+            # showing "ok" while its data ages. It turns stale with the reason instead.
+            cluster = self._failed(
+                f"{self.name}: reading Slurm failed: {type(error).__name__}: {error}"[:500]
+            )
         self.store.put_cluster(cluster)
         return cluster
 

@@ -1,7 +1,14 @@
 """The jobs screen: each Slurm cluster's nodes (state, reason, GPUs) and jobs (who holds
-which GPUs), with the actions on the row under the cursor."""
+which GPUs), with the actions on the row under the cursor.
+
+Every string here comes from Slurm, i.e. from any user of the cluster (``sbatch -J``): it
+is cleaned once and shown as ``Text``, never parsed as markup. An action key acts on the
+highlighted row of the focused table, and on nothing when that table is not focused.
+"""
 
 from __future__ import annotations
+
+import time
 
 from rich.text import Text
 from textual import on
@@ -14,6 +21,7 @@ from aiconsole import units
 from aiconsole.actions.slurm import job_label
 from aiconsole.model import FleetSnapshot, SlurmCluster, SlurmJob, SlurmNode
 from aiconsole.screens.base import LiveScreen
+from aiconsole.text import clean
 from aiconsole.widgets.render import Palette
 from aiconsole.widgets.table_sync import Cell, Rows, TableSync
 
@@ -81,6 +89,8 @@ class JobsScreen(LiveScreen):
             self._syncs[key] = TableSync(
                 self.query_one(f"#{key}-table", DataTable), [name for name, _ in columns]
             )
+        # The node cursor is what the operator sees selected: give it the keys at once.
+        self.query_one("#nodes-table", DataTable).focus()
         super().on_mount()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -92,22 +102,20 @@ class JobsScreen(LiveScreen):
     def render_snapshot(self, snapshot: FleetSnapshot) -> None:
         status = self.query_one("#cluster-status", Static)
         if not snapshot.clusters:
-            status.update("No Slurm cluster: start with --slurm HOST (or local), or [clusters].")
+            status.update(
+                Text("No Slurm cluster: start with --slurm HOST (or local), or [clusters].")
+            )
             return
         cluster = snapshot.clusters[0]
         self._cluster = cluster
-        line = f"Slurm cluster {cluster.name}: {cluster.status}"
-        if cluster.reason:
-            line += f" ({cluster.reason})"
-        line += f", {len(cluster.nodes)} nodes, {len(cluster.jobs)} jobs"
-        status.update(line)
+        status.update(status_line(cluster, self.palette))
         self._syncs["nodes"].apply(node_rows(cluster, self.palette))
         jobs = [job for job in cluster.jobs if job_matches(job, self.filter_text)]
         jobs.sort(key=JOB_ORDERS[self.order])
         title = f"Jobs (by {self.order}; s: sort, /: filter)"
         if self.filter_text:
-            title += f"  filter: {self.filter_text}"
-        self.query_one("#jobs-title", Static).update(title)
+            title += f"  filter: {clean(self.filter_text, 80)}"
+        self.query_one("#jobs-title", Static).update(Text(title))
         self._syncs["jobs"].apply(job_rows(jobs))
 
     def _rerender(self) -> None:
@@ -133,8 +141,11 @@ class JobsScreen(LiveScreen):
         self._rerender()
 
     def _cursor_key(self, key: str) -> str | None:
+        """The highlighted row's key, if that table has focus (else nothing is selected)."""
         table = self.query_one(f"#{key}-table", DataTable)
-        if table.row_count == 0:
+        what = "node" if key == "nodes" else "job"
+        if not table.has_focus or table.row_count == 0:
+            self.notify(f"select a {what} row first (Tab moves between the tables)")
             return None
         row_key, _ = table.coordinate_to_cell_key(table.cursor_coordinate)
         return row_key.value
@@ -171,19 +182,36 @@ def job_matches(job: SlurmJob, text: str) -> bool:
     return any(text.lower() in word.lower() for word in words)
 
 
+def status_line(cluster: SlurmCluster, palette: Palette, now: float | None = None) -> Text:
+    line = Text(f"Slurm cluster {clean(cluster.name, 80)}: ")
+    level = None if cluster.status == "ok" else "error" if cluster.status == "error" else "warning"
+    line.append(cluster.status, style=palette.level(level) if level else "")
+    if cluster.reason:
+        line.append(f" ({clean(cluster.reason, 300)})")
+    if cluster.status != "ok" and cluster.collected_at is not None:
+        line.append(f", data from {(now or time.time()) - cluster.collected_at:.0f} s ago")
+    line.append(f", {len(cluster.nodes)} nodes, {len(cluster.jobs)} jobs")
+    return line
+
+
+def _text(value: str | None, limit: int = 200) -> Text:
+    return Text(clean(value, limit)) if value else Text(units.NA)
+
+
 def node_rows(cluster: SlurmCluster, palette: Palette) -> Rows:
     rows: dict[str, tuple[Cell, ...]] = {}
     for node in cluster.nodes:
         level = NODE_LEVEL.get(node.summary.rstrip("*"))
         if node.summary.endswith("*"):
             level = "error"
-        state: Cell = Text(node.summary, style=palette.level(level)) if level else node.summary
+        summary = clean(node.summary, 40)
+        state = Text(summary, style=palette.level(level)) if level else Text(summary)
         rows[node.name] = (
-            node.name,
+            Text(clean(node.name, 80)),
             state,
-            f"{node.gpus_used or 0}/{node.gpus_total or 0}",
-            f"{node.cpus_allocated or 0}/{node.cpus_total or 0}",
-            _reason(node),
+            Text(f"{node.gpus_used or 0}/{node.gpus_total or 0}"),
+            Text(f"{node.cpus_allocated or 0}/{node.cpus_total or 0}"),
+            Text(_reason(node)),
         )
     return rows
 
@@ -192,25 +220,30 @@ def _reason(node: SlurmNode) -> str:
     if not node.reason:
         return ""
     who = f" [{node.reason_user or '?'}@{node.reason_time or '?'}]" if node.reason_user else ""
-    return f"{node.reason}{who}"
+    return clean(f"{node.reason}{who}", 300)
 
 
 def job_rows(jobs: list[SlurmJob]) -> Rows:
     return {
         job_label(job): (
-            job_label(job),
-            job.user or units.NA,
-            (job.name or units.NA)[:40],
-            job.state,
-            job.reason or "",
-            ",".join(job.nodes) or units.NA,
-            " ".join(
-                f"{node}:{','.join(str(i) for i in indices)}"
-                for node, indices in sorted(job.gpu_indices.items())
-            )
-            or (f"{job.gpus_per_node}/node" if job.gpus_per_node else ""),
-            units.duration(job.time_used_s) if job.time_used_s is not None else units.NA,
-            str(job.restarts) if job.restarts is not None else units.NA,
+            Text(clean(job_label(job), 40)),
+            _text(job.user, 40),
+            _text(job.name, 40),
+            Text(clean(job.state, 20)),
+            Text(clean(job.reason or "", 80)),
+            Text(clean(",".join(job.nodes), 200) or units.NA),
+            Text(
+                clean(
+                    " ".join(
+                        f"{node}:{','.join(str(i) for i in indices)}"
+                        for node, indices in sorted(job.gpu_indices.items())
+                    )
+                    or (f"{job.gpus_per_node}/node" if job.gpus_per_node else ""),
+                    200,
+                )
+            ),
+            Text(units.duration(job.time_used_s) if job.time_used_s is not None else units.NA),
+            Text(str(job.restarts) if job.restarts is not None else units.NA),
         )
         for job in jobs
     }

@@ -1,10 +1,16 @@
 """The confirmation modal: shows an action's plan, runs it only on an explicit yes, and shows
-the verification's progress and the outcome (the same machinery as the CLI's)."""
+the verification's progress and the outcome (the same machinery as the CLI's).
+
+The plan quotes Slurm (job names, reasons): each line is cleaned and shown as ``Text``. A
+plan made from a reading that is not fresh (a ``stale`` cluster) says so first, and the
+first yes only asks again.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -13,6 +19,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Static
 
 from aiconsole.actions.plan import Outcome, Plan
+from aiconsole.text import clean
 
 Execute = Callable[[Plan, Callable[[str], None]], Awaitable[Outcome]]
 
@@ -30,7 +37,7 @@ class ReasonScreen(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="reason-box", classes="modal-box"):
-            yield Static(self._title, classes="modal-title")
+            yield Static(Text(clean(self._title, 200)), classes="modal-title")
             yield Input(
                 value=self._initial, placeholder="reason, e.g. xid 79 on GPU 3", id="reason-input"
             )
@@ -57,14 +64,16 @@ class PlanScreen(ModalScreen[Outcome | None]):
         self.plan = plan
         self._execute = execute
         self._acting = False
+        self._cautioned = False
+        self._lines: list[str] = []
         self.outcome: Outcome | None = None
 
     def compose(self) -> ComposeResult:
         with Vertical(id="plan-box", classes="modal-box"):
-            yield Static(f"Confirm {self.plan.action}", classes="modal-title")
+            yield Static(Text(f"Confirm {self.plan.action}"), classes="modal-title")
             with VerticalScroll(id="plan-scroll"):
-                yield Static(self.plan.describe(), id="plan-text", markup=False)
-                yield Static("", id="plan-progress", markup=False)
+                yield Static(plan_text(self.plan), id="plan-text")
+                yield Static(Text(""), id="plan-progress")
             with Horizontal(id="plan-buttons"):
                 yield Button(
                     f"{self.plan.action} (y)",
@@ -78,6 +87,13 @@ class PlanScreen(ModalScreen[Outcome | None]):
     def action_confirm(self) -> None:
         if self._acting or self.outcome is not None or not self.plan.allowed:
             return
+        if self.plan.caution and not self._cautioned:
+            self._cautioned = True
+            self._progress(
+                "This plan rests on data that may be old (see CAUTION above). "
+                f"Press y again to {self.plan.action} anyway, n to cancel."
+            )
+            return
         self._acting = True
         self.query_one("#plan-confirm", Button).disabled = True
         self.query_one("#plan-cancel", Button).label = "Close"
@@ -90,8 +106,8 @@ class PlanScreen(ModalScreen[Outcome | None]):
         self.dismiss(self.outcome)
 
     def _progress(self, line: str) -> None:
-        progress = self.query_one("#plan-progress", Static)
-        progress.update(f"{progress.content}\n{line}".strip())
+        self._lines.append(clean(line, 1000))
+        self.query_one("#plan-progress", Static).update(Text("\n".join(self._lines)))
 
     @work(exclusive=True)
     async def _carry_out(self) -> None:
@@ -101,7 +117,10 @@ class PlanScreen(ModalScreen[Outcome | None]):
             self._progress(f"not done: {error}")
         else:
             self.outcome = outcome
-            verdict = "done and verified" if outcome.ok else "NOT verified"
+            verdict = {
+                "verified": "done and verified",
+                "unknown": "outcome UNKNOWN (no answer; Slurm may still apply it)",
+            }.get(outcome.status, "NOT verified")
             self._progress(
                 f"{verdict}: " + ", ".join(f"{r.target}={r.state}" for r in outcome.results)
             )
@@ -109,3 +128,8 @@ class PlanScreen(ModalScreen[Outcome | None]):
                 self._progress(f"failed: {outcome.error}")
         finally:
             self._acting = False
+
+
+def plan_text(plan: Plan) -> Text:
+    """The plan as the CLI prints it, each line cleaned (it quotes names users chose)."""
+    return Text("\n".join(clean(line, 1000) for line in plan.describe().splitlines()))

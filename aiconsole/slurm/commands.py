@@ -10,9 +10,13 @@ from __future__ import annotations
 import re
 
 from aiconsole.slurm.parse import JOB_FIELDS, NODE_FIELDS
+from aiconsole.text import is_clean
 
 JOB_ID = re.compile(r"^[0-9]{1,10}(_[0-9]{1,10})?$")
 NODE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
+# Where Slurm's commands run: "local", or an SSH host or ssh-config alias (user@ allowed).
+# Never starting with "-", so it cannot read as an option to anything.
+HOST = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,252}")
 MAX_REASON = 200
 
 
@@ -38,21 +42,39 @@ def check_reason(reason: str) -> str:
         raise InvalidArgument("a reason is required (it is what the next person on call reads)")
     if len(reason) > MAX_REASON:
         raise InvalidArgument(f"reason is longer than {MAX_REASON} characters")
-    if any(ord(char) < 32 or ord(char) == 127 for char in reason):
-        raise InvalidArgument("reason contains control characters (newline, tab, ...)")
+    if not is_clean(reason):
+        # C0/C1 controls and bidi overrides would drive or reorder the terminal of whoever
+        # reads the reason later (sinfo -R, this console).
+        raise InvalidArgument(
+            "reason contains control characters (newline, tab, escape, bidi override, ...)"
+        )
     return reason
 
 
-def _format(fields: tuple[str, ...]) -> str:
-    return ",".join(f"{field}:|" for field in fields)
+def check_host(where: str) -> str:
+    """``local`` or an SSH host name/alias; anything else (``-oProxyCommand=...``) refused."""
+    if not HOST.fullmatch(where):
+        raise InvalidArgument(
+            f"invalid Slurm host {where!r}: 'local', or a host name or ssh alias "
+            "(letters, digits, '.', '-', '_', '@'; not starting with '-')"
+        )
+    return where
 
 
-def list_nodes() -> list[str]:
-    return ["sinfo", "--noheader", "--Node", "--Format", _format(NODE_FIELDS)]
+def _format(fields: tuple[str, ...], end: str) -> str:
+    """Every field followed by ``|``; the last (free text) by ``|`` and the record marker."""
+    if not re.fullmatch(r"[a-z][a-z0-9]{7,63}", end):
+        raise InvalidArgument(f"invalid record marker {end!r}")
+    return ",".join(f"{field}:|" for field in fields) + end
 
 
-def list_jobs() -> list[str]:
-    return ["squeue", "--noheader", "--all", "--Format", _format(JOB_FIELDS)]
+def list_nodes(end: str) -> list[str]:
+    return ["sinfo", "--noheader", "--Node", "--Format", _format(NODE_FIELDS, end)]
+
+
+def list_jobs(end: str) -> list[str]:
+    # --array: one line per array task, pending ones too, so every task has its own name.
+    return ["squeue", "--noheader", "--all", "--array", "--Format", _format(JOB_FIELDS, end)]
 
 
 def job_details() -> list[str]:

@@ -2,8 +2,11 @@
 
 Explicit ``-O`` formats are stable across releases and much faster than ``--json`` on big
 clusters. Each field ends in ``|``; the free-text field (a node's reason, a job's name) is the
-last one, so a ``|`` inside it cannot shift the others. A line that does not parse is skipped
-and counted, never fatal: one odd node must not hide the rest.
+last one, so a ``|`` inside it cannot shift the others. Slurm takes any job name, newlines
+included, so a name could end one line and forge the next: the last field's suffix is a
+marker chosen afresh for every call (``end``), and records are split on it, not on newlines.
+A record that does not parse is skipped and counted, never fatal: one odd node must not hide
+the rest. No text makes these parsers raise.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ NODE_FIELDS = (
 JOB_FIELDS = (
     "JobID",
     "ArrayJobID",
+    "ArrayTaskID",
     "UserName",
     "State",
     "Reason",
@@ -38,6 +42,7 @@ JOB_FIELDS = (
     "StartTime",
     "TimeUsed",
     "TimeLimit",
+    "RestartCnt",
     "tres-per-node",
     "Name",
 )
@@ -45,12 +50,24 @@ BUSY_STATES = frozenset({"allocated", "mixed", "completing"})
 UNSET = frozenset({"", "n/a", "N/A", "(null)", "Unknown", "none", "None"})
 
 
-def _split(line: str, count: int) -> list[str] | None:
-    line = line.rstrip("\n")
-    if line.endswith("|"):
-        line = line[:-1]
+def _split(line: str, count: int, marked: bool) -> list[str] | None:
+    if not marked:
+        line = line.rstrip("\n")
+        if line.endswith("|"):
+            line = line[:-1]
     parts = line.split("|", count - 1)
     return parts if len(parts) == count else None
+
+
+def records(text: str, end: str | None) -> list[str]:
+    """The records of ``text``: lines, or (with ``end``) the pieces each ending in ``|end``."""
+    if end is None:
+        return [line for line in text.splitlines() if line.strip()]
+    pieces = text.split(f"|{end}")
+    found = [piece[1:] if piece.startswith("\n") else piece for piece in pieces[:-1]]
+    if pieces[-1].strip():
+        found.append(pieces[-1])  # unterminated: it cannot parse as one, so it is counted
+    return found
 
 
 def _text(value: str) -> str | None:
@@ -58,11 +75,13 @@ def _text(value: str) -> str | None:
     return None if value in UNSET else value
 
 
+_DIGITS = re.compile(r"[0-9]{1,18}")
+"""ASCII digits only: ``str.isdigit`` and ``int`` also take ``²`` or Arabic-Indic digits."""
+
+
 def _int(value: str) -> int | None:
-    try:
-        return int(value.strip())
-    except ValueError:
-        return None
+    value = value.strip()
+    return int(value) if _DIGITS.fullmatch(value) else None
 
 
 def gpu_count(gres: str) -> int | None:
@@ -79,6 +98,42 @@ def gpu_count(gres: str) -> int | None:
     return total
 
 
+# sinfo's one-character state suffixes (``idle~``, ``drain$``, ``down*``), as flags.
+SUFFIX_FLAGS = {
+    "*": "NOT_RESPONDING",
+    "~": "POWERED_DOWN",
+    "#": "POWERING_UP",
+    "!": "POWER_DOWN_PENDING",
+    "%": "POWERING_DOWN",
+    "$": "MAINT",
+    "@": "REBOOT_REQUESTED",
+    "^": "REBOOT_ISSUED",
+    "-": "PLANNED",
+}
+# Drain spelled as a base state (sinfo's short and long forms) -> (base state, busy or not).
+DRAIN_STATES = {"drain": "idle", "drained": "idle", "drng": "mixed", "draining": "mixed"}
+
+
+def parse_state(text: str) -> tuple[str, tuple[str, ...]]:
+    """``mixed+drain``, ``idle~``, ``down*+drain``, ``drng@`` -> (base state, FLAGS)."""
+    flags: list[str] = []
+    words = [word for word in text.strip().split("+") if word]
+    base = ""
+    for number, word in enumerate(words):
+        stripped = word.rstrip("".join(SUFFIX_FLAGS))
+        for char in word[len(stripped) :]:
+            flags.append(SUFFIX_FLAGS[char])
+        if number == 0:
+            base = stripped.lower()
+        elif stripped:
+            flags.append(stripped.upper())
+    if base in DRAIN_STATES:
+        base = DRAIN_STATES[base]
+        flags.append("DRAIN")
+    unique = tuple(dict.fromkeys(flags))
+    return base or "unknown", unique
+
+
 def node_summary(state: str, flags: tuple[str, ...]) -> str:
     text = state
     if "DRAIN" in flags:
@@ -88,37 +143,35 @@ def node_summary(state: str, flags: tuple[str, ...]) -> str:
     return text
 
 
-def parse_nodes(text: str) -> tuple[list[SlurmNode], int]:
+def parse_nodes(text: str, end: str | None = None) -> tuple[list[SlurmNode], int]:
     """``sinfo -h -N -O <NODE_FIELDS, each with a | suffix>``; (nodes, lines skipped).
 
     sinfo prints a node once per partition; those lines are merged.
     """
     nodes: dict[str, SlurmNode] = {}
     skipped = 0
-    for line in text.splitlines():
-        if not line.strip():
-            continue
-        parts = _split(line, len(NODE_FIELDS))
+    for line in records(text, end):
+        parts = _split(line, len(NODE_FIELDS), end is not None)
         if parts is None:
             skipped += 1
             continue
         name, state_text, cpus, memory, gres, gres_used, partition, user, stamp, reason = parts
-        # sinfo marks a node that does not respond with "*" (on the state or a flag).
-        words = [word.rstrip("*~#!%$@^-") for word in state_text.strip().split("+")]
-        state = words[0].lower()
-        flags = tuple(word.upper() for word in words[1:])
-        if "*" in state_text and "NOT_RESPONDING" not in flags:
-            flags += ("NOT_RESPONDING",)
+        name = name.strip()
+        if not name:
+            skipped += 1
+            continue
+        state, flags = parse_state(state_text)
         cpu_parts = cpus.split("/")
         partition_name = partition.strip().rstrip("*")
         if name in nodes:
             known = nodes[name]
-            nodes[name] = msgspec.structs.replace(
-                known, partitions=(*known.partitions, partition_name)
-            )
+            if partition_name and partition_name not in known.partitions:
+                nodes[name] = msgspec.structs.replace(
+                    known, partitions=(*known.partitions, partition_name)
+                )
             continue
         nodes[name] = SlurmNode(
-            name=name.strip(),
+            name=name,
             state=state,
             flags=flags,
             summary=node_summary(state, flags),
@@ -136,48 +189,58 @@ def parse_nodes(text: str) -> tuple[list[SlurmNode], int]:
 
 
 def duration_s(text: str) -> int | None:
-    """Slurm durations: ``M:SS``, ``H:MM:SS``, ``D-HH:MM:SS``; None for UNLIMITED/unknown."""
+    """Slurm durations: ``M``, ``M:SS``, ``H:MM:SS``, ``D-HH``, ``D-HH:MM``, ``D-HH:MM:SS``;
+    None for UNLIMITED or anything else."""
     text = text.strip()
     if not text or text in ("UNLIMITED", "INVALID", "NOT_SET") or text in UNSET:
         return None
-    days = 0
+    days = None
     if "-" in text:
         day_text, text = text.split("-", 1)
-        if not day_text.isdigit():
+        days = _int(day_text)
+        if days is None:
             return None
-        days = int(day_text)
-    pieces = text.split(":")
-    if not all(piece.isdigit() for piece in pieces) or not 1 <= len(pieces) <= 3:
+    pieces = [_int(piece) for piece in text.split(":")]
+    if not 1 <= len(pieces) <= 3 or any(piece is None for piece in pieces):
         return None
-    seconds = 0
-    for piece in pieces:
-        seconds = seconds * 60 + int(piece)
-    if len(pieces) == 1:
-        seconds *= 60  # a bare number is minutes in Slurm's time formats
-    return days * 86400 + seconds
+    values = [piece for piece in pieces if piece is not None]
+    if days is not None:
+        # After a day count the first number is hours: D-HH, D-HH:MM, D-HH:MM:SS.
+        values += [0] * (3 - len(values))
+        hours, minutes, seconds = values
+        return days * 86400 + hours * 3600 + minutes * 60 + seconds
+    if len(values) == 1:
+        return values[0] * 60  # a bare number is minutes in Slurm's time formats
+    if len(values) == 2:
+        return values[0] * 60 + values[1]  # M:SS
+    hours, minutes, seconds = values
+    return hours * 3600 + minutes * 60 + seconds
 
 
-def parse_jobs(text: str) -> tuple[list[SlurmJob], int]:
+def parse_jobs(text: str, end: str | None = None) -> tuple[list[SlurmJob], int]:
     """``squeue -h -O <JOB_FIELDS, each with a | suffix>``; (jobs, lines skipped)."""
     jobs = []
     skipped = 0
-    for line in text.splitlines():
-        if not line.strip():
-            continue
-        parts = _split(line, len(JOB_FIELDS))
-        if parts is None or not parts[0].strip():
+    for line in records(text, end):
+        parts = _split(line, len(JOB_FIELDS), end is not None)
+        if parts is None or _int(parts[0]) is None:
             skipped += 1
             continue
-        job_id, array_id, user, state, reason, partition, nodelist, start, used, limit = parts[:10]
-        tres, name = parts[10], parts[11]
+        job_id, array_id, task_id, user, state, reason, partition, nodelist = parts[:8]
+        start, used, limit, restarts, tres, name = parts[8:]
+        # An array task's own id is not its name: task 3_2 may have JobID 3, the array's id,
+        # and "scontrol requeue 3" would then take every task of array 3.
+        task = _text(task_id)
+        array = _text(array_id) if task is not None else None
         try:
             nodes = tuple(expand(nodelist.strip())) if _text(nodelist) else ()
-        except NodeSetError:
+        except (NodeSetError, RecursionError, MemoryError):
             nodes = ()
         jobs.append(
             SlurmJob(
                 job_id=job_id.strip(),
-                array_job_id=_text(array_id) if array_id.strip() != job_id.strip() else None,
+                array_job_id=array,
+                array_task_id=task if array is not None else None,
                 name=name if name else None,
                 user=_text(user),
                 state=state.strip(),
@@ -188,60 +251,92 @@ def parse_jobs(text: str) -> tuple[list[SlurmJob], int]:
                 start_time=_text(start),
                 time_used_s=duration_s(used),
                 time_limit_s=duration_s(limit),
+                restarts=_int(restarts),
             )
         )
     return jobs, skipped
 
 
-_KEY = re.compile(r"(?:^|\s)([A-Za-z][A-Za-z0-9_:/]*)=")
+# In ``scontrol show job -d -o`` the per-node allocation (``Nodes=... CPU_IDs=... Mem=...
+# GRES=gpu:2(IDX:0-1)``) sits between JOB_GRES and MinCPUsNode. Free text the job's owner
+# chooses (JobName before it; Command, WorkDir, Comment, StdOut, ... after it) may hold
+# anything, "Nodes=gpu07 GRES=..." or "JobId=1234" included, so the line is cut by position:
+# the id from before JobName, the allocation from after the name, up to MinCPUsNode.
+_ALLOCATION = re.compile(r" Nodes=(\S+) CPU_IDs=\S* Mem=\S* GRES=(\S*)")
+_HEAD = re.compile(
+    r"JobId=([0-9]+)(?: (?:ArrayJobId|ArrayTaskId|HetJobId|HetJobOffset|HetJobIdSet)=\S+)*"
+    r" JobName="
+)
 
 
-def parse_job_details(
-    text: str,
-) -> dict[str, tuple[int | None, str | None, dict[str, tuple[int, ...]]]]:
-    """``scontrol show job -d -o``: job id -> (restarts, array task id, node -> GPU indices)."""
-    details: dict[str, tuple[int | None, str | None, dict[str, tuple[int, ...]]]] = {}
-    for line in text.splitlines():
-        if not line.startswith("JobId="):
+def _job_lines(text: str) -> list[str]:
+    """One string per ``JobId=`` line; a line that does not start so continues the one
+    before (a job name or path with a newline in it)."""
+    found: list[str] = []
+    for line in text.split("\n"):
+        if line.startswith("JobId=") or not found:
+            found.append(line)
+        else:
+            found[-1] += "\n" + line
+    return found
+
+
+def parse_job_details(text: str, names: dict[str, str]) -> dict[str, dict[str, tuple[int, ...]]]:
+    """``scontrol show job -d -o``: job id -> node -> GPU indices it holds there.
+
+    ``names``: job id -> job name as squeue printed it; it says where the name ends. A job
+    whose line does not read as expected is left out (its GPU indices stay unknown), and so
+    is a job with two lines: one of them was forged by a name with a newline in it.
+    """
+    details: dict[str, dict[str, tuple[int, ...]]] = {}
+    seen: set[str] = set()
+    twice: set[str] = set()
+    for line in _job_lines(text):
+        head = _HEAD.match(line)
+        if head is None or head.group(1) not in names:
             continue
-        fields = list(_KEY.finditer(line))
-        job_id = None
-        restarts = None
-        task = None
+        job_id = head.group(1)
+        if job_id in seen:
+            twice.add(job_id)
+        seen.add(job_id)
+        rest = line[head.end() :]
+        name = names[job_id]
+        if not rest.startswith(name + " UserId="):
+            continue
+        rest = rest[len(name) :]
+        end = rest.find(" MinCPUsNode=")
+        region = rest[: end if end >= 0 else len(rest)]
+        start = region.find(" JOB_GRES=")
+        if start < 0:
+            continue
         gpus: dict[str, tuple[int, ...]] = {}
-        nodes: list[str] = []
-        for number, match in enumerate(fields):
-            end = fields[number + 1].start() if number + 1 < len(fields) else len(line)
-            key, value = match.group(1), line[match.end() : end].strip()
-            if key == "JobId":
-                job_id = value
-            elif key == "Restarts":
-                restarts = _int(value)
-            elif key == "ArrayTaskId":
-                task = value
-            elif key == "Nodes":
-                try:
-                    nodes = expand(value)
-                except NodeSetError:
-                    nodes = []
-            elif key == "GRES" and nodes:
-                indices = gpu_indices(value)
-                for node in nodes:
-                    gpus[node] = indices
-        if job_id:
-            details[job_id] = (restarts, task, gpus)
+        for match in _ALLOCATION.finditer(region, start):
+            try:
+                nodes = expand(match.group(1))
+            except (NodeSetError, RecursionError, MemoryError):
+                continue
+            indices = gpu_indices(match.group(2))
+            for node in nodes:
+                gpus.setdefault(node, indices)
+        details[job_id] = gpus
+    for job_id in twice:
+        details.pop(job_id, None)
     return details
+
+
+MAX_GPU_INDEX = 1023
+"""No node has more GPUs than this; a larger index is not a GPU (and would cost memory)."""
 
 
 def gpu_indices(gres: str) -> tuple[int, ...]:
     """``gpu:2(IDX:0-1)``, ``gpu:h100:3(IDX:0,2-3)`` -> (0, 1) and (0, 2, 3)."""
-    found: list[int] = []
+    found: set[int] = set()
     for match in re.finditer(r"gpu[^(,]*\(IDX:([0-9,\-]+)\)", gres):
         for piece in match.group(1).split(","):
-            if "-" in piece:
-                low, high = piece.split("-", 1)
-                if low.isdigit() and high.isdigit():
-                    found.extend(range(int(low), int(high) + 1))
-            elif piece.isdigit():
-                found.append(int(piece))
-    return tuple(found)
+            low_text, _, high_text = piece.partition("-")
+            low = _int(low_text)
+            high = _int(high_text) if high_text else low
+            if low is None or high is None or high > MAX_GPU_INDEX or low > high:
+                continue
+            found.update(range(low, high + 1))
+    return tuple(sorted(found))

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import asyncssh
 
 from aiconsole.collectors.ssh_options import HostOptions, KnownHostsCache
+from aiconsole.slurm.commands import check_host
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,11 @@ class CommandResult:
 
 class CommandFailed(Exception):
     """The command could not be run at all (no connection, timed out)."""
+
+
+class CommandOutcomeUnknown(CommandFailed):
+    """The command was sent but its answer never came (timed out, connection lost mid-way):
+    it may still take effect, so what it changed must be found out by looking."""
 
 
 class LocalRunner:
@@ -52,7 +58,7 @@ class LocalRunner:
         except asyncio.TimeoutError:
             process.kill()
             await process.wait()
-            raise CommandFailed(f"{argv[0]} did not answer within {timeout:g} s") from None
+            raise CommandOutcomeUnknown(f"{argv[0]} did not answer within {timeout:g} s") from None
         return CommandResult(
             process.returncode or 0,
             stdout.decode("utf-8", "replace"),
@@ -104,18 +110,22 @@ class SshRunner:
     async def run(self, argv: list[str], timeout: float) -> CommandResult:
         connection = await self._connected()
         try:
-            result = await asyncio.wait_for(connection.run(shlex.join(argv)), timeout)
+            # Bytes, decoded here with replacement: Slurm prints names and paths as the user
+            # gave them, and one Latin-1 byte must not cost the whole reading (or the link).
+            result = await asyncio.wait_for(
+                connection.run(shlex.join(argv), encoding=None), timeout
+            )
         except asyncio.TimeoutError:
-            raise CommandFailed(
+            raise CommandOutcomeUnknown(
                 f"{argv[0]} on {self.where} did not answer within {timeout:g} s"
             ) from None
         except (OSError, asyncssh.Error) as error:
             self.close()
-            raise CommandFailed(f"{self.where}: connection lost: {error}") from None
+            raise CommandOutcomeUnknown(f"{self.where}: connection lost: {error}") from None
         return CommandResult(
             result.exit_status if result.exit_status is not None else 255,
-            str(result.stdout or ""),
-            str(result.stderr or ""),
+            _decode(result.stdout),
+            _decode(result.stderr),
         )
 
     def close(self) -> None:
@@ -126,9 +136,16 @@ class SshRunner:
                 connection.close()
 
 
+def _decode(output: object) -> str:
+    if isinstance(output, bytes):
+        return output.decode("utf-8", "replace")
+    return str(output or "")
+
+
 Runner = LocalRunner | SshRunner
 
 
 def runner_for(where: str, ssh_config: str | None = None) -> Runner:
     """``local`` runs here; anything else is an SSH host (name or alias from ssh config)."""
+    check_host(where)
     return LocalRunner() if where == "local" else SshRunner(where, ssh_config)
