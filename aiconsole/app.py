@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterable
 
 from textual.app import App, SystemCommand
@@ -11,6 +12,7 @@ from textual.screen import Screen
 
 from aiconsole.actions import slurm as slurm_actions
 from aiconsole.actions.audit import AuditLog
+from aiconsole.actions.incidents import IncidentRecorder, WatchedMutes
 from aiconsole.actions.plan import Outcome, Plan
 from aiconsole.actions.policy import Policy
 from aiconsole.fleet import Fleet
@@ -54,6 +56,7 @@ class ConsoleApp(App[None]):
         self._collect = collect
         self.policy = policy or Policy()
         self.audit = audit or AuditLog()
+        self.incidents = IncidentRecorder(self.audit)
         self.gpu_history = GpuHistory()
 
     def on_mount(self) -> None:
@@ -76,6 +79,7 @@ class ConsoleApp(App[None]):
                     exit_on_error=False,
                     description=f"Slurm collector for {cluster.name}",
                 )
+        self.fleet.health.mutes = WatchedMutes(self.audit)
         if self.fleet.alerts is not None:
             self.fleet.alerts.start()
         self.publish_snapshot()
@@ -85,6 +89,7 @@ class ConsoleApp(App[None]):
         """Hand the screens the store's current state (data ages move even without new data)."""
         snapshot = self.fleet.live_snapshot()
         self.gpu_history.record(snapshot)
+        self.incidents.record(snapshot.findings)
         self.fleet_snapshot = snapshot
 
     def open_host(self, name: str) -> None:
@@ -100,17 +105,24 @@ class ConsoleApp(App[None]):
 
     # -- actions: the same plan -> confirm -> execute -> verify -> audit as the CLI ----------
 
-    def start_drain(self, cluster: str, node: str, reason: str = "") -> None:
+    def start_drain(
+        self, cluster: str, node: str, reason: str = "", incident: str | None = None
+    ) -> None:
         """Ask why (``reason`` pre-fills the answer, e.g. from a finding), then plan."""
 
         def with_reason(answer: str | None) -> None:
             if answer:
-                self.start_action(cluster, "drain", [node], answer)
+                self.start_action(cluster, "drain", [node], answer, incident)
 
         self.push_screen(ReasonScreen(f"Drain {node}: why?", reason), with_reason)
 
     def start_action(
-        self, cluster: str, action: str, targets: list[str], reason: str | None = None
+        self,
+        cluster: str,
+        action: str,
+        targets: list[str],
+        reason: str | None = None,
+        incident: str | None = None,
     ) -> None:
         if not self.policy.can_act:
             self.notify("this console cannot act (viewer role or --read-only)", severity="error")
@@ -121,6 +133,7 @@ class ConsoleApp(App[None]):
             return
         try:
             plan = slurm_actions.plan_action(state, action, targets, self.policy, reason)
+            plan = dataclasses.replace(plan, incident=incident)
         except InvalidArgument as error:
             # The message quotes what was typed or read from Slurm: text, not markup.
             self.notify(str(error), severity="error", markup=False)

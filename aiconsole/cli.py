@@ -20,6 +20,7 @@ import msgspec
 
 from aiconsole import __version__, units
 from aiconsole.actions.audit import AuditLog
+from aiconsole.actions.mutes import MuteError
 from aiconsole.actions.policy import Policy, SitePolicyError
 from aiconsole.cli_actions import (
     ACTIONS,
@@ -30,6 +31,7 @@ from aiconsole.cli_actions import (
     run_audit,
 )
 from aiconsole.cli_diagnose import add_diagnose_parser, run_diagnose
+from aiconsole.cli_health import add_health_parsers, run_ack, run_silence
 from aiconsole.collectors.slurm import SlurmCollector
 from aiconsole.config import ConfigError, Inventory, config_path, load
 from aiconsole.fleet import Fleet, local_fleet, ssh_fleet
@@ -128,6 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_action_parsers(commands)
     add_diagnose_parser(commands)
+    add_health_parsers(commands)
     return parser
 
 
@@ -139,7 +142,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             return EXIT_OK
         inventory = load_inventory(args)
         if args.command == "audit":
-            return run_audit(inventory)
+            return run_audit(inventory, args.incident)
+        if args.command == "ack":
+            return run_ack(args, inventory)
+        if args.command == "silence":
+            return run_silence(args, inventory)
         if args.command in ACTIONS:
             return run_action(args, inventory)
         if args.command == "diagnose":
@@ -157,7 +164,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             fleet.close()
     except KeyboardInterrupt:
         return 130
-    except (UsageError, ConfigError, NodeSetError, InvalidArgument, SitePolicyError) as error:
+    except (
+        UsageError,
+        ConfigError,
+        NodeSetError,
+        InvalidArgument,
+        SitePolicyError,
+        MuteError,
+    ) as error:
         print(f"aiconsole: error: {error}", file=sys.stderr)
         return EXIT_ERROR
     except Exception as error:
@@ -241,9 +255,13 @@ def collect_once(fleet: Fleet, window: float) -> FleetSnapshot:
 
 
 def run_health(fleet: Fleet, inventory: Inventory, *, as_json: bool, window: float) -> int:
+    from aiconsole.actions.mutes import load as load_mutes
+    from aiconsole.actions.mutes import store_path
     from aiconsole.health.report import health_report, render_text
 
-    report = health_report(collect_once(fleet, window), inventory.health)
+    report = health_report(
+        collect_once(fleet, window), inventory.health, load_mutes(store_path(audit_log(inventory)))
+    )
     if as_json:
         sys.stdout.buffer.write(msgspec.json.encode(report) + b"\n")
     else:

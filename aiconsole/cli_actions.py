@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
+import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -38,6 +40,13 @@ EXIT_UNVERIFIED = 4
 ACTIONS = ("drain", "resume", "undrain", "requeue", "release")
 
 
+def incident_id(text: str) -> str:
+    """An incident id as ``health`` prints it: ``<host>-<8 hex>``."""
+    if not re.fullmatch(r"[A-Za-z0-9._-]{1,64}-[0-9a-f]{8}", text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not an incident id (e.g. gpu07-3f9a2c1b)")
+    return text
+
+
 def add_action_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     def common(parser: argparse.ArgumentParser) -> None:
         # Also accepted after the command (as operators type them); SUPPRESS keeps a value
@@ -47,6 +56,12 @@ def add_action_parsers(commands: argparse._SubParsersAction[argparse.ArgumentPar
         parser.add_argument("--read-only", action="store_true", default=argparse.SUPPRESS)
         parser.add_argument("--dry-run", action="store_true", help="show the plan, do nothing")
         parser.add_argument("--yes", "-y", action="store_true", help="do not ask to confirm")
+        parser.add_argument(
+            "--incident",
+            type=incident_id,
+            metavar="ID",
+            help="the incident (from `aiconsole health`) this action belongs to; audited with it",
+        )
         parser.add_argument(
             "--verify-timeout",
             type=float,
@@ -73,7 +88,10 @@ def add_action_parsers(commands: argparse._SubParsersAction[argparse.ArgumentPar
     release = commands.add_parser("release", help="release held Slurm jobs")
     release.add_argument("jobs", metavar="JOBID", nargs="+")
     common(release)
-    commands.add_parser("audit", help="show the audit log of actions")
+    audit = commands.add_parser("audit", help="show the audit log of actions")
+    audit.add_argument(
+        "--incident", metavar="ID", help="only the records of one incident, oldest first"
+    )
 
 
 def audit_log(inventory: Inventory) -> AuditLog:
@@ -81,9 +99,9 @@ def audit_log(inventory: Inventory) -> AuditLog:
     return AuditLog(Path(path) if path else None)
 
 
-def run_audit(inventory: Inventory) -> int:
+def run_audit(inventory: Inventory, incident: str | None = None) -> int:
     log = audit_log(inventory)
-    records = list(log.records())
+    records = [r for r in log.records() if incident is None or r.get("incident") == incident]
     if not records:
         print(f"no actions recorded in {log.path}")
     for record in records:
@@ -165,6 +183,8 @@ async def _act(
 ) -> int:
     cluster = await read_cluster(name, runner, timeout)
     plan = make_plan(args, cluster, policy)
+    if getattr(args, "incident", None):
+        plan = dataclasses.replace(plan, incident=args.incident)
     print(shown(plan.describe()))
     if not plan.allowed:
         print("aiconsole: refused: nothing was done", file=sys.stderr)

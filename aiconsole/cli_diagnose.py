@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import os
 import re
 import sys
@@ -17,7 +18,14 @@ from pathlib import Path
 from aiconsole.actions.diagnose import DiagnosisRun, plan_diagnose
 from aiconsole.actions.execute import carry_out
 from aiconsole.actions.policy import ActionRefused
-from aiconsole.cli_actions import EXIT_REFUSED, EXIT_UNVERIFIED, audit_log, confirm, policy_from
+from aiconsole.cli_actions import (
+    EXIT_REFUSED,
+    EXIT_UNVERIFIED,
+    audit_log,
+    confirm,
+    incident_id,
+    policy_from,
+)
 from aiconsole.config import Inventory
 from aiconsole.slurm.commands import InvalidArgument, check_node, check_reason
 from aiconsole.slurm.runner import runner_for
@@ -32,8 +40,16 @@ def add_diagnose_parser(commands: argparse._SubParsersAction[argparse.ArgumentPa
     )
     diagnose.add_argument("host", help="an SSH host (as ssh resolves it) or 'local'")
     diagnose.add_argument("--reason", help="why (goes into the audit log)")
-    diagnose.add_argument("--timeout", type=float, default=900.0, metavar="S",
-                          help="how long the diagnosis may run (default 900)")  # fmt: skip
+    diagnose.add_argument(
+        "--incident", type=incident_id, metavar="ID", help="the incident this diagnosis belongs to"
+    )
+    diagnose.add_argument(
+        "--timeout",
+        type=float,
+        default=900.0,
+        metavar="S",
+        help="how long the diagnosis may run (default 900)",
+    )
     diagnose.add_argument("--dry-run", action="store_true", help="show the plan, do nothing")
     diagnose.add_argument("--yes", "-y", action="store_true", help="do not ask to confirm")
     diagnose.add_argument("--read-only", action="store_true", default=argparse.SUPPRESS)
@@ -55,6 +71,7 @@ def run_diagnose(args: argparse.Namespace, inventory: Inventory) -> int:
         if args.timeout <= 0:
             raise InvalidArgument("--timeout must be positive")
         plan = plan_diagnose(args.host, inventory.diagnose, reason=args.reason)
+        plan = dataclasses.replace(plan, incident=args.incident)
         print(plan.describe())
         if args.dry_run:
             print("dry run: nothing was done")
@@ -69,9 +86,13 @@ def run_diagnose(args: argparse.Namespace, inventory: Inventory) -> int:
         async def act() -> None:
             try:
                 await carry_out(
-                    plan, policy=policy, audit=audit_log(inventory), run=run.run,
-                    verifier=run, verify_timeout=0.0,
-                )  # fmt: skip
+                    plan,
+                    policy=policy,
+                    audit=audit_log(inventory),
+                    run=run.run,
+                    verifier=run,
+                    verify_timeout=0.0,
+                )
             finally:
                 runner.close()
 
@@ -90,6 +111,9 @@ def run_diagnose(args: argparse.Namespace, inventory: Inventory) -> int:
     saved.write_text(run.output)
     diagnosis = run.diagnosis
     print(f"{args.host}: {diagnosis.summary()} (exit status {run.status}; output in {saved})")
+    if diagnosis.verdict == "pass":
+        again = f" --incident {args.incident}" if args.incident else ""
+        print(f"passed: return it to service with `aiconsole resume {args.host}{again}`")
     for test in diagnosis.tests:
         if test.status in ("fail", "warn"):
             print(f"  {test.status.upper()} {test.name} GPU {test.gpus}")

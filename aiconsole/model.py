@@ -384,9 +384,18 @@ class Finding(Frozen, frozen=True, kw_only=True):
     action: str | None = None
     """Suggested action: ``drain``, ``diagnose``, ``investigate``, ``clean``."""
     first_seen: float
-    """Console clock: the first sample that showed the problem."""
+    """Console clock: the first sample that showed the problem (an event: when it happened,
+    on the host's clock)."""
     last_seen: float
     """Console clock: the latest sample that showed it."""
+    incident: str
+    """Incident id: every action taken about this finding is audited under it, so
+    ``aiconsole audit --incident ID`` tells the story. Derived from the finding's subject,
+    rule and first appearance, so the CLI and the live console name the same incident."""
+    acknowledged: str | None = None
+    """``user: note`` once an operator acknowledged it (it then raises no alert)."""
+    silenced_until: float | None = None
+    """Set while a silence covers it (no alert, not counted in ``health``'s exit code)."""
 
 
 class FleetSnapshot(Frozen, frozen=True, kw_only=True):

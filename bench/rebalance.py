@@ -82,6 +82,7 @@ def synthetic(seed: int = 11) -> tuple[SlurmCluster, FleetSnapshot]:
                         ),
                         first_seen=NOW - rng.randrange(1800, 6 * 3600),
                         last_seen=NOW,
+                        incident=f"{node}-{index}",
                     )
                 )
     for n in range(PENDING):

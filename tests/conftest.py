@@ -156,3 +156,12 @@ def probe_without_pynvml(*args: str) -> list[str]:
     """The probe program under an interpreter that cannot import pynvml (``-S``: no
     site-packages), as on a host where only the driver and nvidia-smi are installed."""
     return [sys.executable, "-S", str(PROBE), *args]
+
+
+@pytest.fixture(autouse=True)
+def private_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test writes into the developer's own state (audit log, acknowledgements,
+    recordings) or sends records to the machine's syslog; tests that check those point
+    them somewhere on purpose."""
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    monkeypatch.setenv("AICONSOLE_AUDIT_SYSLOG", "off")

@@ -29,6 +29,7 @@ XID = Finding(
     action="drain",
     first_seen=NOW - 5,
     last_seen=NOW,
+    incident="gpu07-0000abcd",
 )
 
 

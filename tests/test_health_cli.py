@@ -28,7 +28,7 @@ def test_a_lost_gpu_is_critical_exit_2_in_text_json_and_snapshot(
     assert lines[0] == "health: critical, 1 critical, 0 warning"
     # The local host is named as it names itself.
     assert lines[1].split()[:3] == ["CRITICAL", socket.gethostname(), "gpu/1"]
-    assert lines[1].endswith("GPU lost on GPU 1  -> drain")
+    assert "GPU lost on GPU 1  -> drain  incident " in lines[1]
 
     code, stdout, _ = run_aiconsole("health", "--json", env=gpu_env)
     assert code == 2

@@ -127,6 +127,7 @@ class AuditLog:
             "scope": plan.scope,
             "targets": list(plan.targets),
             "reason": plan.reason,
+            "incident": plan.incident,
         }
 
     def intent(self, plan: Plan) -> str:
@@ -150,6 +151,34 @@ class AuditLog:
                 ],
             }
         )
+
+    def event(
+        self,
+        action: str,
+        scope: str,
+        targets: list[str],
+        reason: str | None = None,
+        incident: str | None = None,
+        **details: Any,
+    ) -> str:
+        """One record for something that is not a command: a finding raised, acknowledged or
+        silenced. Same file, same fields, phase ``event``."""
+        event_id = uuid.uuid4().hex
+        record = {
+            "id": event_id,
+            "phase": "event",
+            "time": time.time(),
+            **actor(),
+            "host": socket.gethostname(),
+            "action": action,
+            "scope": scope,
+            "targets": targets,
+            "reason": reason,
+            "incident": incident,
+            **details,
+        }
+        self._append(record)
+        return event_id
 
     def records(self) -> Iterator[dict[str, Any]]:
         """Every record, oldest first; a torn last line (a crash mid-write) is skipped."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import dataclass, field
 
 
@@ -36,6 +37,8 @@ class Plan:
     caution: str | None = None
     """Why this plan may rest on old knowledge (the cluster is ``stale``, and since when):
     shown first, and a front end asks a second time before acting on it."""
+    incident: str | None = None
+    """The incident (a finding's id) this action belongs to; audited with it."""
 
     @property
     def allowed(self) -> bool:
@@ -47,12 +50,15 @@ class Plan:
             lines.append(f"  CAUTION: {self.caution}")
         if self.reason:
             lines.append(f"  reason: {self.reason}")
+        if self.incident:
+            lines.append(f"  incident: {self.incident}")
         for impact in self.impacts:
             lines.append(f"  {impact.target} ({impact.current})")
             lines.extend(f"    - {hit}" for hit in impact.hits)
         lines.extend(f"  warning: {warning}" for warning in self.warnings)
         lines.extend(f"  REFUSED: {refusal}" for refusal in self.refusals)
-        lines.append(f"  command: {' '.join(self.command)}")
+        # Quoted word by word, so it can be pasted into a shell as it is.
+        lines.append(f"  command: {shlex.join(self.command)}")
         if self.expect:
             lines.append(f"  then waits until {self.expect}")
         return "\n".join(lines)

@@ -38,7 +38,7 @@ def labels(finding: Finding) -> dict[str, str]:
 
 
 def alert_annotations(finding: Finding) -> dict[str, str]:
-    result = {"summary": finding.summary}
+    result = {"summary": finding.summary, "incident": finding.incident}
     if finding.action:
         result["action"] = finding.action
     if finding.workloads:

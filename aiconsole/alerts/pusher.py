@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from aiconsole.alerts.payload import alertmanager_alert, webhook_document
+from aiconsole.health.silences import muted
 from aiconsole.model import Finding
 
 RESEND_S = 60.0
@@ -82,7 +83,7 @@ class AlertPusher:
 
     async def send(self, findings: tuple[Finding, ...], now: float) -> None:
         """Send what changed (and everything active once per resend period)."""
-        current = {_key(f): f for f in findings if f.severity != "info"}
+        current = {_key(f): f for f in findings if f.severity != "info" and not muted(f)}
         resolved = tuple(f for key, f in self._active.items() if key not in current)
         new = [f for key, f in current.items() if key not in self._active]
         due = now - self._last_sent >= RESEND_S

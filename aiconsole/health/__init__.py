@@ -11,6 +11,7 @@ from aiconsole.health.context import join
 from aiconsole.health.observe import Context, Observation
 from aiconsole.health.rules_gpu import RULES as GPU_RULES
 from aiconsole.health.rules_host import HOST_RULES, host_status, slurm_nodes
+from aiconsole.health.silences import muted
 from aiconsole.health.thresholds import Thresholds
 from aiconsole.health.tracker import TrackerState, order, step
 from aiconsole.model import Finding, FleetSnapshot
@@ -66,7 +67,8 @@ def exit_code(snapshot: FleetSnapshot, findings: tuple[Finding, ...]) -> int:
     """0 nothing found, 1 warnings, 2 critical, 3 nothing could be judged."""
     if not snapshot.hosts and not snapshot.clusters:
         return EXIT_UNKNOWN
-    severity = worst(findings)
+    # Acknowledged or silenced findings stay listed but no longer page anyone.
+    severity = worst(tuple(f for f in findings if not muted(f)))
     if severity == "critical":
         return EXIT_CRITICAL
     if severity == "warning":

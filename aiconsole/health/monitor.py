@@ -13,6 +13,7 @@ from typing import Protocol
 import msgspec
 
 from aiconsole.health import TrackerState, observe, step
+from aiconsole.health.silences import Mute, apply
 from aiconsole.health.thresholds import Thresholds
 from aiconsole.model import Finding, FleetSnapshot
 
@@ -34,11 +35,14 @@ class HealthMonitor:
         self.sink = sink
         self.clock = clock
         self.state = TrackerState()
+        self.mutes: Callable[[], tuple[Mute, ...]] = lambda: ()
+        """Acknowledgements and silences in force (read from their store by the caller)."""
 
     def update(self, snapshot: FleetSnapshot) -> FleetSnapshot:
         now = self.clock()
         observations, counters = observe(snapshot, self.thresholds, self.state.counters, now)
         self.state, findings = step(self.state, observations, counters, self.thresholds, now)
+        findings = apply(findings, self.mutes(), now)
         if self.sink is not None:
             self.sink.offer(findings)
         return msgspec.structs.replace(snapshot, findings=findings)

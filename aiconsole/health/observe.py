@@ -24,6 +24,9 @@ class Observation:
     """An event (an XID) is a finding at once; a condition needs several bad samples."""
     min_duration_s: float = 0.0
     """A condition that counts only once it has lasted this long (an idle GPU)."""
+    since: float | None = None
+    """When an event happened (an XID's time): its first appearance, whenever the console
+    first saw it."""
 
     @property
     def key(self) -> str:

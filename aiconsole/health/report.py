@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from aiconsole.health import EXIT_UNKNOWN, exit_code, judge, worst
+from aiconsole.health.silences import Mute, apply
 from aiconsole.health.thresholds import Thresholds
 from aiconsole.model import FleetSnapshot, HealthReport
 from aiconsole.text import clean
 
 
-def health_report(snapshot: FleetSnapshot, thresholds: Thresholds) -> HealthReport:
-    findings = judge(snapshot, thresholds)
+def health_report(
+    snapshot: FleetSnapshot, thresholds: Thresholds, mutes: tuple[Mute, ...] = ()
+) -> HealthReport:
+    findings = apply(judge(snapshot, thresholds), mutes, snapshot.generated_at)
     code = exit_code(snapshot, findings)
     status = "unknown" if code == EXIT_UNKNOWN else (worst(findings) or "ok")
     if status == "info":
@@ -31,6 +34,11 @@ def render_text(report: HealthReport) -> str:
         where = subject.host or f"{subject.cluster}"
         part = f"{subject.kind}/{subject.name}" if subject.name else subject.kind
         action = f"  -> {finding.action}" if finding.action else ""
+        if finding.acknowledged:
+            action += f"  [acknowledged by {clean(finding.acknowledged, 200)}]"
+        elif finding.silenced_until is not None:
+            action += "  [silenced]"
+        action += f"  incident {finding.incident}"
         lines.append(
             f"{finding.severity.upper():<8} {clean(where, 64):<20} {clean(part, 40):<16} "
             f"{clean(finding.summary, 300)}{action}"

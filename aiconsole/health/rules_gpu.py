@@ -66,6 +66,7 @@ def xid_events(ctx: Context, state: HostState) -> Iterator[Observation]:
             workloads=workloads,
             action=action,
             event=True,
+            since=at,
         )
 
 

@@ -8,6 +8,7 @@ conditions with a minimum duration (an idle GPU) raise only once they have laste
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 
 from aiconsole.health.observe import Observation
@@ -57,7 +58,8 @@ def step(
     for obs in observations:
         before = state.tracks.get(obs.key)
         if before is None:
-            track = Track(obs, first_seen=now, last_seen=now, bad=1)
+            first = obs.since if obs.since is not None and obs.since <= now else now
+            track = Track(obs, first_seen=first, last_seen=now, bad=1)
         else:
             track = Track(obs, before.first_seen, now, before.bad + 1, 0, before.raised)
         tracks[obs.key] = Track(
@@ -92,7 +94,23 @@ def _finding(track: Track) -> Finding:
         action=obs.action,
         first_seen=track.first_seen,
         last_seen=track.last_seen,
+        incident=incident_id(obs.key, obs.since),
     )
+
+
+def incident_id(key: str, since: float | None) -> str:
+    """``gpu07-3f9a2c1b``: the subject's host (or cluster) and a hash of what (and, for an
+    event, when it happened). A condition's start is not knowable from one sample, so its
+    incident is the rule on the subject: the CLI, the live console and a later run all name
+    it alike, and a fault that comes back finds its earlier story under the same id."""
+    where = key.split("@", 1)[1].split("/", 1)[0] if "@" in key else "fleet"
+    when = f"|{since:.0f}" if since is not None else ""
+    digest = hashlib.sha1(f"{key}{when}".encode(), usedforsecurity=False)
+    return f"{clean_id(where)}-{digest.hexdigest()[:8]}"
+
+
+def clean_id(text: str) -> str:
+    return "".join(c if c.isascii() and (c.isalnum() or c in "._-") else "_" for c in text)[:64]
 
 
 def order(finding: Finding) -> tuple[int, str, str]:

@@ -165,7 +165,9 @@ class HealthScreen(LiveScreen):
         if node is None or cluster is None:
             self.notify("no Slurm node for this finding", severity="warning", markup=False)
             return
-        self.console.start_drain(cluster, node, reason=drain_reason(finding))
+        self.console.start_drain(
+            cluster, node, reason=drain_reason(finding), incident=finding.incident
+        )
 
     @staticmethod
     def _slurm_node(finding: Finding, snapshot: FleetSnapshot) -> tuple[str | None, str | None]:
