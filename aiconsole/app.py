@@ -32,6 +32,8 @@ class ConsoleApp(App[None]):
     TITLE = "aiconsole"
     BINDINGS = [
         Binding("q", "quit", "Quit"),
+        # Operators coming from k9s, htop and nvitop quit with Ctrl+C.
+        Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
         Binding("question_mark", "help", "Help", key_display="?"),
         Binding("j", "jobs", "Slurm jobs"),
         Binding("f", "health", "Findings"),

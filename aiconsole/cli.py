@@ -12,6 +12,7 @@ import argparse
 import asyncio
 import dataclasses
 import json
+import os
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -135,6 +136,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except BrokenPipeError:
+        # The reader went away (`aiconsole schema | head`): not an error of ours. Point
+        # stdout at /dev/null so the interpreter's final flush does not complain either.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_OK
+
+
+def _main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         if args.command == "schema":
@@ -174,6 +186,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ) as error:
         print(f"aiconsole: error: {error}", file=sys.stderr)
         return EXIT_ERROR
+    except BrokenPipeError:
+        raise  # handled in main(): the reader of our output went away
     except Exception as error:
         print(f"aiconsole: error: {type(error).__name__}: {error}", file=sys.stderr)
         return EXIT_ERROR
@@ -300,7 +314,8 @@ def format_text(snapshot: FleetSnapshot) -> str:
         )
         lines.append(
             f"{shown(s.name):<20} {s.status:<12} {units.percent(s.cpu_percent):>5} {memory:>13} "
-            f"{s.gpu_count:>4} {units.percent(s.gpu_util_mean):>5} {shown(s.reason)}".rstrip()
+            f"{units.NA if s.gpu_count is None else s.gpu_count:>4} "
+            f"{units.percent(s.gpu_util_mean):>5} {shown(s.reason)}".rstrip()
         )
     for cluster in snapshot.clusters:
         lines.append("")

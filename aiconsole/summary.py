@@ -16,7 +16,8 @@ class HostSummary:
     cpu_percent: float | None
     memory_used_bytes: int | None
     memory_total_bytes: int | None
-    gpu_count: int
+    gpu_count: int | None
+    """None when the host has never sent a sample (not a fake 0)."""
     gpu_util_mean: float | None
     gpu_memory_used_bytes: int | None
     gpu_memory_total_bytes: int | None
@@ -37,7 +38,7 @@ def summarize(state: HostState) -> HostSummary:
             None,
             None,
             None,
-            0,
+            None,
             None,
             None,
             None,
