@@ -596,6 +596,7 @@ PSTATE_UNKNOWN = 32
 
 def clock_event_names(mask: int) -> List[str]:
     """Names of the bits set in a clocks-event mask; an unknown bit is kept as hex."""
+    mask &= 0xFFFFFFFFFFFFFFFF  # NVML's mask is 64 bits; a negative int has endless ones
     names = [name for bit, name in CLOCK_EVENT_REASONS if mask & bit]
     known = 0
     for bit, _ in CLOCK_EVENT_REASONS:
@@ -1485,7 +1486,10 @@ def _smi_pstate(text: str) -> int:
 
 
 def _smi_reasons(text: str) -> List[str]:
-    return clock_event_names(int(text, 16))
+    mask = int(text, 16)
+    if mask < 0:
+        raise ValueError(text)
+    return clock_event_names(mask)
 
 
 def _smi_enabled(text: str) -> bool:
@@ -1988,12 +1992,18 @@ class Sampler:
             unavailable["total_percent"] = unavailable["per_core_percent"] = "/proc/stat unreadable"
             return cpu
         stat = parse_proc_stat(stat_text)
+        if "cpu" not in stat:
+            self._previous_cpu = {}
+            unavailable["total_percent"] = unavailable["per_core_percent"] = (
+                "/proc/stat has no cpu line"
+            )
+            return cpu
         cores = sorted((n for n in stat if n != "cpu"), key=lambda n: int(n[3:]))
         cpu["count"] = len(cores) or cpu["count"]
         previous, self._previous_cpu = self._previous_cpu, stat
 
         def busy_percent(name: str) -> Optional[float]:
-            if name not in previous:
+            if name not in previous or name not in stat:
                 return None
             total = stat[name][0] - previous[name][0]
             idle = stat[name][1] - previous[name][1]

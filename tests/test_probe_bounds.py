@@ -10,6 +10,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -138,7 +139,7 @@ def test_a_gpu_keeps_the_processes_using_the_most_memory(
 
 
 def test_many_gpus_share_the_process_budget(tmp_path: Path) -> None:
-    gpus = [
+    gpus: list[dict[str, Any]] = [
         {"index": index, "processes": [(4_000_000 + n, "compute", n) for n in range(20)]}
         for index in range(16)
     ]
