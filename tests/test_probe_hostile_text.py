@@ -93,8 +93,8 @@ def test_meminfo_diskstats_net_dev(text: str) -> None:
     assert all(isinstance(v, int) for v in probe.parse_meminfo(text).values())
     for counters in probe.parse_diskstats(text).values():
         assert all(isinstance(v, int) for v in counters)
-    for counters in probe.parse_net_dev(text).values():
-        assert set(counters) == set(probe.NET_DEV_FIELDS)
+    for nic in probe.parse_net_dev(text).values():
+        assert set(nic) == set(probe.NET_DEV_FIELDS)
 
 
 @given(hostile)
