@@ -181,12 +181,12 @@ def parse_proc_stat(text: str) -> Dict[str, Tuple[int, int]]:
         if not line.startswith("cpu"):
             continue
         parts = line.split()
-        fields = parts[1:9]
-        if not (parts[0] == "cpu" or _is_number(parts[0][3:])) or not all(
-            _is_number(v) for v in fields
-        ):
+        if not (parts[0] == "cpu" or _is_number(parts[0][3:])):
             continue
-        values = [int(v) for v in fields]
+        try:
+            values = [int(v) for v in parts[1:9]]
+        except ValueError:
+            continue
         values += [0] * (8 - len(values))
         idle = values[3] + values[4]
         cpus[parts[0]] = (sum(values), idle)
@@ -222,9 +222,10 @@ def parse_meminfo(text: str) -> Dict[str, int]:
     for line in text.splitlines():
         key, _, rest = line.partition(":")
         fields = rest.split()
-        if not fields or not _is_number(fields[0]):
+        try:
+            value = int(fields[0])
+        except (IndexError, ValueError):
             continue
-        value = int(fields[0])
         if len(fields) > 1 and fields[1] == "kB":
             value *= 1024
         result[key.strip()] = value
@@ -233,6 +234,8 @@ def parse_meminfo(text: str) -> Dict[str, int]:
 
 def _unescape_mount_field(field: str) -> str:
     # /proc/mounts writes space, tab, newline and backslash as octal escapes.
+    if "\\" not in field:
+        return field
     for escaped, plain in (("\\040", " "), ("\\011", "\t"), ("\\012", "\n"), ("\\134", "\\")):
         field = field.replace(escaped, plain)
     return field
@@ -260,9 +263,12 @@ def parse_diskstats(text: str) -> Dict[str, Tuple[int, int, int, int]]:
     result = {}
     for line in text.splitlines():
         parts = line.split()
-        if len(parts) < 10 or not all(_is_number(parts[i]) for i in (3, 5, 7, 9)):
+        if len(parts) < 10:
             continue
-        result[parts[2]] = (int(parts[3]), int(parts[5]), int(parts[7]), int(parts[9]))
+        try:
+            result[parts[2]] = (int(parts[3]), int(parts[5]), int(parts[7]), int(parts[9]))
+        except ValueError:
+            continue
     return result
 
 
@@ -286,11 +292,13 @@ def parse_net_dev(text: str) -> Dict[str, Dict[str, int]]:
         if not sep:
             continue
         values = rest.split()
-        if len(values) < 16 or not all(_is_number(v) for v in values[0:12]):
+        if len(values) < 16:
             continue
-        rx = values[0:4]
-        tx = values[8:12]
-        result[name.strip()] = dict(zip(NET_DEV_FIELDS, (int(v) for v in rx + tx)))
+        try:
+            numbers = [int(v) for v in values[0:4] + values[8:12]]
+        except ValueError:
+            continue
+        result[name.strip()] = dict(zip(NET_DEV_FIELDS, numbers))
     return result
 
 
