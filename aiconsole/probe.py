@@ -495,12 +495,23 @@ class DeadlineRunner:
             stuck.settle()
             del self._stuck[key]
             self._idle.append(stuck)
+        if not self._idle:
+            self._reclaim()
         worker = self._idle.pop() if self._idle else _Worker()
         if not worker.run(function, args, deadline_s):
             self._stuck[key] = worker
             raise CallTimedOut(deadline_s, earlier=False)
         self._idle.append(worker)
         return worker.result()
+
+    def _reclaim(self) -> None:
+        """Take back the workers of late calls that have returned since, whether or not
+        their keys are asked again (a process that has exited is not)."""
+        for key, worker in list(self._stuck.items()):
+            if not worker.running:
+                worker.settle()
+                del self._stuck[key]
+                self._idle.append(worker)
 
     def hung(self) -> int:
         """How many calls are still stuck (each holds one thread)."""
@@ -1911,7 +1922,7 @@ class Sampler:
         kernel_log: Optional[str] = None,
     ) -> None:
         self.host = Host(root)
-        self._name = name
+        self._name = clip(name) if name else None
         # One set of worker threads for every call that may hang (see DeadlineRunner).
         self.runner = DeadlineRunner()
         self._statvfs = StatvfsGuard(statvfs, runner=self.runner)

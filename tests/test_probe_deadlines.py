@@ -85,6 +85,24 @@ def test_a_call_that_never_returns_holds_one_thread_not_one_per_sample() -> None
     assert os_threads() == before + 1
 
 
+def test_workers_of_late_calls_are_taken_back_even_if_their_key_is_never_asked_again() -> None:
+    runner = probe.DeadlineRunner()
+    release = threading.Event()
+    runner.call("warm", 5.0, int)
+    before = os_threads()
+    for pid in range(5):  # five processes whose command lines hang, then exit
+        with pytest.raises(probe.CallTimedOut):
+            runner.call(("cmdline", pid), DEADLINE_S, release.wait)
+    assert os_threads() == before + 4  # the free worker took the first
+    release.set()
+    assert wait_until(lambda: runner.hung() == 0)
+    for n in range(20):
+        runner.call(("cmdline", 100 + n), 5.0, int)
+    with pytest.raises(probe.CallTimedOut):
+        runner.call("again", DEADLINE_S, threading.Event().wait)
+    assert os_threads() == before + 4  # the late calls' workers served these: none new
+
+
 # -- NVML ------------------------------------------------------------------------------------
 
 
