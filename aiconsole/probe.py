@@ -713,10 +713,21 @@ def parse_kernel_log(text: str) -> List[Tuple[Optional[float], str]]:
             continue
         if line.startswith("[") and "]" in line:
             stamp, _, message = line[1:].partition("]")
-            records.append((_finite(stamp), message.strip()))
+            records.append((_finite(stamp), _without_caller(message.strip())))
             continue
         records.append((None, line))
     return records
+
+
+def _without_caller(message: str) -> str:
+    """A dmesg message without the ``[ T123]`` or ``[  C4]`` that kernels built with
+    CONFIG_PRINTK_CALLER put before it (the task or CPU that logged it)."""
+    if message.startswith("["):
+        caller, sep, rest = message[1:].partition("]")
+        caller = caller.strip()
+        if sep and caller[:1] in ("T", "C") and _is_number(caller[1:]):
+            return rest.strip()
+    return message
 
 
 XID_MARKER = "NVRM: Xid ("

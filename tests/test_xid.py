@@ -71,6 +71,12 @@ def test_an_xid_counts_only_at_the_start_of_the_kernels_message() -> None:
     # A dmesg -T line: no usable time, the message is still the kernel's.
     ((at, message),) = parse_kernel_log("[Sun Nov 29 10:00:00 2026] " + genuine)
     assert at is None and parse_xid_message(message) is not None
+    # A kernel with CONFIG_PRINTK_CALLER names the logging task before the message.
+    ((at, message),) = parse_kernel_log("[  812.250000] [ T4242] " + genuine)
+    assert at == 812.25 and parse_xid_message(message) is not None
+    # A process named like a caller id cannot complete the form: its name is 15 characters.
+    ((_, forged),) = parse_kernel_log("[  812.250000] [T1] NVRM: Xid [4242]: segfault at 0")
+    assert parse_xid_message(forged) is None
 
 
 def test_forged_xids_in_the_log_never_reach_a_sample(
