@@ -1120,7 +1120,7 @@ class NvmlReader:
             }
             return self._failure
         try:
-            self._runner.call(("nvml",), self.deadline_s, pynvml.nvmlInit)
+            versions = self._runner.call(("nvml",), self.deadline_s, self._start, pynvml)
         except CallTimedOut as late:
             self._failure = {
                 "status": "error",
@@ -1151,12 +1151,18 @@ class NvmlReader:
             return self._failure
         self._nvml = pynvml
         self._failure = None
-        try:
-            self._driver_version = _text(pynvml.nvmlSystemGetDriverVersion())
-        except pynvml.NVMLError:
-            self._driver_version = None
-        self._cuda_version = self._read_cuda_version(pynvml)
+        self._driver_version, self._cuda_version = versions
         return None
+
+    @classmethod
+    def _start(cls, pynvml: Any) -> Tuple[Optional[str], Optional[str]]:
+        """nvmlInit, then the driver's and CUDA's versions: (driver, CUDA)."""
+        pynvml.nvmlInit()
+        try:
+            driver: Optional[str] = _text(pynvml.nvmlSystemGetDriverVersion())
+        except pynvml.NVMLError:
+            driver = None
+        return driver, cls._read_cuda_version(pynvml)
 
     @property
     def module(self) -> Any:

@@ -163,6 +163,24 @@ def test_probe_program_keeps_streaming_with_a_hung_gpu(
         assert hung.unavailable["gpu"].startswith("NVML call did not return within")
 
 
+def test_an_nvml_init_that_never_returns_is_an_error_with_its_reason(
+    gpu_env: dict[str, str], nvml_config: NvmlConfig, tmp_path: Path
+) -> None:
+    nvml_config.set(init="hang", device_count=1).gpu(0)
+    (tmp_path / "kmsg").write_text("")
+    command = [
+        sys.executable,
+        *("-m", "aiconsole.probe", "--count", "2", "--interval", "0.1"),
+        *("--kernel-log", str(tmp_path / "kmsg")),
+    ]
+    result = subprocess.run(command, env=gpu_env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    for line in result.stdout.splitlines():
+        gpu = decode_sample(json.loads(line)).gpu
+        assert gpu.status == "error"
+        assert gpu.reason == f"nvmlInit did not return within {probe.NVML_DEADLINE_S:.1f} s"
+
+
 # -- /proc/PID/cmdline -----------------------------------------------------------------------
 
 

@@ -19,6 +19,7 @@
  *     init=!9                    <- nvmlInit fails with NVML_ERROR_DRIVER_NOT_LOADED
  *     gpu1.hang=memory           <- the memory call on gpu1 sleeps while this line is there
  *                                   ("utilization" too), as a driver that stopped answering
+ *     init=hang                  <- so does nvmlInit
  *
  * Built with -DFAKE_NVML_OLD_DRIVER it leaves out the symbols newer drivers added
  * (memory v2, _v3 process calls), as a driver older than R510 would.
@@ -135,6 +136,10 @@ nvmlReturn_t nvmlInitWithFlags(unsigned int flags) {
     (void)flags;
     char value[64];
     nvmlReturn_t error;
+    while (lookup("init", value, sizeof value) && strcmp(value, "hang") == 0) {
+        struct timespec pause = {0, 50L * 1000000L}; /* init=hang: a driver that never answers */
+        nanosleep(&pause, NULL);
+    }
     if (lookup("init", value, sizeof value) && injected_error(value, &error)) return error;
     for (unsigned int i = 0; i < MAX_DEVICES; i++) devices[i].index = i;
     initialised = 1;
