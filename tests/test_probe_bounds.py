@@ -197,6 +197,23 @@ def test_hundreds_of_veths_do_not_crowd_out_the_hosts_nics(tmp_path: Path) -> No
     assert sample.truncated["nics"] == f"{probe.MAX_NICS} of 304 shown (devices first)"
 
 
+def test_a_jbod_of_disks_is_cut_and_says_so(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    shutil.copytree(GPU_HOST / "t0", root)
+    diskstats = root / "proc/diskstats"
+    names = [f"sd{chr(97 + n // 26)}{chr(97 + n % 26)}" for n in range(200)]
+    for name in names:
+        (root / "sys/block" / name).mkdir()
+    zeros = " ".join(["0"] * 14)
+    diskstats.write_text(
+        diskstats.read_text()
+        + "".join(f"   8 {n} {name} {zeros}\n" for n, name in enumerate(names))
+    )
+    sample = decode_sample(sample_of(root))
+    assert len(sample.disks) == probe.MAX_DISKS
+    assert sample.truncated["disks"] == f"{probe.MAX_DISKS} of 203 shown"
+
+
 def test_a_sample_within_bounds_says_nothing_was_cut(tmp_path: Path) -> None:
     root = tmp_path / "root"
     shutil.copytree(GPU_HOST / "t0", root)
