@@ -482,6 +482,7 @@ class DeadlineRunner:
     def __init__(self) -> None:
         self._idle: List[_Worker] = []
         self._stuck: Dict[Hashable, _Worker] = {}
+        self.threads_started = 0
 
     def call(
         self, key: Hashable, deadline_s: float, function: Callable[..., Any], *args: Any
@@ -497,7 +498,11 @@ class DeadlineRunner:
             self._idle.append(stuck)
         if not self._idle:
             self._reclaim()
-        worker = self._idle.pop() if self._idle else _Worker()
+        if self._idle:
+            worker = self._idle.pop()
+        else:
+            worker = _Worker()
+            self.threads_started += 1
         if not worker.run(function, args, deadline_s):
             self._stuck[key] = worker
             raise CallTimedOut(deadline_s, earlier=False)

@@ -28,9 +28,10 @@ from tests.test_probe_parsers import FakeStatvfs, NoGpus
 DEADLINE_S = 0.3
 
 
-def os_threads() -> int:
-    """Threads of this process as the kernel counts them (_thread's too)."""
-    return len(os.listdir("/proc/self/task"))
+def threads_of(runner: probe.DeadlineRunner) -> int:
+    """Threads the runner has started (the probe program's own count, as the kernel sees it,
+    is checked in test_probe_program_keeps_streaming_with_a_hung_gpu)."""
+    return runner.threads_started
 
 
 def wait_until(condition: Callable[[], bool], timeout_s: float = 20.0) -> bool:
@@ -57,17 +58,17 @@ def test_runner_returns_results_and_raises_errors_of_the_call() -> None:
 def test_runner_reuses_one_thread_for_calls_that_return() -> None:
     runner = probe.DeadlineRunner()
     runner.call("warm", 5.0, int)
-    before = os_threads()
+    before = threads_of(runner)
     for n in range(50):
         assert runner.call(("key", n % 5), 5.0, abs, -n) == n
-    assert os_threads() == before
+    assert threads_of(runner) == before
 
 
 def test_a_call_that_never_returns_holds_one_thread_not_one_per_sample() -> None:
     runner = probe.DeadlineRunner()
     release = threading.Event()
     runner.call("warm", 5.0, int)
-    before = os_threads()
+    before = threads_of(runner)
     with pytest.raises(probe.CallTimedOut) as first:
         runner.call("stuck", DEADLINE_S, release.wait)
     assert not first.value.earlier
@@ -78,29 +79,29 @@ def test_a_call_that_never_returns_holds_one_thread_not_one_per_sample() -> None
         assert again.value.earlier
         assert runner.call("fine", 5.0, abs, -1) == 1  # other keys still answered
     assert runner.hung() == 1
-    assert os_threads() == before + 1  # the stuck call's worker, and one free worker
+    assert threads_of(runner) == before + 1  # the stuck call's worker, and one free worker
     release.set()
     assert wait_until(lambda: runner.hung() == 0)
     assert runner.call("stuck", 5.0, lambda: "back") == "back"
-    assert os_threads() == before + 1
+    assert threads_of(runner) == before + 1
 
 
 def test_workers_of_late_calls_are_taken_back_even_if_their_key_is_never_asked_again() -> None:
     runner = probe.DeadlineRunner()
     release = threading.Event()
     runner.call("warm", 5.0, int)
-    before = os_threads()
+    before = threads_of(runner)
     for pid in range(5):  # five processes whose command lines hang, then exit
         with pytest.raises(probe.CallTimedOut):
             runner.call(("cmdline", pid), DEADLINE_S, release.wait)
-    assert os_threads() == before + 4  # the free worker took the first
+    assert threads_of(runner) == before + 4  # the free worker took the first
     release.set()
     assert wait_until(lambda: runner.hung() == 0)
     for n in range(20):
         runner.call(("cmdline", 100 + n), 5.0, int)
     with pytest.raises(probe.CallTimedOut):
         runner.call("again", DEADLINE_S, threading.Event().wait)
-    assert os_threads() == before + 4  # the late calls' workers served these: none new
+    assert threads_of(runner) == before + 4  # the late calls' workers served these: none new
 
 
 # -- NVML ------------------------------------------------------------------------------------
@@ -126,8 +127,8 @@ def test_gpu_whose_nvml_call_hangs_is_reported_and_the_others_still_read(
     for _ in range(5):
         section = reader.read()
         if threads is None:
-            threads = os_threads()
-        assert os_threads() == threads  # no thread per sample for the GPU that hangs
+            threads = threads_of(runner)
+        assert threads_of(runner) == threads  # no thread per sample for the GPU that hangs
         first, hung, third = section["gpus"]
         assert section["status"] == "ok"
         assert hung["unavailable"] == {"gpu": f"NVML call did not return within {DEADLINE_S:.1f} s"}
@@ -149,13 +150,22 @@ def test_probe_program_keeps_streaming_with_a_hung_gpu(
     (tmp_path / "kmsg").write_text("")
     command = [
         sys.executable,
-        *("-m", "aiconsole.probe", "--count", "3", "--interval", "0.2"),
+        *("-m", "aiconsole.probe", "--interval", "0.2"),
         *("--kernel-log", str(tmp_path / "kmsg")),
     ]
-    result = subprocess.run(command, env=gpu_env, capture_output=True, text=True, timeout=60)
-    assert result.returncode == 0, result.stderr
-    samples = [decode_sample(json.loads(line)) for line in result.stdout.splitlines()]
-    assert [sample.seq for sample in samples] == [0, 1, 2]
+    process = subprocess.Popen(command, env=gpu_env, stdout=subprocess.PIPE, text=True)
+    assert process.stdout is not None
+    tasks = Path(f"/proc/{process.pid}/task")
+    try:
+        samples = [decode_sample(json.loads(process.stdout.readline())) for _ in range(2)]
+        threads = len(list(tasks.iterdir()))
+        samples += [decode_sample(json.loads(process.stdout.readline())) for _ in range(5)]
+        # The probe's threads as the kernel counts them: none more for the later samples.
+        assert len(list(tasks.iterdir())) == threads
+    finally:
+        process.kill()
+        process.wait()
+    assert [sample.seq for sample in samples] == list(range(7))
     for sample in samples:
         healthy, hung = sample.gpu.gpus
         assert healthy.util_gpu_percent == 87.0
@@ -208,10 +218,10 @@ def test_command_line_that_cannot_be_read_in_time_shows_the_process_name(
     runner = probe.DeadlineRunner()
     info = probe.ProcessInfo(probe.Host(str(root)), runner=runner)
     assert info.command(pid) == "[trainer]"
-    threads = os_threads()
+    threads = threads_of(runner)
     for _ in range(10):
         assert info.command(pid) == "[trainer]"
-    assert os_threads() == threads
+    assert threads_of(runner) == threads
     assert runner.hung() == 1
 
 
