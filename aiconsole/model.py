@@ -250,6 +250,9 @@ class HostSample(Frozen, frozen=True, kw_only=True):
     nics: tuple[Nic, ...] = ()
     ib_ports: tuple[IbPort, ...] = ()
     gpu: GpuSection
+    truncated: dict[str, str] = {}
+    """What the probe left out to keep one sample bounded: ``filesystems``, ``disks``,
+    ``nics``, ``ib_ports``, ``gpus``, ``gpuN.processes`` -> how many of how many were kept."""
 
 
 class HostState(Frozen, frozen=True, kw_only=True):

@@ -17,7 +17,7 @@ Run as a program it prints one JSON document per interval on stdout:
 
 from __future__ import annotations
 
-import json
+import _thread
 import os
 import pwd
 import sys
@@ -25,19 +25,47 @@ import time
 
 # Start-up time is paid on every host at every connect: typing alone costs ~3 ms, and it is
 # needed only by the type checker (annotations are never evaluated, see the future import).
+# For the same reason threads come from _thread (threading costs ~1 ms) and JSON from _json
+# (the json package pulls in re, enum and functools: ~7 ms, a third of the probe's start-up).
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    import threading
-    from typing import Any, Callable, Dict, List, Optional, Set, Tuple
+    from typing import Any, Callable, Dict, Hashable, List, Optional, Set, Tuple
 
     JsonDict = Dict[str, Any]
+    RawProcess = Tuple[int, str, Optional[int]]  # pid, "compute" or "graphics", GPU memory
 
 PROBE_VERSION = "0.1.0"
 
 SECTOR_BYTES = 512  # /proc/diskstats always counts 512-byte sectors, whatever the device's
 FIRST_SAMPLE = "first sample: rates need two samples"
 COUNTER_RESET = "counter went backwards (reset or wrapped)"
+
+# Deadlines for calls that can block in the kernel or the driver for minutes: statvfs on a
+# mount whose server is gone, NVML on a sick GPU, /proc/PID/cmdline of a process stuck with
+# its memory map locked. Each runs in a worker thread (see DeadlineRunner).
 NETWORK_STATVFS_TIMEOUT_S = 0.5
+NVML_DEADLINE_S = 2.0
+CMDLINE_DEADLINE_S = 0.5
+
+# Bounds on what one sample carries. Users of a host control some of its text (command lines,
+# FUSE mount points, process names) and some of its lists (processes, mounts), and the console
+# refuses a line over its limit, so without bounds one user could keep a host in probe_error.
+# Text is bounded by its size as JSON, escapes included (clip()); lists keep the entries an
+# operator needs first and say in the sample's "truncated" map what was left out.
+MAX_TEXT_BYTES = 256  # a name, path, state, reason or kernel-log detail
+MAX_COMMAND_BYTES = 1024  # a GPU process's command line
+MAX_GPUS = 64
+MAX_PROCESSES_PER_GPU = 32  # those using the most GPU memory
+MAX_PROCESSES_PER_SAMPLE = 256  # shared out evenly when a host has many GPUs
+MAX_FILESYSTEMS = 128  # local and network mounts before FUSE ones, in mount order
+MAX_DISKS = 128
+MAX_NICS = 128  # devices before virtual interfaces
+MAX_IB_PORTS = 64
+MAX_SAMPLE_BYTES = 1024 * 1024
+"""The last line of defence: a sample whose JSON is longer than this (half the console's
+line limit) is sent with every list cut short and all text clipped (see shrink_sample)."""
+SHRUNK_LIST_ITEMS = 8
+SHRUNK_TEXT_BYTES = 64
 
 # Filesystems an operator never wants in a disk-space table.
 PSEUDO_FSTYPES = frozenset(
@@ -71,7 +99,34 @@ PSEUDO_FSTYPES = frozenset(
         "fuse.lxcfs",
     ]
 )
-# statvfs on these can hang for minutes when the server is gone: ask from a thread.
+# statvfs on a network, cluster or FUSE filesystem can hang for minutes when its server (or
+# its FUSE daemon) is gone. Only filesystems known to live on this host's own block devices
+# are asked directly; every other type, including any unknown one, is asked with a deadline.
+LOCAL_FSTYPES = frozenset(
+    [
+        "ext2",
+        "ext3",
+        "ext4",
+        "xfs",
+        "btrfs",
+        "bcachefs",
+        "f2fs",
+        "jfs",
+        "reiserfs",
+        "nilfs2",
+        "zfs",
+        "vfat",
+        "msdos",
+        "exfat",
+        "ntfs",
+        "ntfs3",
+        "hfsplus",
+        "iso9660",
+        "udf",
+        "overlay",
+        "erofs",
+    ]
+)
 NETWORK_FSTYPES = frozenset(
     [
         "nfs",
@@ -85,13 +140,24 @@ NETWORK_FSTYPES = frozenset(
         "ceph",
         "cephfs",
         "glusterfs",
-        "fuse.glusterfs",
-        "fuse.sshfs",
-        "fuse.s3fs",
         "9p",
         "afs",
+        "wekafs",
+        "ocfs2",
+        "gfs2",
+        "virtiofs",
+        "orangefs",
+        "pvfs2",
     ]
 )
+"""Documentation more than rule: these are asked with a deadline, as is any type not local."""
+
+
+def statvfs_may_hang(fstype: str) -> bool:
+    """Whether statvfs on a filesystem of this type can block on something off this host."""
+    return fstype.startswith("fuse") or fstype in NETWORK_FSTYPES or fstype not in LOCAL_FSTYPES
+
+
 SKIPPED_DISK_PREFIXES = ("loop", "ram", "fd", "sr", "zram")
 
 # --------------------------------------------------------------------------------------------
@@ -99,27 +165,55 @@ SKIPPED_DISK_PREFIXES = ("loop", "ram", "fd", "sr", "zram")
 # --------------------------------------------------------------------------------------------
 
 
+def _is_number(text: str) -> bool:
+    """Digits only, ASCII ones (str.isdigit also takes "²", which int() refuses)."""
+    return text.isascii() and text.isdigit()
+
+
 def parse_proc_stat(text: str) -> Dict[str, Tuple[int, int]]:
     """``/proc/stat`` cpu lines -> {"cpu": (total_jiffies, idle_jiffies), "cpu0": ...}.
 
     guest and guest_nice are already counted in user and nice, so they are left out of the
-    total; iowait counts as idle, as in top.
+    total; iowait counts as idle, as in top. A line that is not a cpu line is skipped.
     """
     cpus: Dict[str, Tuple[int, int]] = {}
     for line in text.splitlines():
         if not line.startswith("cpu"):
             continue
         parts = line.split()
-        values = [int(v) for v in parts[1:9]]
+        if not (parts[0] == "cpu" or _is_number(parts[0][3:])):
+            continue
+        try:
+            values = [int(v) for v in parts[1:9]]
+        except ValueError:
+            continue
         values += [0] * (8 - len(values))
         idle = values[3] + values[4]
         cpus[parts[0]] = (sum(values), idle)
     return cpus
 
 
-def parse_loadavg(text: str) -> Tuple[float, float, float]:
-    one, five, fifteen = text.split()[:3]
-    return float(one), float(five), float(fifteen)
+def _finite(text: str) -> Optional[float]:
+    """A finite number, or None (float() also takes "nan" and "inf", which JSON has not)."""
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if value - value == 0.0 else None
+
+
+def parse_loadavg(text: str) -> Optional[Tuple[float, float, float]]:
+    """``/proc/loadavg`` -> (1, 5, 15-minute load), or None when it is not that."""
+    loads = [_finite(word) for word in text.split()[:3]]
+    if len(loads) != 3 or None in loads:
+        return None
+    return loads[0], loads[1], loads[2]  # type: ignore[return-value]
+
+
+def parse_uptime(text: str) -> Optional[float]:
+    """Seconds since boot from ``/proc/uptime``, or None when it is not a number."""
+    words = text.split()
+    return _finite(words[0]) if words else None
 
 
 def parse_meminfo(text: str) -> Dict[str, int]:
@@ -128,9 +222,10 @@ def parse_meminfo(text: str) -> Dict[str, int]:
     for line in text.splitlines():
         key, _, rest = line.partition(":")
         fields = rest.split()
-        if not fields:
+        try:
+            value = int(fields[0])
+        except (IndexError, ValueError):
             continue
-        value = int(fields[0])
         if len(fields) > 1 and fields[1] == "kB":
             value *= 1024
         result[key.strip()] = value
@@ -139,6 +234,8 @@ def parse_meminfo(text: str) -> Dict[str, int]:
 
 def _unescape_mount_field(field: str) -> str:
     # /proc/mounts writes space, tab, newline and backslash as octal escapes.
+    if "\\" not in field:
+        return field
     for escaped, plain in (("\\040", " "), ("\\011", "\t"), ("\\012", "\n"), ("\\134", "\\")):
         field = field.replace(escaped, plain)
     return field
@@ -168,7 +265,10 @@ def parse_diskstats(text: str) -> Dict[str, Tuple[int, int, int, int]]:
         parts = line.split()
         if len(parts) < 10:
             continue
-        result[parts[2]] = (int(parts[3]), int(parts[5]), int(parts[7]), int(parts[9]))
+        try:
+            result[parts[2]] = (int(parts[3]), int(parts[5]), int(parts[7]), int(parts[9]))
+        except ValueError:
+            continue
     return result
 
 
@@ -194,9 +294,11 @@ def parse_net_dev(text: str) -> Dict[str, Dict[str, int]]:
         values = rest.split()
         if len(values) < 16:
             continue
-        rx = values[0:4]
-        tx = values[8:12]
-        result[name.strip()] = dict(zip(NET_DEV_FIELDS, (int(v) for v in rx + tx)))
+        try:
+            numbers = [int(v) for v in values[0:4] + values[8:12]]
+        except ValueError:
+            continue
+        result[name.strip()] = dict(zip(NET_DEV_FIELDS, numbers))
     return result
 
 
@@ -208,17 +310,16 @@ def parse_ib_state(text: str) -> str:
 
 def parse_ib_rate(text: str) -> Optional[float]:
     """``200 Gb/sec (4X HDR)`` -> 200.0; None when it does not start with a number."""
-    try:
-        return float(text.split()[0])
-    except (IndexError, ValueError):
-        return None
+    words = text.split()
+    return _finite(words[0]) if words else None
 
 
 def parse_uid(status_text: str) -> Optional[int]:
     """Real UID from ``/proc/PID/status``."""
     for line in status_text.splitlines():
         if line.startswith("Uid:"):
-            return int(line.split()[1])
+            fields = line.split()
+            return int(fields[1]) if len(fields) > 1 and _is_number(fields[1]) else None
     return None
 
 
@@ -240,9 +341,50 @@ def _rate(
     return (current - previous) / seconds, None
 
 
+def _json_text(text: str) -> str:
+    """``text`` as a JSON string literal, ``\\u`` escapes and quotes included."""
+    try:
+        from _json import encode_basestring_ascii
+    except ImportError:  # an interpreter without the C accelerator
+        from json.encoder import py_encode_basestring_ascii as encode_basestring_ascii
+    return encode_basestring_ascii(text)  # type: ignore[no-any-return, unused-ignore]
+
+
+CLIPPED = "\u2026"  # the ellipsis that says text was cut
+
+
+def clip(text: str, limit: int = MAX_TEXT_BYTES) -> str:
+    """``text`` cut so that it takes at most ``limit`` bytes as JSON, ending in an ellipsis.
+
+    The bound is on the escaped size because that is what goes on the wire: a control or
+    non-ASCII character is 6 bytes there (12 outside the Basic Multilingual Plane).
+    """
+    if len(text) * 12 <= limit:
+        return text  # cannot be over, whatever it holds
+    size = len(_json_text(text)) - 2
+    if size <= limit:
+        return text
+    room = limit - 6  # the ellipsis is \u2026 on the wire
+    keep = max(0, len(text) * room // size)
+    while keep and len(_json_text(text[:keep])) - 2 > room:
+        keep = keep * 7 // 8
+    return text[:keep] + CLIPPED
+
+
 def _first_line(text: object) -> str:
     lines = str(text).strip().splitlines()
-    return lines[0] if lines else type(text).__name__
+    return clip(lines[0]) if lines else type(text).__name__
+
+
+def keep_first(
+    items: List[Any], limit: int, what: str, truncated: Dict[str, str], how: str = ""
+) -> List[Any]:
+    """At most ``limit`` of ``items`` (already in priority order), noting a cut in
+    ``truncated`` under ``what``."""
+    if len(items) <= limit:
+        return items
+    truncated[what] = "%d of %d shown%s" % (limit, len(items), how)
+    return items[:limit]
 
 
 class Host:
@@ -264,15 +406,18 @@ class Host:
     def path(self, relative: str) -> str:
         return os.path.join(self.root, relative)
 
-    def read(self, relative: str, keep_open: bool = False) -> Optional[str]:
-        """The file's text, or None if it cannot be read (gone, no permission, EINVAL)."""
+    def read(
+        self, relative: str, keep_open: bool = False, limit: Optional[int] = None
+    ) -> Optional[str]:
+        """The file's text (its first ``limit`` bytes), or None if it cannot be read (gone,
+        no permission, EINVAL)."""
         fd = self._open.get(relative)
         try:
             if fd is None:
                 fd = os.open(self.path(relative), os.O_RDONLY | os.O_CLOEXEC)
                 if keep_open and len(self._open) < self.MAX_OPEN_FILES:
                     self._open[relative] = fd
-            return self._read_all(fd).decode("utf-8", "replace")
+            return self._read_all(fd, limit).decode("utf-8", "replace")
         except OSError:
             self._forget(relative)
             return None
@@ -280,15 +425,17 @@ class Host:
             if fd is not None and relative not in self._open:
                 os.close(fd)
 
-    def _read_all(self, fd: int) -> bytes:
+    def _read_all(self, fd: int, limit: Optional[int] = None) -> bytes:
         chunks: List[bytes] = []
         offset = 0
-        while True:
-            chunk = os.pread(fd, self.READ_CHUNK, offset)
+        while limit is None or offset < limit:
+            size = self.READ_CHUNK if limit is None else min(self.READ_CHUNK, limit - offset)
+            chunk = os.pread(fd, size, offset)
             if not chunk:
-                return b"".join(chunks)
+                break
             chunks.append(chunk)
             offset += len(chunk)
+        return b"".join(chunks)
 
     def _forget(self, relative: str) -> None:
         # The file went away under an open descriptor (a NIC removed, say): reopen next time.
@@ -309,49 +456,147 @@ class Host:
             return []
 
 
-class StatvfsGuard:
-    """statvfs that cannot hang the probe on a dead network filesystem.
+class CallTimedOut(Exception):
+    """A call given to :class:`DeadlineRunner` did not return within its deadline, or
+    (``earlier``) the previous call for its key is still stuck, so it was not made."""
 
-    Network mounts are asked from a daemon thread with a deadline; while a previous call on
-    that mount is still stuck, the mount is reported as hung without asking again.
+    def __init__(self, deadline_s: float, earlier: bool) -> None:
+        super().__init__(
+            "still hung from an earlier sample"
+            if earlier
+            else "did not return within %.1f s" % deadline_s
+        )
+        self.earlier = earlier
+
+
+class DeadlineRunner:
+    """Runs calls that can hang in worker threads and waits for each at most a deadline.
+
+    What it guards: NVML on a GPU that stopped answering, statvfs on a mount whose server is
+    gone, /proc/PID/cmdline of a process stuck with its memory map locked. A call that misses
+    its deadline keeps its thread; its key (the GPU, the mount, the PID) is answered "still
+    hung" without being asked again until that call returns. So a call that never returns
+    holds one thread for good, never one per sample, and every other key gets a free worker.
+    """
+
+    def __init__(self) -> None:
+        self._idle: List[_Worker] = []
+        self._stuck: Dict[Hashable, _Worker] = {}
+        self.threads_started = 0
+
+    def call(
+        self, key: Hashable, deadline_s: float, function: Callable[..., Any], *args: Any
+    ) -> Any:
+        """``function(*args)``'s result or exception; CallTimedOut when it is late (or an
+        earlier call for ``key`` still is)."""
+        stuck = self._stuck.get(key)
+        if stuck is not None:
+            if stuck.running:
+                raise CallTimedOut(deadline_s, earlier=True)
+            stuck.settle()
+            del self._stuck[key]
+            self._idle.append(stuck)
+        if not self._idle:
+            self._reclaim()
+        if self._idle:
+            worker = self._idle.pop()
+        else:
+            worker = _Worker()
+            self.threads_started += 1
+        if not worker.run(function, args, deadline_s):
+            self._stuck[key] = worker
+            raise CallTimedOut(deadline_s, earlier=False)
+        self._idle.append(worker)
+        return worker.result()
+
+    def _reclaim(self) -> None:
+        """Take back the workers of late calls that have returned since, whether or not
+        their keys are asked again (a process that has exited is not)."""
+        for key, worker in list(self._stuck.items()):
+            if not worker.running:
+                worker.settle()
+                del self._stuck[key]
+                self._idle.append(worker)
+
+    def hung(self) -> int:
+        """How many calls are still stuck (each holds one thread)."""
+        return sum(1 for worker in self._stuck.values() if worker.running)
+
+
+class _Worker:
+    """One daemon thread that runs one call at a time, handed over through two locks."""
+
+    def __init__(self) -> None:
+        self._wake = _thread.allocate_lock()
+        self._wake.acquire()
+        self._done = _thread.allocate_lock()
+        self._done.acquire()
+        self._job: Any = None
+        self._outcome: Tuple[bool, Any] = (True, None)
+        self.running = False
+        _thread.start_new_thread(self._serve, ())
+
+    def _serve(self) -> None:
+        while True:
+            self._wake.acquire()
+            function, args = self._job
+            try:
+                self._outcome = (True, function(*args))
+            except BaseException as error:  # handed to the caller, never lost in this thread
+                self._outcome = (False, error)
+            self.running = False
+            self._done.release()
+
+    def run(self, function: Callable[..., Any], args: Tuple[Any, ...], deadline_s: float) -> bool:
+        """Start the call; True when it finished within the deadline."""
+        self._job = (function, args)
+        self.running = True
+        self._wake.release()
+        return self._done.acquire(True, deadline_s)
+
+    def settle(self) -> None:
+        """Make a worker whose late call has finished reusable (its outcome is dropped)."""
+        self._done.acquire()  # released right after ``running`` is cleared
+        self._outcome = (True, None)
+
+    def result(self) -> Any:
+        ok, value = self._outcome
+        self._outcome = (True, None)
+        if ok:
+            return value
+        raise value
+
+
+class StatvfsGuard:
+    """statvfs that cannot hang the probe on a dead network, cluster or FUSE filesystem.
+
+    Those (see statvfs_may_hang) are asked with a deadline; while an earlier call on a mount
+    is still stuck, the mount is reported as hung without asking again.
     """
 
     def __init__(
         self,
         statvfs: Callable[[str], Any] = os.statvfs,
         timeout_s: float = NETWORK_STATVFS_TIMEOUT_S,
+        runner: Optional[DeadlineRunner] = None,
     ) -> None:
         self._statvfs = statvfs
         self._timeout_s = timeout_s
-        self._stuck: Dict[str, threading.Thread] = {}
+        self._runner = runner
 
     def __call__(self, mount: str, fstype: str) -> Any:
-        if fstype not in NETWORK_FSTYPES:
+        if not statvfs_may_hang(fstype):
             return self._statvfs(mount)
-        stuck = self._stuck.get(mount)
-        if stuck is not None:
-            if stuck.is_alive():
-                raise OSError("statvfs still hung from an earlier sample")
-            del self._stuck[mount]
-        box: Dict[str, Any] = {}
-
-        def ask() -> None:
-            try:
-                box["result"] = self._statvfs(mount)
-            except OSError as error:
-                box["error"] = error
-
-        import threading  # only hosts with network mounts pay for it
-
-        thread = threading.Thread(target=ask, name="statvfs " + mount, daemon=True)
-        thread.start()
-        thread.join(self._timeout_s)
-        if thread.is_alive():
-            self._stuck[mount] = thread
-            raise OSError("statvfs did not answer in %.1f s (server down?)" % self._timeout_s)
-        if "error" in box:
-            raise box["error"]
-        return box["result"]
+        if self._runner is None:
+            self._runner = DeadlineRunner()
+        try:
+            return self._runner.call(("statvfs", mount), self._timeout_s, self._statvfs, mount)
+        except CallTimedOut as late:
+            if late.earlier:
+                raise OSError("statvfs still hung from an earlier sample") from None
+            raise OSError(
+                "statvfs did not answer in %.1f s (server down?)" % self._timeout_s
+            ) from None
 
 
 CLOCK_EVENT_REASONS = (
@@ -375,6 +620,7 @@ PSTATE_UNKNOWN = 32
 
 def clock_event_names(mask: int) -> List[str]:
     """Names of the bits set in a clocks-event mask; an unknown bit is kept as hex."""
+    mask &= 0xFFFFFFFFFFFFFFFF  # NVML's mask is 64 bits; a negative int has endless ones
     names = [name for bit, name in CLOCK_EVENT_REASONS if mask & bit]
     known = 0
     for bit, _ in CLOCK_EVENT_REASONS:
@@ -432,7 +678,7 @@ def xid_name(code: int) -> str:
 
 
 def pci_key(bus_id: object) -> Optional[Tuple[int, int, int]]:
-    """(domain, bus, device) of a PCI address, however it is spelt.
+    """(domain, bus, device) of a PCI address, however it is spelt; None for anything else.
 
     NVML says ``00000000:3B:00.0``; the kernel log says ``PCI:0000:3b:00``.
     """
@@ -441,20 +687,24 @@ def pci_key(bus_id: object) -> Optional[Tuple[int, int, int]]:
     text = bus_id[4:] if bus_id.startswith("PCI:") else bus_id
     text = text.split(".", 1)[0]
     parts = text.split(":")
-    if len(parts) != 3:
+    if len(parts) != 3 or not all(0 < len(part) <= 8 and _is_hex(part) for part in parts):
         return None
-    try:
-        return int(parts[0], 16), int(parts[1], 16), int(parts[2], 16)
-    except ValueError:
-        return None
+    return int(parts[0], 16), int(parts[1], 16), int(parts[2], 16)
+
+
+def _is_hex(text: str) -> bool:
+    return text.isascii() and all(c in "0123456789abcdefABCDEF" for c in text)
 
 
 def parse_kernel_log(text: str) -> List[Tuple[Optional[float], str]]:
-    """(seconds since boot or None, message) of each record of /dev/kmsg or ``dmesg`` text.
+    """(seconds since boot or None, message) of each kernel record of /dev/kmsg or ``dmesg``
+    text.
 
     /dev/kmsg records are ``PRIO,SEQ,USEC,FLAGS;message`` with continuation lines that start
-    with a space; ``dmesg`` lines are ``[ 123.456789] message``. Anything else is kept as a
-    message without a time.
+    with a space. PRIO is the syslog facility * 8 + level, and the kernel's own records are
+    facility 0: a process writing to /dev/kmsg is always given another one, so its records
+    are skipped here. ``dmesg`` lines are ``[ 123.456789] message`` (or ``[Sun Nov 29 ...]``
+    with -T: no usable time). Anything else is kept as a message without a time.
     """
     records: List[Tuple[Optional[float], str]] = []
     for line in text.splitlines():
@@ -462,37 +712,50 @@ def parse_kernel_log(text: str) -> List[Tuple[Optional[float], str]]:
             continue  # kmsg continuation (KEY=value dictionary lines)
         header, sep, message = line.partition(";")
         fields = header.split(",")
-        if sep and len(fields) >= 3 and fields[2].isdigit():
-            records.append((int(fields[2]) / 1e6, message))
+        if sep and len(fields) >= 4 and _is_number(fields[0]) and _is_number(fields[2]):
+            if int(fields[0]) >> 3 == 0:
+                records.append((int(fields[2]) / 1e6, message))
             continue
-        if line.startswith("["):
-            stamp, sep, message = line[1:].partition("]")
-            try:
-                records.append((float(stamp), message.strip()))
-                continue
-            except ValueError:
-                pass
+        if line.startswith("[") and "]" in line:
+            stamp, _, message = line[1:].partition("]")
+            records.append((_finite(stamp), _without_caller(message.strip())))
+            continue
         records.append((None, line))
     return records
 
 
+def _without_caller(message: str) -> str:
+    """A dmesg message without the ``[ T123]`` or ``[  C4]`` that kernels built with
+    CONFIG_PRINTK_CALLER put before it (the task or CPU that logged it)."""
+    if message.startswith("["):
+        caller, sep, rest = message[1:].partition("]")
+        caller = caller.strip()
+        if sep and caller[:1] in ("T", "C") and _is_number(caller[1:]):
+            return rest.strip()
+    return message
+
+
+XID_MARKER = "NVRM: Xid ("
+
+
 def parse_xid_message(message: str) -> Optional[Tuple[Optional[Tuple[int, int, int]], int, str]]:
-    """(PCI key, XID, detail) from ``NVRM: Xid (PCI:0000:3b:00): 79, pid=..., ...``."""
-    marker = message.find("NVRM: Xid")
-    if marker < 0:
+    """(PCI key, XID, detail) from ``NVRM: Xid (PCI:0000:3b:00): 79, pid=..., ...``.
+
+    Only a message that *starts* with the driver's exact form counts: the kernel starts many
+    of its own lines with a process's name (``name[pid]: segfault at ...``), and any user can
+    name a process ``NVRM: Xid 79,x``; a name is at most 15 characters and is followed by
+    ``[``, so it can never complete ``NVRM: Xid (PCI:<hex address>): <number>,``.
+    """
+    if not message.startswith(XID_MARKER):
         return None
-    rest = message[marker + len("NVRM: Xid") :].strip()
-    key = None
-    if rest.startswith("("):
-        address, _, rest = rest[1:].partition(")")
-        key = pci_key(address)
-        rest = rest.lstrip(":").strip()
-    code_text, _, detail = rest.partition(",")
-    try:
-        code = int(code_text.strip())
-    except ValueError:
+    address, sep, rest = message[len(XID_MARKER) :].partition("): ")
+    key = pci_key(address) if sep else None
+    if key is None:
         return None
-    return key, code, detail.strip()
+    code_text, sep, detail = rest.partition(",")
+    if not sep or not _is_number(code_text):
+        return None
+    return key, int(code_text), clip(detail.strip())
 
 
 class XidLog:
@@ -501,23 +764,16 @@ class XidLog:
     def __init__(self, limit: int = XID_RECENT_LIMIT) -> None:
         self._limit = limit
         self._events: List[JsonDict] = []
-        self._lock: Optional[threading.Lock] = None
-
-    def _guard(self) -> threading.Lock:
-        if self._lock is None:
-            import threading  # only a probe with GPUs pays for it
-
-            self._lock = threading.Lock()
-        return self._lock
+        self._lock = _thread.allocate_lock()
 
     def add(self, event: JsonDict) -> None:
-        with self._guard():
+        with self._lock:
             self._events.append(event)
             self._events.sort(key=lambda e: e["at"] if e["at"] is not None else 0.0)
             del self._events[: -self._limit]
 
     def recent(self) -> List[JsonDict]:
-        with self._guard():
+        with self._lock:
             return list(self._events)
 
 
@@ -583,6 +839,9 @@ class KernelLogFollower:
         text = self._read_text()
         if text is None:
             return None
+        # Nearly all of the log is about other things: parse only lines that could be XIDs
+        # (the whole log is read at start, and that is paid at every connect).
+        text = "\n".join(line for line in text.splitlines() if XID_MARKER in line)
         by_address = {pci_key(gpu.get("bus_id")): gpu for gpu in gpus}
         events = []
         for since_boot, message in parse_kernel_log(text):
@@ -613,15 +872,33 @@ class XidWatcher:
 
     WAIT_MS = 1000
 
-    def __init__(self, nvml: Any, log: XidLog, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        nvml: Any,
+        log: XidLog,
+        clock: Callable[[], float] = time.time,
+        runner: Optional[DeadlineRunner] = None,
+        deadline_s: float = NVML_DEADLINE_S,
+    ) -> None:
         self._nvml = nvml
         self._log = log
         self._clock = clock
+        self._runner = runner if runner is not None else DeadlineRunner()
+        self._deadline_s = deadline_s
         self._gpus: Dict[int, JsonDict] = {}
         self.reason: Optional[str] = None
         self._event_set: Any = None
 
     def start(self, gpus: List[JsonDict]) -> None:
+        """Register the GPUs for XID events (with a deadline: a hung driver hangs this too)
+        and start waiting for them. GPUs already found hung are left out."""
+        answering = [gpu for gpu in gpus if "gpu" not in gpu.get("unavailable", {})]
+        try:
+            self._runner.call(("xid-events",), self._deadline_s, self._register, answering)
+        except CallTimedOut as late:
+            self.reason = "registering for XID events %s" % late
+
+    def _register(self, gpus: List[JsonDict]) -> None:
         nvml = self._nvml
         wanted = getattr(nvml, "nvmlEventTypeXidCriticalError", 0x8)
         try:
@@ -647,9 +924,7 @@ class XidWatcher:
             self.reason = "; ".join(refused)
         if not self._gpus:
             return
-        import threading
-
-        threading.Thread(target=self._run, name="xid-events", daemon=True).start()
+        _thread.start_new_thread(self._run, ())
 
     def _run(self) -> None:
         nvml = self._nvml
@@ -671,16 +946,35 @@ class XidWatcher:
 
 
 class ProcessInfo:
-    """User and command line of a PID, from /proc (user names cached)."""
+    """User, command line, CPU and memory of a PID, from /proc (user names cached)."""
 
-    def __init__(self, host: Host, monotonic: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        host: Host,
+        monotonic: Callable[[], float] = time.monotonic,
+        runner: Optional[DeadlineRunner] = None,
+    ) -> None:
         self._host = host
         self._monotonic = monotonic
+        self._runner = runner
         self._users: Dict[int, str] = {}
         self._cpu_seen: Dict[int, Tuple[float, float]] = {}
         # The probe reads /proc, so it only ever runs on Linux, where sysconf always exists.
         self._ticks = os.sysconf("SC_CLK_TCK")
         self._page = os.sysconf("SC_PAGE_SIZE")
+
+    def describe(self, pid: int, kind: str, gpu_memory_bytes: Optional[int]) -> JsonDict:
+        """A GPU process as the model has it."""
+        cpu_percent, rss = self.usage(pid)
+        return {
+            "pid": pid,
+            "kind": kind,
+            "gpu_memory_bytes": gpu_memory_bytes,
+            "user": self.user(pid),
+            "command": self.command(pid),
+            "cpu_percent": cpu_percent,
+            "rss_bytes": rss,
+        }
 
     def usage(self, pid: int) -> Tuple[Optional[float], Optional[int]]:
         """CPU % of one core since this PID was last asked about, and resident memory."""
@@ -689,7 +983,7 @@ class ProcessInfo:
         rss = None
         if statm:
             fields = statm.split()
-            if len(fields) > 1 and fields[1].isdigit():
+            if len(fields) > 1 and _is_number(fields[1]):
                 rss = int(fields[1]) * self._page
         if not stat or ")" not in stat:
             self._cpu_seen.pop(pid, None)
@@ -720,18 +1014,64 @@ class ProcessInfo:
             return None
         if uid not in self._users:
             try:
-                self._users[uid] = pwd.getpwuid(uid).pw_name
+                self._users[uid] = clip(pwd.getpwuid(uid).pw_name)
             except KeyError:
                 self._users[uid] = str(uid)
         return self._users[uid]
 
     def command(self, pid: int) -> Optional[str]:
-        raw = self._host.read("proc/%d/cmdline" % pid)
+        """The command line, clipped to MAX_COMMAND_BYTES.
+
+        Reading it takes the process's memory-map lock, which a process stuck in the kernel
+        (a page fault on a dead NFS server, say) can hold for minutes: it is read with a
+        deadline, and a command line not read in time shows as ``[comm]``, as for a kernel
+        thread (the name in /proc/PID/comm needs no such lock).
+        """
+        path = "proc/%d/cmdline" % pid
+        if self._runner is None:
+            self._runner = DeadlineRunner()
+        try:
+            # Every byte takes at least one byte as JSON: reading one past the bound is enough.
+            raw = self._runner.call(
+                ("cmdline", pid),
+                CMDLINE_DEADLINE_S,
+                self._host.read,
+                path,
+                False,
+                MAX_COMMAND_BYTES + 1,
+            )
+        except CallTimedOut:
+            raw = None
         if not raw:
             # Kernel threads and zombies have an empty cmdline; comm is the best we have.
             comm = self._host.read("proc/%d/comm" % pid)
-            return "[%s]" % comm.strip() if comm else None
-        return raw.rstrip("\0").replace("\0", " ")
+            return clip("[%s]" % comm.strip()) if comm else None
+        return clip(raw.rstrip("\0").replace("\0", " "), MAX_COMMAND_BYTES)
+
+
+def describe_processes(gpus: List[JsonDict], info: ProcessInfo, truncated: Dict[str, str]) -> None:
+    """Replace each GPU's raw ``(pid, kind, GPU memory)`` list by the model's processes.
+
+    Each GPU keeps the processes using the most GPU memory, up to a share of
+    MAX_PROCESSES_PER_SAMPLE; a process on several GPUs is read from /proc once.
+    """
+    share = MAX_PROCESSES_PER_SAMPLE // max(1, len(gpus))
+    limit = max(1, min(MAX_PROCESSES_PER_GPU, share))
+    described: Dict[int, JsonDict] = {}
+    for gpu in gpus:
+        raw: Optional[List[RawProcess]] = gpu.get("processes")
+        if raw is None:
+            continue
+        raw.sort(key=lambda process: (-(process[2] or 0), process[0]))
+        what = "gpu%s.processes" % gpu["index"]
+        kept = keep_first(raw, limit, what, truncated, " (most GPU memory first)")
+        processes = []
+        for pid, kind, used in sorted(kept):
+            if pid not in described:
+                described[pid] = info.describe(pid, kind, used)
+            processes.append(dict(described[pid], kind=kind, gpu_memory_bytes=used))
+        gpu["processes"] = processes
+    info.forget_except(set(described))
 
 
 class NvmlReader:
@@ -739,6 +1079,8 @@ class NvmlReader:
 
     Every NVML call is wrapped: a call the driver does not support leaves that field ``None``
     with NVML's own message as the reason; a lost GPU is flagged and its siblings still read.
+    Each GPU is read with a deadline: a GPU whose driver stops answering is reported with its
+    reason (and its identity from its last good read) while the others are still read.
     """
 
     RETRY_INIT_S = 30.0
@@ -747,9 +1089,14 @@ class NvmlReader:
         self,
         process_info: ProcessInfo,
         monotonic: Callable[[], float] = time.monotonic,
+        runner: Optional[DeadlineRunner] = None,
+        deadline_s: float = NVML_DEADLINE_S,
     ) -> None:
         self._process_info = process_info
         self._monotonic = monotonic
+        self._runner = runner if runner is not None else DeadlineRunner()
+        self.deadline_s = deadline_s
+        self._identities: Dict[int, JsonDict] = {}
         self._nvml: Any = None
         self._driver_version: Optional[str] = None
         self._cuda_version: Optional[str] = None
@@ -778,7 +1125,14 @@ class NvmlReader:
             }
             return self._failure
         try:
-            pynvml.nvmlInit()
+            versions = self._runner.call(("nvml",), self.deadline_s, self._start, pynvml)
+        except CallTimedOut as late:
+            self._failure = {
+                "status": "error",
+                "source": "nvml",
+                "reason": "nvmlInit %s" % late,
+            }
+            return self._failure
         except pynvml.NVMLError_LibraryNotFound:
             self._failure = {
                 "status": "no_driver",
@@ -802,12 +1156,18 @@ class NvmlReader:
             return self._failure
         self._nvml = pynvml
         self._failure = None
-        try:
-            self._driver_version = _text(pynvml.nvmlSystemGetDriverVersion())
-        except pynvml.NVMLError:
-            self._driver_version = None
-        self._cuda_version = self._read_cuda_version(pynvml)
+        self._driver_version, self._cuda_version = versions
         return None
+
+    @classmethod
+    def _start(cls, pynvml: Any) -> Tuple[Optional[str], Optional[str]]:
+        """nvmlInit, then the driver's and CUDA's versions: (driver, CUDA)."""
+        pynvml.nvmlInit()
+        try:
+            driver: Optional[str] = _text(pynvml.nvmlSystemGetDriverVersion())
+        except pynvml.NVMLError:
+            driver = None
+        return driver, cls._read_cuda_version(pynvml)
 
     @property
     def module(self) -> Any:
@@ -833,8 +1193,8 @@ class NvmlReader:
             return dict(failure, gpus=[])
         nvml = self._nvml
         try:
-            count = nvml.nvmlDeviceGetCount()
-        except nvml.NVMLError as error:
+            count = self._runner.call(("nvml",), self.deadline_s, nvml.nvmlDeviceGetCount)
+        except (nvml.NVMLError, CallTimedOut) as error:
             return {
                 "status": "error",
                 "source": "nvml",
@@ -842,17 +1202,34 @@ class NvmlReader:
                 "driver_version": self._driver_version,
                 "reason": "nvmlDeviceGetCount failed: %s" % error,
             }
-        gpus = [self._read_gpu(index) for index in range(count)]
-        self._process_info.forget_except(
-            {process["pid"] for gpu in gpus for process in gpu.get("processes", [])}
-        )
-        return {
+        truncated: Dict[str, str] = {}
+        indexes = keep_first(list(range(count)), MAX_GPUS, "gpus", truncated)
+        gpus = [self._read_gpu_in_time(index) for index in indexes]
+        describe_processes(gpus, self._process_info, truncated)
+        section: JsonDict = {
             "status": "ok",
             "source": "nvml",
             "driver_version": self._driver_version,
             "cuda_driver_version": self._cuda_version,
             "gpus": gpus,
         }
+        if truncated:
+            section["truncated"] = truncated
+        return section
+
+    def _read_gpu_in_time(self, index: int) -> JsonDict:
+        try:
+            gpu: JsonDict = self._runner.call(
+                ("gpu", index), self.deadline_s, self._read_gpu, index
+            )
+        except CallTimedOut:
+            # Still hung or newly so: the same words, so a row does not flicker between two.
+            reason = "NVML call did not return within %.1f s" % self.deadline_s
+            gpu = dict(self._identities.get(index, {}), index=index, lost=False)
+            gpu["unavailable"] = {"gpu": reason}
+            return gpu
+        self._identities[index] = {key: gpu.get(key) for key in ("name", "uuid", "bus_id")}
+        return gpu
 
     def _read_gpu(self, index: int) -> JsonDict:
         nvml = self._nvml
@@ -1074,9 +1451,9 @@ class NvmlReader:
             return None
         return ask("memory", nvml.nvmlDeviceGetMemoryInfo, handle)
 
-    def _processes(self, ask: Callable[..., Any], handle: Any) -> List[JsonDict]:
+    def _processes(self, ask: Callable[..., Any], handle: Any) -> List[RawProcess]:
         nvml = self._nvml
-        found: Dict[int, JsonDict] = {}
+        found: Dict[int, RawProcess] = {}
         for kind, calls in (
             (
                 "compute",
@@ -1105,21 +1482,12 @@ class NvmlReader:
                     break
                 for process in processes:
                     pid = int(process.pid)
-                    if pid in found:
-                        continue
-                    used = process.usedGpuMemory
-                    cpu_percent, rss = self._process_info.usage(pid)
-                    found[pid] = {
-                        "pid": pid,
-                        "kind": kind,
-                        "gpu_memory_bytes": None if used is None else int(used),
-                        "user": self._process_info.user(pid),
-                        "command": self._process_info.command(pid),
-                        "cpu_percent": cpu_percent,
-                        "rss_bytes": rss,
-                    }
+                    if pid not in found:
+                        used = process.usedGpuMemory
+                        found[pid] = (pid, kind, None if used is None else int(used))
                 break
-        return sorted(found.values(), key=lambda p: p["pid"])
+        # /proc is read for them later, outside NVML's deadline (see describe_processes).
+        return list(found.values())
 
 
 # --------------------------------------------------------------------------------------------
@@ -1140,6 +1508,13 @@ SMI_MISSING_VALUES = {
 }
 
 
+def _smi_float(text: str) -> float:
+    value = _finite(text)
+    if value is None:
+        raise ValueError(text)
+    return value
+
+
 def _smi_int(text: str) -> int:
     return int(float(text))
 
@@ -1155,7 +1530,10 @@ def _smi_pstate(text: str) -> int:
 
 
 def _smi_reasons(text: str) -> List[str]:
-    return clock_event_names(int(text, 16))
+    mask = int(text, 16)
+    if mask < 0:
+        raise ValueError(text)
+    return clock_event_names(mask)
 
 
 def _smi_enabled(text: str) -> bool:
@@ -1175,21 +1553,21 @@ def _smi_yes(text: str) -> bool:
 SMI_GPU_FIELDS = (
     # (model field, query names newest first, converter)
     ("index", ("index",), int),
-    ("name", ("name",), str),
-    ("uuid", ("uuid",), str),
-    ("bus_id", ("pci.bus_id",), str),
+    ("name", ("name",), clip),
+    ("uuid", ("uuid",), clip),
+    ("bus_id", ("pci.bus_id",), clip),
     ("memory_total_bytes", ("memory.total",), _smi_mib),
     ("memory_used_bytes", ("memory.used",), _smi_mib),
-    ("util_gpu_percent", ("utilization.gpu",), float),
-    ("util_memory_percent", ("utilization.memory",), float),
-    ("temperature_c", ("temperature.gpu",), float),
-    ("power_draw_w", ("power.draw",), float),
-    ("power_limit_w", ("enforced.power.limit", "power.limit"), float),
+    ("util_gpu_percent", ("utilization.gpu",), _smi_float),
+    ("util_memory_percent", ("utilization.memory",), _smi_float),
+    ("temperature_c", ("temperature.gpu",), _smi_float),
+    ("power_draw_w", ("power.draw",), _smi_float),
+    ("power_limit_w", ("enforced.power.limit", "power.limit"), _smi_float),
     ("sm_clock_mhz", ("clocks.sm",), _smi_int),
     ("sm_clock_max_mhz", ("clocks.max.sm",), _smi_int),
     ("memory_clock_mhz", ("clocks.mem",), _smi_int),
     ("memory_clock_max_mhz", ("clocks.max.memory",), _smi_int),
-    ("fan_speed_percent", ("fan.speed",), float),
+    ("fan_speed_percent", ("fan.speed",), _smi_float),
     ("performance_state", ("pstate",), _smi_pstate),
     (
         "clock_event_reasons",
@@ -1209,7 +1587,7 @@ SMI_GPU_FIELDS = (
     ("pcie_link_width", ("pcie.link.width.current",), _smi_int),
     ("pcie_link_width_max", ("pcie.link.width.max",), _smi_int),
     ("mig_enabled", ("mig.mode.current",), _smi_enabled),
-    ("driver_version", ("driver_version",), str),
+    ("driver_version", ("driver_version",), clip),
 )
 SMI_REMAP_FIELDS = (
     ("remapped_rows_correctable", _smi_int),
@@ -1245,7 +1623,7 @@ def smi_value(
         return None
     try:
         return convert(text)
-    except ValueError:
+    except (ValueError, OverflowError):  # OverflowError: "inf" where a count was due
         unavailable[field] = "nvidia-smi printed %r" % text[:40]
         return None
 
@@ -1272,7 +1650,7 @@ def parse_smi_gpus(
             if "device handle" not in line:
                 continue  # prose about the whole tool ("couldn't communicate with the driver")
             gpu["lost"] = "GPU is lost" in line
-            unavailable["gpu"] = line.strip()[:200]
+            unavailable["gpu"] = clip(line.strip())
             gpus.append(gpu)
             continue
         for (field, _name, convert), text in zip(query, values):
@@ -1348,6 +1726,8 @@ class SmiReader:
             if not self._names[field]:
                 self._rejected[field] = 'this nvidia-smi rejects "%s"' % rejected
         gpus, driver_version = parse_smi_gpus(output, query, self._rejected)
+        truncated: Dict[str, str] = {}
+        gpus = keep_first(gpus, MAX_GPUS, "gpus", truncated)
         if not gpus:
             return {
                 "status": "no_driver" if "driver" in output.lower() else "error",
@@ -1356,14 +1736,17 @@ class SmiReader:
                 "reason": "nvidia-smi: %s" % (_first_line(output) or "exit code %d" % code),
             }
         self._add_remaps(gpus)
-        self._add_processes(gpus)
-        return {
+        self._add_processes(gpus, truncated)
+        section: JsonDict = {
             "status": "ok",
             "source": "nvidia-smi",
             "driver_version": driver_version,
             "cuda_driver_version": None,
             "gpus": gpus,
         }
+        if truncated:
+            section["truncated"] = truncated
+        return section
 
     def _by_uuid(self, gpus: List[JsonDict]) -> Dict[str, JsonDict]:
         return {gpu["uuid"]: gpu for gpu in gpus if gpu.get("uuid")}
@@ -1393,7 +1776,7 @@ class SmiReader:
                 gpu[field] = None
                 gpu["unavailable"].setdefault(field, reason)
 
-    def _add_processes(self, gpus: List[JsonDict]) -> None:
+    def _add_processes(self, gpus: List[JsonDict], truncated: Dict[str, str]) -> None:
         for gpu in gpus:
             gpu["processes"] = []
         code, output = self._run(
@@ -1404,37 +1787,26 @@ class SmiReader:
                 gpu["unavailable"]["processes"] = "nvidia-smi: %s" % _first_line(output)
             return
         by_uuid = self._by_uuid(gpus)
-        pids: Set[int] = set()
         for line in output.splitlines():
             values = split_smi_csv(line)
             owner = by_uuid.get(values[0]) if len(values) == 3 else None
-            if owner is None or not values[1].isdigit():
+            if owner is None or not _is_number(values[1]):
                 continue
-            gpu = owner
-            pid = int(values[1])
             used = smi_value(values[2], _smi_mib, "gpu_memory_bytes", {})
-            cpu_percent, rss = self._process_info.usage(pid)
-            pids.add(pid)
-            gpu["processes"].append(
-                {
-                    "pid": pid,
-                    "kind": "compute",
-                    "gpu_memory_bytes": used,
-                    "user": self._process_info.user(pid),
-                    "command": self._process_info.command(pid),
-                    "cpu_percent": cpu_percent,
-                    "rss_bytes": rss,
-                }
-            )
-        for gpu in gpus:
-            gpu["processes"].sort(key=lambda p: p["pid"])
-        self._process_info.forget_except(pids)
+            owner["processes"].append((int(values[1]), "compute", used))
+        describe_processes(gpus, self._process_info, truncated)
 
 
 def find_program(name: str) -> Optional[str]:
-    """Where ``name`` is on $PATH (shutil.which without shutil's import cost)."""
+    """Where ``name`` is on $PATH (shutil.which without shutil's import cost).
+
+    Only absolute entries count: an empty or relative one means the working directory, where
+    whoever controls it could leave an ``nvidia-smi`` for the probe to run.
+    """
     for directory in os.environ.get("PATH", os.defpath).split(os.pathsep):
-        candidate = os.path.join(directory or ".", name)
+        if not directory.startswith("/"):
+            continue
+        candidate = os.path.join(directory, name)
         if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
             return candidate
     return None
@@ -1453,11 +1825,13 @@ class GpuReader:
         monotonic: Callable[[], float] = time.monotonic,
         kernel_log: str = KERNEL_LOG,
         clock: Callable[[], float] = time.time,
+        runner: Optional[DeadlineRunner] = None,
     ) -> None:
         self._process_info = process_info
         self._clock = clock
         self._monotonic = monotonic
-        self._nvml = NvmlReader(process_info, monotonic)
+        self._runner = runner if runner is not None else DeadlineRunner()
+        self._nvml = NvmlReader(process_info, monotonic, self._runner)
         self._smi: Optional[SmiReader] = None
         self._fallback_failure: Optional[JsonDict] = None
         self._fallback_retry_at = 0.0
@@ -1536,7 +1910,7 @@ class GpuReader:
                 self._xids.add(event)
         if section["source"] == "nvml":
             follower.close()
-            self._watcher = XidWatcher(self._nvml.module, self._xids, self._clock)
+            self._watcher = XidWatcher(self._nvml.module, self._xids, self._clock, self._runner)
             self._watcher.start(gpus)
         elif history is not None:
             self._follower = follower  # no NVML events: new kernel-log lines are the feed
@@ -1573,18 +1947,21 @@ class Sampler:
         kernel_log: Optional[str] = None,
     ) -> None:
         self.host = Host(root)
-        self._name = name
-        self._statvfs = StatvfsGuard(statvfs)
+        self._name = clip(name) if name else None
+        # One set of worker threads for every call that may hang (see DeadlineRunner).
+        self.runner = DeadlineRunner()
+        self._statvfs = StatvfsGuard(statvfs, runner=self.runner)
         self._clock = clock
         self._monotonic = monotonic
         self.gpu_reader = (
             gpu_reader
             if gpu_reader is not None
             else GpuReader(
-                ProcessInfo(self.host, monotonic),
+                ProcessInfo(self.host, monotonic, self.runner),
                 monotonic,
                 kernel_log if kernel_log is not None else self.host.path(KERNEL_LOG[1:]),
                 clock,
+                self.runner,
             )
         )
         self._seq = 0
@@ -1595,25 +1972,31 @@ class Sampler:
         self._previous_ib: Dict[str, Tuple[int, int]] = {}
         # Fixed for the life of the process: read once.
         kernel = self.host.read("proc/sys/kernel/osrelease")
-        self._kernel = kernel.strip() if kernel else None
+        self._kernel = clip(kernel.strip()) if kernel else None
         self._python_version = "%d.%d.%d" % sys.version_info[:3]
         self._nic_is_virtual: Dict[str, bool] = {}
 
     def sample(self) -> JsonDict:
         now = self._monotonic()
         elapsed = 0.0 if self._previous_at is None else now - self._previous_at
-        sample = {
+        collected_at = self._clock()
+        truncated: Dict[str, str] = {}
+        gpu = self._gpu()
+        truncated.update(gpu.pop("truncated", None) or {})
+        sample: JsonDict = {
             "seq": self._seq,
-            "collected_at": self._clock(),
+            "collected_at": collected_at,
             "identity": self._identity(),
             "cpu": self._cpu(elapsed),
             "memory": self._memory(),
-            "filesystems": self._filesystems(),
-            "disks": self._disks(elapsed),
-            "nics": self._nics(elapsed),
-            "ib_ports": self._ib_ports(elapsed),
-            "gpu": self._gpu(),
+            "filesystems": self._filesystems(truncated),
+            "disks": keep_first(self._disks(elapsed), MAX_DISKS, "disks", truncated),
+            "nics": self._nics(elapsed, truncated),
+            "ib_ports": keep_first(self._ib_ports(elapsed), MAX_IB_PORTS, "ib_ports", truncated),
+            "gpu": gpu,
         }
+        if truncated:
+            sample["truncated"] = truncated
         sample["probe_cpu_s"] = time.process_time()
         self._previous_at = now
         self._seq += 1
@@ -1622,15 +2005,17 @@ class Sampler:
     # -- sections ----------------------------------------------------------------------------
 
     def _identity(self) -> JsonDict:
-        hostname = (
-            self.host.read("proc/sys/kernel/hostname", keep_open=True) or os.uname().nodename
-        ).strip()
+        hostname = clip(
+            (
+                self.host.read("proc/sys/kernel/hostname", keep_open=True) or os.uname().nodename
+            ).strip()
+        )
         uptime = self.host.read("proc/uptime", keep_open=True)
         return {
             "name": self._name or hostname,
             "hostname": hostname,
             "kernel": self._kernel,
-            "uptime_s": float(uptime.split()[0]) if uptime else None,
+            "uptime_s": parse_uptime(uptime) if uptime else None,
             "probe_version": PROBE_VERSION,
             "python_version": self._python_version,
         }
@@ -1638,9 +2023,10 @@ class Sampler:
     def _cpu(self, elapsed: float) -> JsonDict:
         unavailable: Dict[str, str] = {}
         cpu: JsonDict = {"count": os.cpu_count() or 0, "unavailable": unavailable}
-        loadavg = self.host.read("proc/loadavg", keep_open=True)
-        if loadavg:
-            cpu["load1"], cpu["load5"], cpu["load15"] = parse_loadavg(loadavg)
+        loadavg_text = self.host.read("proc/loadavg", keep_open=True)
+        loadavg = parse_loadavg(loadavg_text) if loadavg_text else None
+        if loadavg is not None:
+            cpu["load1"], cpu["load5"], cpu["load15"] = loadavg
         else:
             unavailable["load1"] = unavailable["load5"] = unavailable["load15"] = (
                 "/proc/loadavg unreadable"
@@ -1650,12 +2036,18 @@ class Sampler:
             unavailable["total_percent"] = unavailable["per_core_percent"] = "/proc/stat unreadable"
             return cpu
         stat = parse_proc_stat(stat_text)
+        if "cpu" not in stat:
+            self._previous_cpu = {}
+            unavailable["total_percent"] = unavailable["per_core_percent"] = (
+                "/proc/stat has no cpu line"
+            )
+            return cpu
         cores = sorted((n for n in stat if n != "cpu"), key=lambda n: int(n[3:]))
         cpu["count"] = len(cores) or cpu["count"]
         previous, self._previous_cpu = self._previous_cpu, stat
 
         def busy_percent(name: str) -> Optional[float]:
-            if name not in previous:
+            if name not in previous or name not in stat:
                 return None
             total = stat[name][0] - previous[name][0]
             idle = stat[name][1] - previous[name][1]
@@ -1695,16 +2087,22 @@ class Sampler:
             "unavailable": {},
         }
 
-    def _filesystems(self) -> List[JsonDict]:
+    def _filesystems(self, truncated: Dict[str, str]) -> List[JsonDict]:
         text = self.host.read("proc/self/mounts", keep_open=True)
         if text is None:
             return []
+        # Any user can make FUSE mounts (hundreds of them): those come last, and the list is
+        # cut before asking statvfs, so that neither the sample nor its cost can grow without
+        # bound. The order is otherwise the mount order, / first.
+        mounts = parse_mounts(text)
+        mounts.sort(key=lambda mount: mount[2].startswith("fuse"))
+        mounts = keep_first(mounts, MAX_FILESYSTEMS, "filesystems", truncated, " (FUSE last)")
         result = []
-        for device, mount, fstype in parse_mounts(text):
+        for device, mount, fstype in mounts:
             entry: JsonDict = {
-                "mount": mount,
-                "device": device,
-                "fstype": fstype,
+                "mount": clip(mount),
+                "device": clip(device),
+                "fstype": clip(fstype),
                 "unavailable": {},
             }
             try:
@@ -1738,7 +2136,7 @@ class Sampler:
                 continue  # a partition: its I/O is already in its disk's line
             if name.startswith(SKIPPED_DISK_PREFIXES):
                 continue
-            entry: JsonDict = {"name": name, "unavailable": {}}
+            entry: JsonDict = {"name": clip(name), "unavailable": {}}
             old = previous.get(name)
             fields = (
                 ("read_iops", 0, 1),
@@ -1756,21 +2154,22 @@ class Sampler:
             result.append(entry)
         return result
 
-    def _nics(self, elapsed: float) -> List[JsonDict]:
+    def _nics(self, elapsed: float, truncated: Dict[str, str]) -> List[JsonDict]:
         text = self.host.read("proc/net/dev", keep_open=True)
         if text is None:
             return []
         counters = parse_net_dev(text)
         previous, self._previous_nics = self._previous_nics, counters
+        # A container host has hundreds of veths: devices first, so none of them is cut.
+        names = sorted((self._virtual(name), name) for name in counters if name != "lo")
+        names = keep_first(names, MAX_NICS, "nics", truncated, " (devices first)")
         result = []
-        for name in sorted(counters):
-            if name == "lo":
-                continue
+        for virtual, name in sorted(names, key=lambda entry: entry[1]):
             values = counters[name]
             unavailable: Dict[str, str] = {}
             entry: JsonDict = {
-                "name": name,
-                "virtual": self._virtual(name),
+                "name": clip(name),
+                "virtual": virtual,
                 "rx_errors": values["rx_errors"],
                 "tx_errors": values["tx_errors"],
                 "rx_drops": values["rx_drops"],
@@ -1778,7 +2177,7 @@ class Sampler:
                 "unavailable": unavailable,
             }
             state = self.host.read("sys/class/net/%s/operstate" % name, keep_open=True)
-            entry["state"] = state.strip() if state else None
+            entry["state"] = clip(state.strip()) if state else None
             entry["speed_mbps"] = _nic_speed(
                 self.host.read("sys/class/net/%s/speed" % name, keep_open=True)
             )
@@ -1812,19 +2211,23 @@ class Sampler:
         for device in self.host.listdir("sys/class/infiniband"):
             ports_dir = "sys/class/infiniband/%s/ports" % device
             for port in self.host.listdir(ports_dir):
-                if not port.isdigit():
+                if not _is_number(port):
                     continue
                 base = "%s/%s/" % (ports_dir, port)
                 unavailable: Dict[str, str] = {}
-                entry: JsonDict = {"device": device, "port": int(port), "unavailable": unavailable}
+                entry: JsonDict = {
+                    "device": clip(device),
+                    "port": int(port),
+                    "unavailable": unavailable,
+                }
                 for field, filename in (("state", "state"), ("phys_state", "phys_state")):
                     text = self.host.read(base + filename, keep_open=True)
-                    entry[field] = parse_ib_state(text) if text else None
+                    entry[field] = clip(parse_ib_state(text)) if text else None
                 rate_text = self.host.read(base + "rate", keep_open=True)
-                entry["rate"] = rate_text.strip() if rate_text else None
+                entry["rate"] = clip(rate_text.strip()) if rate_text else None
                 entry["rate_gbps"] = parse_ib_rate(rate_text) if rate_text else None
                 link_layer = self.host.read(base + "link_layer")
-                entry["link_layer"] = link_layer.strip() if link_layer else None
+                entry["link_layer"] = clip(link_layer.strip()) if link_layer else None
                 for field, counter in (
                     ("symbol_errors", "symbol_error"),
                     ("link_downed", "link_downed"),
@@ -1901,6 +2304,88 @@ def delay_to_next_tick(now: float, interval: float) -> float:
     return interval - (now % interval)
 
 
+def _not_json(value: object) -> object:
+    raise TypeError("Object of type %s is not JSON serializable" % type(value).__name__)
+
+
+_JSON_CHECK = {"a": [1, 2.5, None, True, "\u00e9"], "b": {"c": -1}}
+_JSON_CHECK_TEXT = '{"a":[1,2.5,null,true,"\\u00e9"],"b":{"c":-1}}'
+
+
+def dumps(value: object) -> str:
+    """``json.dumps(value, separators=(",", ":"))`` without the json package's import cost."""
+    return (_ENCODER or _make_encoder())(value)
+
+
+_ENCODER: Optional[Callable[[object], str]] = None
+
+
+def _make_encoder() -> Callable[[object], str]:
+    """The encoder json.dumps builds from _json's C accelerator, built here the same way so
+    that the json package (re, enum, functools: ~7 ms of start-up on every host) is never
+    imported. The json package is the fallback wherever that accelerator is missing or does
+    not write what json.dumps writes."""
+    global _ENCODER
+    try:
+        from _json import encode_basestring_ascii, make_encoder
+
+        encoder = make_encoder(
+            None, _not_json, encode_basestring_ascii, None, ":", ",", False, False, True
+        )
+        if "".join(encoder(_JSON_CHECK, 0)) != _JSON_CHECK_TEXT:
+            raise ValueError("unexpected _json encoder")
+
+        def encode(value: object) -> str:
+            return "".join(encoder(value, 0))
+
+    except Exception:
+        import json
+
+        def encode(value: object) -> str:
+            return json.dumps(value, separators=(",", ":"))
+
+    _ENCODER = encode
+    return encode
+
+
+def encode_sample(sample: JsonDict) -> str:
+    """The sample as one line of JSON, never longer than MAX_SAMPLE_BYTES."""
+    line = dumps(sample)
+    if len(line) > MAX_SAMPLE_BYTES:
+        line = dumps(shrink_sample(sample, len(line)))
+    return line
+
+
+def shrink_sample(sample: JsonDict, size: int) -> JsonDict:
+    """The sample with every list of entries cut to SHRUNK_LIST_ITEMS and all text clipped to
+    SHRUNK_TEXT_BYTES, and its "truncated" map saying so.
+
+    What is left is bounded whatever the host holds: the other text is the probe's own field
+    names, and the lists of numbers (per-core CPU) are bounded by the hardware.
+    """
+    small: JsonDict = _shrunk(sample)
+    truncated = small.setdefault("truncated", {})
+    truncated["sample"] = "%d bytes, over the %d-byte limit: lists cut to %d, text to %d bytes" % (
+        size,
+        MAX_SAMPLE_BYTES,
+        SHRUNK_LIST_ITEMS,
+        SHRUNK_TEXT_BYTES,
+    )
+    return small
+
+
+def _shrunk(value: Any) -> Any:
+    if isinstance(value, str):
+        return clip(value, SHRUNK_TEXT_BYTES)
+    if isinstance(value, dict):
+        return {key: _shrunk(item) for key, item in value.items()}
+    if isinstance(value, list):
+        if value and isinstance(value[0], dict):
+            value = value[:SHRUNK_LIST_ITEMS]
+        return [_shrunk(item) for item in value]
+    return value
+
+
 def stream(
     sampler: Sampler,
     interval: float,
@@ -1916,7 +2401,7 @@ def stream(
     next_tick = clock()
     taken = 0
     while count is None or taken < count:
-        out.write(json.dumps(sampler.sample(), separators=(",", ":")) + "\n")
+        out.write(encode_sample(sampler.sample()) + "\n")
         out.flush()
         taken += 1
         if count is not None and taken >= count:

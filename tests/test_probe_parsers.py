@@ -228,3 +228,49 @@ def test_missing_files_give_reasons_not_exceptions(tmp_path: Path) -> None:
     assert sample.cpu.unavailable["total_percent"] == "/proc/stat unreadable"
     assert sample.memory.total_bytes is None
     assert sample.filesystems == () and sample.nics == () and sample.ib_ports == ()
+
+
+def test_an_idle_disk_nic_and_port_report_a_rate_of_zero_not_a_reset(tmp_path: Path) -> None:
+    """Counters that did not move are a rate of 0: only a counter that went *down* is a reset."""
+    root = tmp_path / "root"
+    shutil.copytree(GPU_HOST / "t0", root)
+    clock = [0.0]
+    sampler = sampler_over(root, clock)
+    sampler.sample()
+    clock[0] = 2.0
+    sample = decode_sample(sampler.sample())  # the same files: nothing moved
+    nvme = next(d for d in sample.disks if d.name == "nvme0n1")
+    assert (nvme.read_iops, nvme.write_iops, nvme.read_bytes_per_s) == (0.0, 0.0, 0.0)
+    assert nvme.unavailable == {}
+    eno1 = next(n for n in sample.nics if n.name == "eno1")
+    assert (eno1.rx_bytes_per_s, eno1.tx_bytes_per_s) == (0.0, 0.0)
+    assert "rx_bytes_per_s" not in eno1.unavailable
+    port = next(p for p in sample.ib_ports if p.device == "mlx5_0")
+    assert (port.rx_bytes_per_s, port.unavailable) == (0.0, {})
+
+
+def cpu_lines(busy: list[int], idle: list[int]) -> str:
+    """/proc/stat with these cumulative busy and idle jiffies per core, in the kernel's order."""
+    lines = [f"cpu  {sum(busy)} 0 0 {sum(idle)} 0 0 0 0 0 0"]
+    lines += [
+        f"cpu{n} {b} 0 0 {i} 0 0 0 0 0 0" for n, (b, i) in enumerate(zip(busy, idle, strict=True))
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def test_per_core_order_is_numeric_past_ten_cores(tmp_path: Path) -> None:
+    (tmp_path / "proc").mkdir()
+    stat = tmp_path / "proc/stat"
+    cores = 12
+    stat.write_text(cpu_lines([0] * cores, [100] * cores))
+    clock = [0.0]
+    sampler = sampler_over(tmp_path, clock)
+    sampler.sample()
+    # Core n is busy 5n % of the next 100 jiffies: a lexicographic order (cpu10 before cpu2)
+    # would show in the list.
+    busy = [5 * n for n in range(cores)]
+    stat.write_text(cpu_lines(busy, [100 + 100 - b for b in busy]))
+    clock[0] = 1.0
+    sample = decode_sample(sampler.sample())
+    assert sample.cpu.count == cores
+    assert sample.cpu.per_core_percent == tuple(float(b) for b in busy)

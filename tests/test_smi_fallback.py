@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -211,3 +212,33 @@ def test_nvidia_smi_without_a_driver_is_no_driver(
     section = probe_gpu(probe_without_pynvml(), smi_env)
     assert section.status == "no_driver"
     assert section.reason is not None and "communicate with the NVIDIA driver" in section.reason
+
+
+def test_nvidia_smi_in_the_working_directory_is_never_run(
+    smi_env: dict[str, str], nvml_config: NvmlConfig, tmp_path: Path
+) -> None:
+    """An empty PATH entry (``PATH=:/usr/bin``, or a trailing ``:``) means the working
+    directory to a shell; whoever controls that directory must not get code run by the probe."""
+    configure_machine(nvml_config)
+    planted = tmp_path / "planted"
+    planted.mkdir()
+    marker = tmp_path / "ran"
+    trap = planted / "nvidia-smi"
+    trap.write_text(f"#!/bin/sh\n{shutil.which('touch')} {marker}\n")
+    trap.chmod(0o755)
+    real = Path(smi_env["PATH"].split(os.pathsep)[0])
+    env = dict(smi_env, PATH=os.pathsep.join(["", "relative/bin", "/nonexistent"]))
+    result = subprocess.run(
+        [*probe_without_pynvml(), "--count", "1"],
+        env=env,
+        cwd=planted,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert not marker.exists()
+    assert json.loads(result.stdout)["gpu"]["source"] == "none"
+    # The same directory named by its absolute path is searched as usual.
+    env["PATH"] = os.pathsep.join(["", str(real)])
+    assert probe_gpu(probe_without_pynvml(), env).source == "nvidia-smi"

@@ -37,6 +37,58 @@ def test_kernel_log_records_in_both_formats() -> None:
     assert parse_xid_message("NVRM: Xid (PCI:0000:19:00): garbage") is None
 
 
+# What a local user can get into the kernel log. The kernel starts a segfault line with the
+# process's name (at most 15 characters) and "[pid]: " (arch/x86/mm/fault.c), so a process
+# named "NVRM: Xid 79,x" or "NVRM: Xid (PCI:" that crashes writes these, at facility 0:
+FORGED_BY_NAME = (
+    "6,2045,9100000,-;NVRM: Xid 79,x[4242]: segfault at 0 ip 0000000000401126 "
+    "sp 00007ffd8a0c4f40 error 6 in forge[401000+1000] likely on CPU 0 (core 0, socket 0)\n"
+    "6,2046,9200000,-;NVRM: Xid (PCI:[4243]: segfault at 0 ip 0000000000401126 "
+    "sp 00007ffd8a0c4f40 error 6 in forge[401000+1000] likely on CPU 1 (core 1, socket 0)\n"
+)
+# Root (or anyone allowed to write /dev/kmsg) can write the driver's exact words, but the
+# kernel gives every record written there a facility other than 0 (LOG_USER when none):
+FORGED_BY_WRITE = (
+    "12,2047,9300000,-;NVRM: Xid (PCI:0000:19:00): 79, pid=1, name=x, GPU has fallen off\n"
+)
+FORGED_DMESG = "[ 9100.000000] NVRM: Xid 79,x[4242]: segfault at 0 ip 0000000000401126\n"
+
+
+def test_xids_forged_by_a_process_name_or_a_kmsg_write_are_not_xids() -> None:
+    messages = [m for _, m in parse_kernel_log(FORGED_BY_NAME + FORGED_BY_WRITE + FORGED_DMESG)]
+    assert [parse_xid_message(m) for m in messages] == [None, None, None]
+    assert len(messages) == 3  # the user-facility record is not the kernel's: dropped
+
+
+def test_an_xid_counts_only_at_the_start_of_the_kernels_message() -> None:
+    genuine = "NVRM: Xid (PCI:0000:19:00): 48, pid=4242, name=python, DBE"
+    assert parse_xid_message(genuine) == ((0, 0x19, 0), 48, "pid=4242, name=python, DBE")
+    assert parse_xid_message("audit: comm=x " + genuine) is None
+    assert parse_xid_message("NVRM: Xid (PCI:0000:19:00): 48") is None  # no detail: not its form
+    assert parse_xid_message("NVRM: Xid (PCI:00 0:19:00): 48, x") is None
+    assert parse_xid_message("NVRM: Xid (PCI:0x00:19:00): 48, x") is None
+    assert parse_xid_message("NVRM: Xid (PCI:0000:19:00): ４８, x") is None  # not ASCII digits
+    # A dmesg -T line: no usable time, the message is still the kernel's.
+    ((at, message),) = parse_kernel_log("[Sun Nov 29 10:00:00 2026] " + genuine)
+    assert at is None and parse_xid_message(message) is not None
+    # A kernel with CONFIG_PRINTK_CALLER names the logging task before the message.
+    ((at, message),) = parse_kernel_log("[  812.250000] [ T4242] " + genuine)
+    assert at == 812.25 and parse_xid_message(message) is not None
+    # A process named like a caller id cannot complete the form: its name is 15 characters.
+    ((_, forged),) = parse_kernel_log("[  812.250000] [T1] NVRM: Xid [4242]: segfault at 0")
+    assert parse_xid_message(forged) is None
+
+
+def test_forged_xids_in_the_log_never_reach_a_sample(
+    gpu_env: dict[str, str], nvml_config: NvmlConfig, tmp_path: Path
+) -> None:
+    two_gpus(nvml_config)
+    log = tmp_path / "kmsg"
+    log.write_text(FORGED_BY_NAME + FORGED_BY_WRITE + KMSG)
+    section = one_sample(gpu_env, log)
+    assert [event.xid for event in section.xid_events] == [48, 79]  # KMSG's two, no more
+
+
 def test_pci_addresses_match_however_spelt() -> None:
     assert pci_key("00000000:19:00.0") == pci_key("PCI:0000:19:00") == (0, 0x19, 0)
     assert pci_key("nonsense") is None

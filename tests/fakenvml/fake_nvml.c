@@ -17,6 +17,9 @@
  *     gpu1.fan_speed=!3          <- "!N": this call returns NVML error N (3 = Not Supported)
  *     gpu1.lost=1                <- every call on gpu1 returns NVML_ERROR_GPU_IS_LOST
  *     init=!9                    <- nvmlInit fails with NVML_ERROR_DRIVER_NOT_LOADED
+ *     gpu1.hang=memory           <- the memory call on gpu1 sleeps while this line is there
+ *                                   ("utilization" too), as a driver that stopped answering
+ *     init=hang                  <- so does nvmlInit
  *
  * Built with -DFAKE_NVML_OLD_DRIVER it leaves out the symbols newer drivers added
  * (memory v2, _v3 process calls), as a driver older than R510 would.
@@ -115,12 +118,28 @@ static nvmlReturn_t device_string(nvmlDevice_t device, const char *field, char *
     return NVML_SUCCESS;
 }
 
+/* gpuN.hang=<call>: that call does not return while the line says so. */
+static void scripted_hang(nvmlDevice_t device, const char *call) {
+    char key[64];
+    char value[64];
+    if (device == NULL) return;
+    snprintf(key, sizeof key, "gpu%u.hang", device->index);
+    while (lookup(key, value, sizeof value) && strcmp(value, call) == 0) {
+        struct timespec pause = {0, 50L * 1000000L};
+        nanosleep(&pause, NULL);
+    }
+}
+
 /* ---- library ---------------------------------------------------------------------------- */
 
 nvmlReturn_t nvmlInitWithFlags(unsigned int flags) {
     (void)flags;
     char value[64];
     nvmlReturn_t error;
+    while (lookup("init", value, sizeof value) && strcmp(value, "hang") == 0) {
+        struct timespec pause = {0, 50L * 1000000L}; /* init=hang: a driver that never answers */
+        nanosleep(&pause, NULL);
+    }
     if (lookup("init", value, sizeof value) && injected_error(value, &error)) return error;
     for (unsigned int i = 0; i < MAX_DEVICES; i++) devices[i].index = i;
     initialised = 1;
@@ -206,6 +225,7 @@ nvmlReturn_t nvmlDeviceGetPciInfo_v3(nvmlDevice_t device, nvmlPciInfo_t *pci) {
 
 nvmlReturn_t nvmlDeviceGetMemoryInfo(nvmlDevice_t device, nvmlMemory_t *memory) {
     if (memory == NULL) return NVML_ERROR_INVALID_ARGUMENT;
+    scripted_hang(device, "memory");
     nvmlReturn_t status = device_ull(device, "memory_total", &memory->total);
     if (status != NVML_SUCCESS) return status;
     status = device_ull(device, "memory_used", &memory->used);
@@ -218,6 +238,7 @@ nvmlReturn_t nvmlDeviceGetMemoryInfo(nvmlDevice_t device, nvmlMemory_t *memory) 
 nvmlReturn_t nvmlDeviceGetMemoryInfo_v2(nvmlDevice_t device, nvmlMemory_v2_t *memory) {
     if (memory == NULL) return NVML_ERROR_INVALID_ARGUMENT;
     if (memory->version != nvmlMemory_v2) return NVML_ERROR_ARGUMENT_VERSION_MISMATCH;
+    scripted_hang(device, "memory");
     nvmlReturn_t status = device_ull(device, "memory_total", &memory->total);
     if (status != NVML_SUCCESS) return status;
     status = device_ull(device, "memory_used", &memory->used);
@@ -235,6 +256,7 @@ nvmlReturn_t nvmlDeviceGetMemoryInfo_v2(nvmlDevice_t device, nvmlMemory_v2_t *me
 
 nvmlReturn_t nvmlDeviceGetUtilizationRates(nvmlDevice_t device, nvmlUtilization_t *utilization) {
     if (utilization == NULL) return NVML_ERROR_INVALID_ARGUMENT;
+    scripted_hang(device, "utilization");
     nvmlReturn_t status = device_uint(device, "util_gpu", &utilization->gpu);
     if (status != NVML_SUCCESS) return status;
     return device_uint(device, "util_memory", &utilization->memory);
