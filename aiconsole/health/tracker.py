@@ -104,7 +104,9 @@ def incident_id(key: str, since: float | None) -> str:
     incident is the rule on the subject: the CLI, the live console and a later run all name
     it alike, and a fault that comes back finds its earlier story under the same id."""
     where = key.split("@", 1)[1].split("/", 1)[0] if "@" in key else "fleet"
-    when = f"|{since:.0f}" if since is not None else ""
+    # An event's minute, not its second: the same XID seen live through NVML and read back
+    # from the kernel log differ by milliseconds, and must still be one incident.
+    when = f"|{int(since // 60)}" if since is not None else ""
     digest = hashlib.sha1(f"{key}{when}".encode(), usedforsecurity=False)
     return f"{clean_id(where)}-{digest.hexdigest()[:8]}"
 
