@@ -27,6 +27,7 @@ STATUS_ORDER = (
 """Worst first: sorting or grouping by status puts what needs attention at the top."""
 
 UNGROUPED = "(no group)"
+FINDING_RANK = {"critical": 3, "warning": 2, "info": 1}
 
 
 def status_rank(status: str) -> int:
@@ -49,6 +50,10 @@ def _percent(part: float | None, whole: float | None) -> float | None:
 SORT_VALUES: dict[str, Callable[[HostSummary], object]] = {
     "host": lambda s: natural_key(s.name),
     "status": lambda s: status_rank(s.status),
+    # Worst first when ascending, as for status; hosts with none last.
+    "findings": lambda s: (
+        (-FINDING_RANK.get(s.worst_finding or "", 0), -s.findings) if s.findings else None
+    ),
     "age": lambda s: s.age_s,
     "cpu": lambda s: s.cpu_percent,
     "mem": lambda s: _percent(s.memory_used_bytes, s.memory_total_bytes),

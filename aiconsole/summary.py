@@ -25,6 +25,10 @@ class HostSummary:
     gpu_power_w: float | None
     net_rx_bytes_per_s: float | None
     net_tx_bytes_per_s: float | None
+    findings: int = 0
+    """Health findings about this host (any part of it), not acknowledged or silenced."""
+    worst_finding: str | None = None
+    """``critical``, ``warning`` or ``info``: the worst of them."""
 
 
 def summarize(state: HostState) -> HostSummary:

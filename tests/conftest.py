@@ -159,9 +159,12 @@ def probe_without_pynvml(*args: str) -> list[str]:
 
 
 @pytest.fixture(autouse=True)
-def private_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def private_state(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """No test writes into the developer's own state (audit log, acknowledgements,
     recordings) or sends records to the machine's syslog; tests that check those point
     them somewhere on purpose."""
-    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    # Beside the test's own tmp_path, not in it: some tests check what appears there.
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path_factory.mktemp("state")))
     monkeypatch.setenv("AICONSOLE_AUDIT_SYSLOG", "off")

@@ -94,3 +94,28 @@ async def test_d_asks_for_the_drain_reason_filled_in_from_the_finding() -> None:
         await wait_for(pilot, on_screen(app, ReasonScreen))
         box: Any = app.screen.query_one("#reason-input", Input)
         assert box.value == "xid 79 on GPU 3 (job 81234 alice)"
+
+
+async def test_fleet_rows_and_title_carry_the_findings() -> None:
+    from aiconsole.widgets.fleet_table import FleetTable
+
+    app = app_with_cluster()
+    async with app.run_test(size=(160, 40)) as pilot:
+        await pilot.pause()
+        table = app.screen.query_one("#fleet", FleetTable)
+        rows = {row.key: [text for text, _ in row.cells] for row in table.rows}
+        findings = app.fleet_snapshot.findings  # type: ignore[union-attr]
+        assert rows["gpu-node-02"][2] == "1"  # unreachable
+        about_faulty = [f for f in findings if f.subject.host == FAULTY]
+        assert rows[FAULTY][2] == str(len(about_faulty))
+        assert {"gpu.xid_critical", "gpu.lost", "gpu.orphan_process"} <= {
+            f.rule for f in about_faulty
+        }
+        assert rows["gpu-node-01"][2] == "2"  # a pending remap, an NVLink down
+        critical = sum(f.severity == "critical" for f in findings)
+        assert f"findings: {critical} critical" in app.screen.sub_title
+        await pilot.press("s", "s")  # Host, then Status ... until the findings column
+        while app.screen.view.sort != "findings":  # type: ignore[attr-defined]
+            await pilot.press("s")
+        rows_in_order = [row.key for row in table.rows]
+        assert rows_in_order[0] in (FAULTY, "gpu-node-02")  # a critical one first

@@ -69,9 +69,9 @@ async def test_fleet_lists_every_host_with_its_status_and_reason() -> None:
         assert [r[0] for r in rows] == [f"gpu-node-0{n}" for n in range(1, 7)]
         assert [r[1] for r in rows] == ["ok", "ok", "unreachable", "stale", "ok", "ok"]
         assert rows[2][-1] == "ssh: connect timed out after 5 s"
-        assert rows[3][2] == "42s"  # data age
-        assert rows[0][5] == "8"  # GPU count
-        assert rows[5][5] == "–"  # no driver: no GPUs, not zero
+        assert rows[3][3] == "42s"  # data age
+        assert rows[0][6] == "8"  # GPU count
+        assert rows[5][6] == "–"  # no driver: no GPUs, not zero
 
 
 async def test_s_sorts_by_each_column_and_shift_s_reverses() -> None:
@@ -267,7 +267,7 @@ async def test_live_refresh_follows_the_gpus(nvml_in_process: NvmlConfig) -> Non
     collector = LocalCollector(store, name="here", interval=0.1)
     app = ConsoleApp(Fleet(store, [collector]), refresh_interval=0.1)
     async with app.run_test(size=SIZE) as pilot:
-        await wait_for(pilot, lambda: len(fleet_rows(app)) == 1 and fleet_rows(app)[0][5] == "2")
+        await wait_for(pilot, lambda: len(fleet_rows(app)) == 1 and fleet_rows(app)[0][6] == "2")
         app.open_host("here")
         await wait_for(pilot, on_screen(app, HostScreen))
         gpus = app.screen.query_one("#gpus-table", DataTable)
@@ -284,7 +284,7 @@ async def test_a_scripted_xid_reaches_the_host_screen(nvml_in_process: NvmlConfi
     collector = LocalCollector(store, name="here", interval=0.2)
     app = ConsoleApp(Fleet(store, [collector]), refresh_interval=0.2)
     async with app.run_test(size=SIZE) as pilot:
-        await wait_for(pilot, lambda: len(fleet_rows(app)) == 1 and fleet_rows(app)[0][5] == "2")
+        await wait_for(pilot, lambda: len(fleet_rows(app)) == 1 and fleet_rows(app)[0][6] == "2")
         app.open_host("here")
         await wait_for(pilot, on_screen(app, HostScreen))
         xids = app.screen.query_one("#xids-table", DataTable)

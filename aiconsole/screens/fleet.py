@@ -16,17 +16,22 @@ from textual.widgets import Footer, Header, Input
 
 from aiconsole import units
 from aiconsole.fleet_view import FleetView, arrange
-from aiconsole.model import FleetSnapshot, HostState
+from aiconsole.health.silences import muted
+from aiconsole.model import Finding, FleetSnapshot, HostState
 from aiconsole.screens.base import LiveScreen
 from aiconsole.summary import HostSummary, summarize
 from aiconsole.text import clean
 from aiconsole.widgets.fleet_table import Cell, Column, FleetTable, Row
 from aiconsole.widgets.render import STATUS_LABEL, STATUS_LEVEL, Palette
 
+SEVERITY_RANK = {"info": 1, "warning": 2, "critical": 3}
+FINDING_LEVEL = {"critical": "error", "warning": "warning", "info": "secondary"}
+
 # Fixed widths keep a typical row inside 80 cells; None fits the widest value.
 COLUMNS = (
     Column("host", "Host", None, "left"),
     Column("status", "Status", 11, "left"),
+    Column("findings", "!", 2),
     Column("age", "Age", 4),
     Column("cpu", "CPU", 4),
     Column("mem", "Mem", 4),
@@ -67,7 +72,11 @@ class FleetScreen(LiveScreen):
 
     def render_snapshot(self, snapshot: FleetSnapshot) -> None:
         self._snapshot = snapshot
-        summaries = [self._summary(state) for state in snapshot.hosts]
+        per_host = findings_per_host(snapshot.findings)
+        summaries = [
+            _with_findings(self._summary(state), per_host.get(state.name))
+            for state in snapshot.hosts
+        ]
         sections = arrange(summaries, self.view, self.console.fleet.group_of)
         rows: list[Row] = []
         for section in sections:
@@ -90,6 +99,9 @@ class FleetScreen(LiveScreen):
         arranged = self.view.describe()
         if self.view.filter:
             arranged = f"{shown} shown, {arranged}"
+        severe = Counter(f.severity for f in snapshot.findings if not muted(f))
+        if severe["critical"] or severe["warning"]:
+            title += f" · findings: {severe['critical']} critical, {severe['warning']} warning"
         self.sub_title = f"{title} · {arranged}" if arranged else title
 
     # -- arranging ---------------------------------------------------------------------------
@@ -162,6 +174,26 @@ def _with_age(summary: HostSummary, age_s: float | None) -> HostSummary:
     return replace(summary, age_s=age_s)
 
 
+def findings_per_host(findings: tuple[Finding, ...]) -> dict[str, tuple[int, str]]:
+    """Host -> (unmuted findings about it, the worst severity)."""
+    found: dict[str, tuple[int, str]] = {}
+    for finding in findings:
+        host = finding.subject.host
+        if host is None or muted(finding):
+            continue
+        count, worst = found.get(host, (0, finding.severity))
+        if SEVERITY_RANK[finding.severity] > SEVERITY_RANK[worst]:
+            worst = finding.severity
+        found[host] = (count + 1, worst)
+    return found
+
+
+def _with_findings(summary: HostSummary, found: tuple[int, str] | None) -> HostSummary:
+    if found is None:
+        return summary if not summary.findings else replace(summary, findings=0, worst_finding=None)
+    return replace(summary, findings=found[0], worst_finding=found[1])
+
+
 def fleet_cells(s: HostSummary) -> tuple[Cell, ...]:
     memory = _percent_of(s.memory_used_bytes, s.memory_total_bytes)
     gpu_memory = _percent_of(s.gpu_memory_used_bytes, s.gpu_memory_total_bytes)
@@ -170,6 +202,10 @@ def fleet_cells(s: HostSummary) -> tuple[Cell, ...]:
         (
             STATUS_LABEL.get(s.status, s.status.replace("_", " ")),
             STATUS_LEVEL.get(s.status, "error"),
+        ),
+        (
+            str(s.findings) if s.findings else "",
+            FINDING_LEVEL.get(s.worst_finding or "", ""),
         ),
         (units.duration(s.age_s), ""),
         (units.percent(s.cpu_percent), Palette.percent_level(s.cpu_percent)),
