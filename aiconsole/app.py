@@ -12,6 +12,8 @@ from textual.screen import Screen
 
 from aiconsole.actions import slurm as slurm_actions
 from aiconsole.actions.audit import AuditLog
+from aiconsole.actions.diagnose import DiagnosisRun, plan_diagnose
+from aiconsole.actions.execute import carry_out
 from aiconsole.actions.incidents import IncidentRecorder, WatchedMutes
 from aiconsole.actions.plan import Outcome, Plan
 from aiconsole.actions.policy import Policy
@@ -25,6 +27,7 @@ from aiconsole.screens.host import HostScreen
 from aiconsole.screens.jobs import JobsScreen
 from aiconsole.screens.plan import PlanScreen, ReasonScreen
 from aiconsole.slurm.commands import InvalidArgument
+from aiconsole.slurm.runner import runner_for
 
 
 class ConsoleApp(App[None]):
@@ -155,6 +158,42 @@ class ConsoleApp(App[None]):
             return outcome
 
         self.push_screen(PlanScreen(plan, execute))
+
+    def start_diagnose(
+        self, host: str, incident: str | None = None, node: tuple[str, str] | None = None
+    ) -> None:
+        """Plan the configured diagnosis on ``host``; once confirmed it runs over SSH (or
+        here, for ``local``), audited; if it passes and ``node`` (cluster, Slurm node) is
+        known, the resume plan follows."""
+        if not self.policy.can_act:
+            self.notify("this console cannot act (viewer role or --read-only)", severity="error")
+            return
+        plan = dataclasses.replace(
+            plan_diagnose(host, self.fleet.diagnose, reason="from the health screen"),
+            incident=incident,
+        )
+        runner = runner_for(host, self.fleet.ssh_config)
+        run = DiagnosisRun(runner, timeout=900.0)
+
+        async def execute(plan: Plan, progress: Callable[[str], None]) -> Outcome:
+            try:
+                return await carry_out(
+                    plan,
+                    policy=self.policy,
+                    audit=self.audit,
+                    run=run.run,
+                    verifier=run,
+                    progress=progress,
+                    verify_timeout=0.0,
+                )
+            finally:
+                runner.close()
+
+        def then(outcome: Outcome | None) -> None:
+            if outcome is not None and outcome.ok and node is not None:
+                self.start_action(node[0], "resume", [node[1]], incident=incident)
+
+        self.push_screen(PlanScreen(plan, execute), then)
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)

@@ -217,6 +217,8 @@ def build_fleet(args: argparse.Namespace, inventory: Inventory) -> Fleet:
         fleet.group_of = inventory.group_of(hosts)
     fleet.clusters = slurm_collectors(args, inventory, fleet)
     fleet.health = HealthMonitor(inventory.health)
+    fleet.diagnose = inventory.diagnose
+    fleet.ssh_config = settings.ssh_config
     if inventory.alerts:
         from aiconsole.alerts.pusher import AlertPusher
 

@@ -27,6 +27,10 @@ class Fleet:
     """Judges each live snapshot (with hysteresis) and hands findings to the alerts."""
     alerts: AlertPusher | None = None
     """Started by the live console when ``[alerts]`` names a receiver."""
+    diagnose: tuple[str, ...] = ("dcgmi", "diag", "-r", "1", "-j")
+    """What the TUI's diagnose runs on a host (``[health] diagnose``)."""
+    ssh_config: str | None = None
+    """The ssh configuration hosts are resolved through (for the diagnosis's connection)."""
 
     def live_snapshot(self) -> FleetSnapshot:
         """The store's current state with its findings: what the screens show."""

@@ -1,8 +1,9 @@
 """The loop from fault to resume, on real parts: a real slurmd job holds GPUs 0 and 1 of
 node2 (a real sshd host), whose probe sees stand-in NVML GPUs; an XID 79 on GPU 1 becomes a
 critical finding naming the job and its user in `health --json`, in the TUI and in a real
-Alertmanager; the operator drains from the finding (reason filled in), diagnoses (a stand-in
-`dcgmi` printing a recorded passing document), resumes; `audit --incident` tells it in order.
+Alertmanager; from the finding on the health screen the operator drains (reason filled in),
+diagnoses with `x` (over SSH; a stand-in `dcgmi` prints a recorded passing document) and
+confirms the resume that follows the pass; `audit --incident` tells it in order.
 
 The join here is Slurm's own: `scontrol show job -d` says the job holds node2's GPUs 0-1.
 """
@@ -169,36 +170,33 @@ async def test_from_xid_to_resume_one_incident(
             await pilot.press("y")
             await wait_for(pilot, lambda: modal.outcome is not None, 60)
             assert modal.outcome is not None and modal.outcome.ok
-            fleet.close()
-        assert "DRAIN" in cluster.node_state("node2")
+            assert "DRAIN" in cluster.node_state("node2")
 
-    # 3. Diagnose on the host (over SSH), then resume, both under the incident.
-    code, stdout, stderr = run_aiconsole(
-        "--config",
-        str(config),
-        "diagnose",
-        "node2",
-        "--incident",
-        incident,
-        "--yes",
-        env=env,
-        timeout=120,
-    )
-    assert code == 0, stdout + stderr
-    assert f"resume node2 --incident {incident}" in stdout
-    code, stdout, stderr = run_aiconsole(
-        "--config",
-        str(config),
-        "resume",
-        "node2",
-        "--incident",
-        incident,
-        "--yes",
-        env=env,
-        timeout=120,
-    )
-    assert code == 0, stdout + stderr
-    assert "DRAIN" not in cluster.node_state("node2")
+            # 3. From the same finding: diagnose the host (over SSH, the stand-in dcgmi prints
+            # a passing document); on the pass, the resume plan follows.
+            await pilot.press("escape")
+            await wait_for(pilot, lambda: isinstance(app.screen, HealthScreen))
+            table.move_cursor(row=xid_row())
+            await pilot.press("x")
+            await wait_for(pilot, lambda: isinstance(app.screen, PlanScreen))
+            diagnosis = app.screen
+            assert isinstance(diagnosis, PlanScreen) and diagnosis.plan.action == "diagnose"
+            await pilot.press("y")
+            await wait_for(pilot, lambda: diagnosis.outcome is not None, 60)
+            assert diagnosis.outcome is not None and diagnosis.outcome.ok
+            await pilot.press("escape")
+            await wait_for(
+                pilot, lambda: isinstance(app.screen, PlanScreen) and app.screen is not diagnosis
+            )
+            resume = app.screen
+            assert isinstance(resume, PlanScreen) and resume.plan.action == "resume"
+            assert resume.plan.incident == incident
+            await pilot.press("y")
+            await wait_for(pilot, lambda: resume.outcome is not None, 60)
+            assert resume.outcome is not None and resume.outcome.ok
+            fleet.close()
+        assert "DRAIN" not in cluster.node_state("node2")
+
     code, _, _ = run_aiconsole(
         "--config", str(config), "ack", incident, "--note", "RMA filed", env=env
     )

@@ -84,6 +84,7 @@ class HealthScreen(LiveScreen):
         Binding("enter", "open_host", "Open host", show=False),
         Binding("slash", "filter", "Filter", key_display="/"),
         Binding("d", "drain", "Drain node"),
+        Binding("x", "diagnose", "Diagnose host"),
     ]
 
     def __init__(self) -> None:
@@ -110,7 +111,7 @@ class HealthScreen(LiveScreen):
         super().on_mount()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "drain":
+        if action in ("drain", "diagnose"):
             return self.console.policy.can_act
         return True
 
@@ -168,6 +169,16 @@ class HealthScreen(LiveScreen):
         self.console.start_drain(
             cluster, node, reason=drain_reason(finding), incident=finding.incident
         )
+
+    def action_diagnose(self) -> None:
+        """Run the configured diagnosis on the finding's host; on a pass, offer the resume."""
+        finding = self.selected()
+        snapshot = self.console.fleet_snapshot
+        if finding is None or snapshot is None or finding.subject.host is None:
+            return
+        node, cluster = self._slurm_node(finding, snapshot)
+        where = (cluster, node) if node is not None and cluster is not None else None
+        self.console.start_diagnose(finding.subject.host, finding.incident, where)
 
     @staticmethod
     def _slurm_node(finding: Finding, snapshot: FleetSnapshot) -> tuple[str | None, str | None]:
