@@ -1,0 +1,371 @@
+"""The HTTP side of the test API server: routing, JSON bodies, Table responses and watch
+streams (chunked, one JSON event a line), on the stdlib's threading HTTP server."""
+
+from __future__ import annotations
+
+import json
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from tests.kubeserver import errors, resources, tables
+from tests.kubeserver.resources import Resource
+from tests.kubeserver.selectors import SelectorError, field_matcher, label_matcher
+from tests.kubeserver.state import Change, KubeState
+
+Obj = dict[str, Any]
+DEFAULT_WATCH_SECONDS = 1800.0
+
+
+class KubeHTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, state: KubeState, token: str | None) -> None:
+        super().__init__(("127.0.0.1", 0), Handler)
+        self.state, self.token = state, token
+        self.requests: list[tuple[str, str]] = []  # (method, path with query), for tests
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: KubeHTTPServer
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass  # the tests read `server.requests` instead of a log on stderr
+
+    def do_GET(self) -> None:
+        self._serve("GET")
+
+    def do_POST(self) -> None:
+        self._serve("POST")
+
+    def do_PUT(self) -> None:
+        self._serve("PUT")
+
+    def do_PATCH(self) -> None:
+        self._serve("PATCH")
+
+    def do_DELETE(self) -> None:
+        self._serve("DELETE")
+
+    # ---- plumbing ------------------------------------------------------------------------
+
+    def _serve(self, method: str) -> None:
+        url = urlsplit(self.path)
+        self.server.requests.append((method, self.path))
+        self.query = {key: values[-1] for key, values in parse_qs(url.query).items()}
+        try:
+            body = self._read_body()
+            if (
+                self.server.token
+                and self.headers.get("Authorization") != f"Bearer {self.server.token}"
+            ):
+                raise errors.ApiError(401, "Unauthorized", "Unauthorized")
+            self._route(method, [p for p in url.path.split("/") if p], body)
+        except errors.ApiError as error:
+            self._send(error.code, error.status())
+        except (ValueError, KeyError, TypeError) as error:
+            self._send(400, errors.bad_request(f"malformed request: {error}").status())
+
+    def _read_body(self) -> Any:
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        if not raw:
+            return None
+        try:
+            return json.loads(raw)
+        except json.JSONDecodeError as error:
+            raise errors.bad_request(f"the request body is not JSON: {error}") from error
+
+    def _send(self, code: int, body: Obj) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(code)
+        # Exactly `application/json`: some clients parse error bodies only for that type.
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("Audit-Id", "00000000-0000-0000-0000-000000000000")
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _wants_table(self) -> bool:
+        return "as=Table" in (self.headers.get("Accept") or "")
+
+    # ---- routing -------------------------------------------------------------------------
+
+    def _route(self, method: str, parts: list[str], body: Any) -> None:
+        discovery = self._discovery(parts) if method == "GET" else None
+        if discovery is not None:
+            self._send(200, discovery)
+            return
+        if parts[:2] == ["api", "v1"]:
+            group, version, rest = "", "v1", parts[2:]
+        elif len(parts) >= 3 and parts[0] == "apis":
+            group, version, rest = parts[1], parts[2], parts[3:]
+        else:
+            raise errors.ApiError(
+                404, "NotFound", "the server could not find the requested resource"
+            )
+        watch = self.query.get("watch") in ("true", "1")
+        if rest[:1] == ["watch"]:
+            watch, rest = True, rest[1:]
+        namespace = None
+        if len(rest) >= 3 and rest[0] == "namespaces" and resources.find(group, version, rest[2]):
+            namespace, rest = rest[1], rest[2:]
+        resource = resources.find(group, version, rest[0]) if rest else None
+        if resource is None or len(rest) > 3:
+            raise errors.ApiError(
+                404, "NotFound", "the server could not find the requested resource"
+            )
+        name = rest[1] if len(rest) > 1 else None
+        subresource = rest[2] if len(rest) > 2 else ""
+        if subresource not in ("", "status") and not (
+            resource.kind == "Pod" and subresource == "eviction"
+        ):
+            raise errors.ApiError(
+                404, "NotFound", "the server could not find the requested resource"
+            )
+        self._dispatch(method, resource, namespace or "", name, subresource, body, watch)
+
+    def _discovery(self, parts: list[str]) -> Obj | None:
+        if parts == ["version"]:
+            return dict(resources.SERVER_VERSION)
+        if parts == ["api"]:
+            return resources.core_versions()
+        if parts == ["apis"]:
+            return resources.group_list()
+        if parts == ["api", "v1"]:
+            return resources.resource_list("", "v1")
+        if len(parts) == 2 and parts[0] == "apis" and parts[1] in resources.GROUPS:
+            return resources.group_document(parts[1])
+        if len(parts) == 3 and parts[0] == "apis":
+            return resources.resource_list(parts[1], parts[2])
+        return None
+
+    def _dispatch(
+        self,
+        method: str,
+        resource: Resource,
+        namespace: str,
+        name: str | None,
+        subresource: str,
+        body: Any,
+        watch: bool,
+    ) -> None:
+        state, plural = self.server.state, resource.plural
+        if method == "GET" and name is None:
+            if watch:
+                self._watch(resource, namespace or None)
+            else:
+                self._list(resource, namespace or None)
+        elif method == "GET":
+            obj = state.get(plural, namespace, name)
+            if self._wants_table():
+                table = tables.table(
+                    resource.kind,
+                    [obj],
+                    obj["metadata"]["resourceVersion"],
+                    self.query.get("includeObject", "Metadata"),
+                )
+                self._send(200, table)
+            else:
+                self._send(200, obj)
+        elif method == "POST" and name is None:
+            self._send(201, state.create(plural, body or {}, namespace or None))
+        elif method == "POST" and subresource == "eviction":
+            self._send(201, state.evict(namespace, name, body or {}))
+        elif method == "PUT" and name is not None:
+            self._send(200, state.replace(plural, namespace, name, body or {}, subresource))
+        elif method == "PATCH" and name is not None:
+            content_type = self.headers.get("Content-Type") or ""
+            if "apply-patch" in content_type:
+                raise errors.ApiError(
+                    415,
+                    "UnsupportedMediaType",
+                    "the test server does not implement server-side apply",
+                )
+            self._send(200, state.patch(plural, namespace, name, content_type, body, subresource))
+        elif method == "DELETE" and name is not None:
+            grace = self.query.get("gracePeriodSeconds")
+            if grace is None and isinstance(body, dict):
+                grace = body.get("gracePeriodSeconds")
+            self._check_preconditions(state.get(plural, namespace, name), body)
+            deleted = state.delete(plural, namespace, name, None if grace is None else int(grace))
+            self._send(200, deleted)
+        else:
+            raise errors.ApiError(
+                405,
+                "MethodNotAllowed",
+                "the server does not allow this method on the requested resource",
+            )
+
+    @staticmethod
+    def _check_preconditions(current: Obj, body: Any) -> None:
+        preconditions = (body or {}).get("preconditions") or {} if isinstance(body, dict) else {}
+        uid = preconditions.get("uid")
+        if uid and uid != current["metadata"]["uid"]:
+            raise errors.ApiError(
+                409,
+                "Conflict",
+                f"Precondition failed: UID in precondition: {uid}, "
+                f"UID in object meta: {current['metadata']['uid']}",
+            )
+
+    # ---- list and watch ------------------------------------------------------------------
+
+    def _matcher(self, resource: Resource, namespace: str | None) -> Any:
+        try:
+            labels = label_matcher(self.query.get("labelSelector"))
+            fields = field_matcher(resource.kind, self.query.get("fieldSelector"))
+        except SelectorError as error:
+            raise errors.bad_request(str(error)) from error
+
+        def matches(obj: Obj) -> bool:
+            in_namespace = namespace is None or obj["metadata"].get("namespace") == namespace
+            return in_namespace and labels(obj) and fields(obj)
+
+        return matches
+
+    def _list(self, resource: Resource, namespace: str | None) -> None:
+        matches = self._matcher(resource, namespace)
+        state = self.server.state
+        exact = self.query.get("resourceVersionMatch") == "Exact"
+        if exact and self.query.get("resourceVersion"):
+            state.check_version(int(self.query["resourceVersion"]))
+        items, version = state.list(resource.plural, namespace)
+        items = [obj for obj in items if matches(obj)]
+        continue_token = ""
+        start = self.query.get("continue")
+        if start:
+            after_version, _, after_key = _decode_continue(start)
+            state.check_version(after_version)
+            items = [obj for obj in items if _key(obj) > after_key]
+        limit = int(self.query.get("limit") or 0)
+        if limit and len(items) > limit:
+            items = items[:limit]
+            continue_token = _encode_continue(version, _key(items[-1]))
+        if self._wants_table():
+            body = tables.table(
+                resource.kind, items, str(version), self.query.get("includeObject", "Metadata")
+            )
+            if continue_token:
+                body["metadata"]["continue"] = continue_token
+            self._send(200, body)
+            return
+        for item in items:
+            del item["kind"], item["apiVersion"]  # a real list carries them only once, on top
+        metadata: Obj = {"resourceVersion": str(version)}
+        if continue_token:
+            metadata["continue"] = continue_token
+        self._send(
+            200,
+            {
+                "kind": f"{resource.kind}List",
+                "apiVersion": resource.group_version,
+                "metadata": metadata,
+                "items": items,
+            },
+        )
+
+    def _watch(self, resource: Resource, namespace: str | None) -> None:
+        matches = self._matcher(resource, namespace)
+        state = self.server.state
+        timeout = float(self.query.get("timeoutSeconds") or DEFAULT_WATCH_SECONDS)
+        deadline = time.monotonic() + timeout
+        bookmarks = self.query.get("allowWatchBookmarks") == "true"
+        requested = self.query.get("resourceVersion") or ""
+        initial = self.query.get("sendInitialEvents") == "true" or requested in ("", "0")
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        self.close_connection = True
+        try:
+            if initial:
+                with state.lock:
+                    items, since = state.list(resource.plural, namespace)
+                for obj in items:
+                    if matches(obj):
+                        self._event(resource, "ADDED", obj)
+                if self.query.get("sendInitialEvents") == "true":
+                    self._bookmark(resource, since, initial_end=True)
+            else:
+                since = int(requested)
+            while not state.closed:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                try:
+                    changes = state.changes_after(since, min(remaining, 1.0))
+                except errors.ApiError as error:
+                    self._chunk({"type": "ERROR", "object": error.status()})
+                    break
+                for change in changes:
+                    since = change.resource_version
+                    if change.plural == resource.plural:
+                        self._send_change(resource, change, matches)
+            if bookmarks and not state.closed:
+                self._bookmark(resource, since)
+            self.wfile.write(b"0\r\n\r\n")
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client went away
+
+    def _send_change(self, resource: Resource, change: Change, matches: Any) -> None:
+        now_matches = matches(change.object)
+        before = change.previous is not None and matches(change.previous)
+        if change.type == "MODIFIED" and now_matches and not before:
+            self._event(resource, "ADDED", change.object)
+        elif change.type == "MODIFIED" and before and not now_matches:
+            self._event(resource, "DELETED", change.object)
+        elif now_matches:
+            self._event(resource, change.type, change.object)
+
+    def _event(self, resource: Resource, kind: str, obj: Obj) -> None:
+        if self._wants_table():
+            obj = tables.table(
+                resource.kind,
+                [obj],
+                obj["metadata"]["resourceVersion"],
+                self.query.get("includeObject", "Metadata"),
+            )
+        self._chunk({"type": kind, "object": obj})
+
+    def _bookmark(self, resource: Resource, version: int, initial_end: bool = False) -> None:
+        metadata: Obj = {"resourceVersion": str(version)}
+        if initial_end:
+            metadata["annotations"] = {"k8s.io/initial-events-end": "true"}
+        self._chunk(
+            {
+                "type": "BOOKMARK",
+                "object": {
+                    "kind": resource.kind,
+                    "apiVersion": resource.group_version,
+                    "metadata": metadata,
+                },
+            }
+        )
+
+    def _chunk(self, event: Obj) -> None:
+        data = json.dumps(event).encode() + b"\n"
+        self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+        self.wfile.flush()
+
+
+def _key(obj: Obj) -> str:
+    return f"{obj['metadata'].get('namespace', '')}/{obj['metadata']['name']}"
+
+
+def _encode_continue(version: int, key: str) -> str:
+    import base64
+
+    return base64.urlsafe_b64encode(json.dumps([version, key]).encode()).decode()
+
+
+def _decode_continue(token: str) -> tuple[int, str, str]:
+    import base64
+
+    try:
+        version, key = json.loads(base64.urlsafe_b64decode(token.encode()))
+    except (ValueError, TypeError) as error:
+        raise errors.bad_request("continue key is not valid") from error
+    return int(version), "", str(key)
