@@ -74,6 +74,14 @@ class ConsoleApp(App[None]):
                     exit_on_error=False,
                     description=f"Slurm collector for {cluster.name}",
                 )
+            for kube in self.fleet.kube:
+                self.run_worker(
+                    kube.run(),
+                    name=f"kubernetes {kube.name}",
+                    group="collectors",
+                    exit_on_error=False,
+                    description=f"Kubernetes watch of context {kube.name}",
+                )
         self.publish_snapshot()
         self.set_interval(self.refresh_interval, self.publish_snapshot, name="refresh")
 

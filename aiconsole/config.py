@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from aiconsole.kubernetes.settings import KubeSettings, parse_kubernetes
 from aiconsole.nodeset import NodeSetError, expand
 
 if sys.version_info >= (3, 11):
@@ -80,6 +81,8 @@ class Inventory:
     source: Path | None = None
     clusters: dict[str, str] = field(default_factory=dict)
     """Slurm cluster name -> where its commands run: ``local`` or an SSH host."""
+    kubernetes: KubeSettings = field(default_factory=KubeSettings)
+    """The ``[kubernetes]`` table: contexts to watch and their settings."""
 
     def group_of(self, hosts: Sequence[str]) -> dict[str, str]:
         """Each host's first group in inventory order (a host may sit in several)."""
@@ -129,10 +132,17 @@ def parse(data: dict[str, Any], text: str, path: Path) -> Inventory:
         dotted = f"{table}.{key}" if table else key
         return ConfigError(f"{where}: {dotted}: {problem}")
 
-    unknown = set(data) - {"hosts", "settings", "groups", "clusters"}
+    unknown = set(data) - {"hosts", "settings", "groups", "clusters", "kubernetes"}
     if unknown:
         key = sorted(unknown)[0]
-        raise fail(None, key, "unknown key (expected hosts, [settings], [groups], [clusters])")
+        raise fail(
+            None,
+            key,
+            "unknown key (expected hosts, [settings], [groups], [clusters], [kubernetes])",
+        )
+    kubernetes = parse_kubernetes(
+        data.get("kubernetes", {}), lambda key, problem: fail("kubernetes", key, problem)
+    )
     raw_clusters = data.get("clusters", {})
     if not isinstance(raw_clusters, dict):
         raise fail(None, "clusters", 'must be a table of name = "local" or an SSH host')
@@ -158,7 +168,7 @@ def parse(data: dict[str, Any], text: str, path: Path) -> Inventory:
             hosts[host] = None
     for members in groups.values():
         hosts.update(dict.fromkeys(members))
-    return Inventory(tuple(hosts), groups, settings, path, clusters)
+    return Inventory(tuple(hosts), groups, settings, path, clusters, kubernetes)
 
 
 def _nodes(value: Any, fail: Any, groups: dict[str, tuple[str, ...]]) -> list[str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from aiconsole.collectors.base import Collector
 from aiconsole.collectors.local import LocalCollector
@@ -12,6 +13,9 @@ from aiconsole.collectors.slurm import SlurmCollector
 from aiconsole.config import Settings
 from aiconsole.model import FleetSnapshot
 from aiconsole.store import FleetStore
+
+if TYPE_CHECKING:
+    from aiconsole.collectors.kubernetes import KubeCollector
 
 
 @dataclass
@@ -21,14 +25,21 @@ class Fleet:
     group_of: dict[str, str] = field(default_factory=dict)
     """Host name to its inventory group, for grouping the fleet table."""
     clusters: list[SlurmCollector] = field(default_factory=list)
+    kube: list[KubeCollector] = field(default_factory=list)
+    """One per kubeconfig context watched (empty unless Kubernetes is configured)."""
 
     async def snapshot_once(self, window: float) -> FleetSnapshot:
         """Sample every source at once; with ``window`` > 0, twice that far apart (rates)."""
         await asyncio.gather(
             *(c.collect_for_snapshot(window) for c in self.collectors),
             *(cluster.poll_once() for cluster in self.clusters),
+            *(cluster.poll_once() for cluster in self.kube),
         )
         return self.store.snapshot()
+
+    async def aclose_kube(self) -> None:
+        """Close the Kubernetes connections (inside the event loop that opened them)."""
+        await asyncio.gather(*(cluster.aclose() for cluster in self.kube))
 
     def close(self) -> None:
         for cluster in self.clusters:
