@@ -10,16 +10,12 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from tests.kubeserver import errors, patching
+from tests.kubeserver import budgets, errors, patching
+from tests.kubeserver.budgets import now
 from tests.kubeserver.resources import BY_KIND, BY_PLURAL, Resource
-from tests.kubeserver.selectors import match_labels
 
 Obj = dict[str, Any]
 UNSCHEDULABLE_TAINT = "node.kubernetes.io/unschedulable"
-
-
-def now() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
 @dataclass(frozen=True)
@@ -133,7 +129,7 @@ class KubeState:
             meta.pop("deletionTimestamp", None)
             obj["kind"], obj["apiVersion"] = resource.kind, resource.group_version
             if plural == "poddisruptionbudgets" and "status" not in obj:
-                obj["status"] = self._pdb_status(obj)
+                obj["status"] = budgets.status(obj, self._objects["pods"].values())
             self._store(resource, key, obj, "ADDED", None)
             return copy.deepcopy(obj)
 
@@ -217,24 +213,17 @@ class KubeState:
         """The policy/v1 Eviction subresource, with the real server's PDB checks."""
         with self.lock:
             pod = self._require("pods", namespace, name)
-            if not _can_ignore_budget(pod):
-                budgets = [
-                    pdb
-                    for (space, _), pdb in sorted(self._objects["poddisruptionbudgets"].items())
-                    if space == namespace
-                    and match_labels(
-                        pdb["spec"].get("selector"), pod["metadata"].get("labels") or {}
-                    )
-                ]
-                if len(budgets) > 1:
+            if not budgets.can_ignore(pod):
+                covering = budgets.covering(pod, self._objects["poddisruptionbudgets"].values())
+                if len(covering) > 1:
                     raise errors.ApiError(
                         500,
                         "InternalError",
                         "This pod has more than one PodDisruptionBudget, which the eviction "
                         "subresource does not support.",
                     )
-                if budgets:
-                    self._spend_disruption(budgets[0], namespace, name)
+                if covering:
+                    self._spend_disruption(covering[0], namespace, name)
             self.evicted.append((namespace, name))
             grace = (body.get("deleteOptions") or {}).get("gracePeriodSeconds")
             self.delete("pods", namespace, name, grace)
@@ -277,36 +266,10 @@ class KubeState:
 
     def _set_pdb_status(self, namespace: str, name: str, status: Obj) -> Obj:
         allowed = status["disruptionsAllowed"] > 0
-        status["conditions"] = [_disruption_condition(allowed)]
+        status["conditions"] = [budgets.condition(allowed)]
         return self.patch(
             "poddisruptionbudgets", namespace, name, patching.MERGE, {"status": status}, "status"
         )
-
-    def _pdb_status(self, pdb: Obj) -> Obj:
-        namespace = pdb["metadata"]["namespace"]
-        pods = [
-            pod
-            for (space, _), pod in self._objects["pods"].items()
-            if space == namespace
-            and match_labels(pdb["spec"].get("selector"), pod["metadata"].get("labels") or {})
-            and pod["status"].get("phase") not in ("Succeeded", "Failed")
-        ]
-        expected = len(pods)
-        healthy = sum(1 for pod in pods if _ready(pod))
-        spec = pdb["spec"]
-        if "minAvailable" in spec:
-            desired = _scaled(spec["minAvailable"], expected)
-        else:
-            desired = expected - _scaled(spec.get("maxUnavailable", 0), expected)
-        allowed = max(0, healthy - desired)
-        return {
-            "observedGeneration": 1,
-            "disruptionsAllowed": allowed,
-            "currentHealthy": healthy,
-            "desiredHealthy": desired,
-            "expectedPods": expected,
-            "conditions": [_disruption_condition(allowed > 0)],
-        }
 
     # ---- history -------------------------------------------------------------------------
 
@@ -369,36 +332,6 @@ class KubeState:
             Change(self._version, resource.plural, kind, copy.deepcopy(obj), previous)
         )
         self.changed.notify_all()
-
-
-def _can_ignore_budget(pod: Obj) -> bool:
-    phase = pod.get("status", {}).get("phase")
-    return phase in ("Succeeded", "Failed", "Pending") or bool(
-        pod["metadata"].get("deletionTimestamp")
-    )
-
-
-def _ready(pod: Obj) -> bool:
-    conditions = pod.get("status", {}).get("conditions") or []
-    ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
-    return pod.get("status", {}).get("phase") == "Running" and ready
-
-
-def _scaled(value: int | str, total: int) -> int:
-    if isinstance(value, str) and value.endswith("%"):
-        return -(-int(value[:-1]) * total // 100)  # rounded up, as the disruption controller does
-    return int(value)
-
-
-def _disruption_condition(allowed: bool) -> Obj:
-    return {
-        "type": "DisruptionAllowed",
-        "status": "True" if allowed else "False",
-        "reason": "SufficientPods" if allowed else "InsufficientPods",
-        "message": "",
-        "observedGeneration": 1,
-        "lastTransitionTime": now(),
-    }
 
 
 def _sync_unschedulable_taint(node: Obj) -> None:
