@@ -176,3 +176,18 @@ def test_delete_pod_recreates_owned_pods_only(cluster: tuple[DrainScenario, Runn
     names = {p["metadata"]["name"] for p in running.state.list("pods")[0]}
     assert "debug-shell" not in names and "cache-5c8d7e9f1-qrstu" not in names
     assert len([n for n in names if n.startswith("cache-5c8d7e9f1-")]) == 1
+
+
+def test_server_side_dry_run_drain_changes_nothing(
+    cluster: tuple[DrainScenario, RunningServer],
+) -> None:
+    scenario, running = cluster
+    scenario.allow_disruptions(1)
+    before = running.state.list("pods")[0]
+    code, out, err = kubectl(running, "drain", "n2", *DRAIN_FLAGS, "--dry-run=server")
+    assert code == 0, err
+    assert "node/n2 drained (server dry run)" in out
+    assert any(method == "POST" and "eviction" in path for method, path in running.http.requests)
+    assert running.state.list("pods")[0] == before
+    assert running.state.evicted == []
+    assert "unschedulable" not in running.state.get("nodes", "", "n2")["spec"]

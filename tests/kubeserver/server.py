@@ -125,7 +125,11 @@ class Handler(BaseHTTPRequestHandler):
             raise errors.ApiError(
                 404, "NotFound", "the server could not find the requested resource"
             )
-        self._dispatch(method, resource, namespace or "", name, subresource, body, watch)
+        if method != "GET" and _dry_run(self.query, body):
+            with self.server.state.dry_run():
+                self._dispatch(method, resource, namespace or "", name, subresource, body, watch)
+        else:
+            self._dispatch(method, resource, namespace or "", name, subresource, body, watch)
 
     def _discovery(self, parts: list[str]) -> Obj | None:
         if parts == ["version"]:
@@ -349,6 +353,16 @@ class Handler(BaseHTTPRequestHandler):
         data = json.dumps(event).encode() + b"\n"
         self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
         self.wfile.flush()
+
+
+def _dry_run(query: dict[str, str], body: Any) -> bool:
+    """`?dryRun=All`, or DeleteOptions (of a DELETE or an Eviction) with `dryRun: [All]`."""
+    if query.get("dryRun") == "All":
+        return True
+    if not isinstance(body, dict):
+        return False
+    options = body.get("deleteOptions") if body.get("kind") == "Eviction" else body
+    return isinstance(options, dict) and "All" in (options.get("dryRun") or [])
 
 
 def _key(obj: Obj) -> str:

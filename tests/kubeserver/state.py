@@ -7,6 +7,8 @@ import copy
 import threading
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -189,7 +191,8 @@ class KubeState:
     def _finish(self, namespace: str, name: str, uid: str) -> None:
         with self.lock:
             pod = self._objects["pods"].get((namespace, name))
-            if pod is not None and pod["metadata"]["uid"] == uid and not self.closed:
+            terminating = pod is not None and pod["metadata"].get("deletionTimestamp")
+            if terminating and pod["metadata"]["uid"] == uid and not self.closed:
                 self._remove("pods", namespace, name)
 
     def _remove(self, plural: str, namespace: str, name: str) -> Obj:
@@ -270,6 +273,32 @@ class KubeState:
         return self.patch(
             "poddisruptionbudgets", namespace, name, patching.MERGE, {"status": status}, "status"
         )
+
+    @contextmanager
+    def dry_run(self) -> Iterator[None]:
+        """Run writes inside this block for their answer only (`?dryRun=All`): the state,
+        history and records are put back afterwards. The lock is held throughout, so no
+        reader or watch sees the intermediate state."""
+        with self.lock:
+            saved = (
+                copy.deepcopy(self._objects),
+                list(self._history),
+                self._version,
+                list(self.evicted),
+                list(self.eviction_refusals),
+                copy.deepcopy(self._releases),
+            )
+            try:
+                yield
+            finally:
+                (
+                    self._objects,
+                    self._history,
+                    self._version,
+                    self.evicted,
+                    self.eviction_refusals,
+                    self._releases,
+                ) = saved
 
     # ---- history -------------------------------------------------------------------------
 
