@@ -134,6 +134,10 @@ FIELDS: dict[str, dict[str, Callable[[Obj], str]]] = {
 }
 
 
+def _field_requirement(read: Callable[[Obj], str], negated: bool, value: str) -> Matcher:
+    return lambda obj: (read(obj) == value) != negated
+
+
 def field_matcher(kind: str, selector: str | None) -> Matcher:
     """A predicate for a `fieldSelector` query value (=, == and != on supported fields)."""
     if not selector:
@@ -147,9 +151,5 @@ def field_matcher(kind: str, selector: str | None) -> Matcher:
         name, operator, value = match.group(1).strip(), match.group(2), match.group(3).strip()
         if name not in fields:
             raise SelectorError(f"field label not supported: {name}")
-        read = fields[name]
-        if operator == "!=":
-            requirements.append(lambda obj, read=read, value=value: read(obj) != value)
-        else:
-            requirements.append(lambda obj, read=read, value=value: read(obj) == value)
+        requirements.append(_field_requirement(fields[name], operator == "!=", value))
     return lambda obj: all(requirement(obj) for requirement in requirements)

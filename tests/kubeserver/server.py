@@ -162,6 +162,12 @@ class Handler(BaseHTTPRequestHandler):
                 self._watch(resource, namespace or None)
             else:
                 self._list(resource, namespace or None)
+        elif method == "POST" and name is None:
+            self._send(201, state.create(plural, body or {}, namespace or None))
+        elif name is None:
+            raise errors.ApiError(
+                405, "MethodNotAllowed", "the server does not allow this method on a collection"
+            )
         elif method == "GET":
             obj = state.get(plural, namespace, name)
             if self._wants_table():
@@ -174,13 +180,11 @@ class Handler(BaseHTTPRequestHandler):
                 self._send(200, table)
             else:
                 self._send(200, obj)
-        elif method == "POST" and name is None:
-            self._send(201, state.create(plural, body or {}, namespace or None))
         elif method == "POST" and subresource == "eviction":
             self._send(201, state.evict(namespace, name, body or {}))
-        elif method == "PUT" and name is not None:
+        elif method == "PUT":
             self._send(200, state.replace(plural, namespace, name, body or {}, subresource))
-        elif method == "PATCH" and name is not None:
+        elif method == "PATCH":
             content_type = self.headers.get("Content-Type") or ""
             if "apply-patch" in content_type:
                 raise errors.ApiError(
@@ -189,7 +193,7 @@ class Handler(BaseHTTPRequestHandler):
                     "the test server does not implement server-side apply",
                 )
             self._send(200, state.patch(plural, namespace, name, content_type, body, subresource))
-        elif method == "DELETE" and name is not None:
+        elif method == "DELETE":
             grace = self.query.get("gracePeriodSeconds")
             if grace is None and isinstance(body, dict):
                 grace = body.get("gracePeriodSeconds")

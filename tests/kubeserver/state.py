@@ -3,6 +3,7 @@ change history watches read (and that tests compact to force 410 Gone), eviction
 
 from __future__ import annotations
 
+import builtins
 import copy
 import threading
 import time
@@ -71,7 +72,7 @@ class KubeState:
         with self.lock:
             return copy.deepcopy(self._require(plural, namespace, name))
 
-    def list(self, plural: str, namespace: str | None = None) -> tuple[list[Obj], int]:
+    def list(self, plural: str, namespace: str | None = None) -> tuple[builtins.list[Obj], int]:
         """Objects (all namespaces when `namespace` is None), sorted, and the list's version."""
         with self.lock:
             items = [
@@ -81,10 +82,10 @@ class KubeState:
             ]
             return items, self._version
 
-    def pods_on(self, node: str) -> list[Obj]:
+    def pods_on(self, node: str) -> builtins.list[Obj]:
         return [p for p in self.list("pods")[0] if p["spec"].get("nodeName") == node]
 
-    def changes_after(self, resource_version: int, timeout: float) -> list[Change]:
+    def changes_after(self, resource_version: int, timeout: float) -> builtins.list[Change]:
         """Changes newer than `resource_version`, waiting up to `timeout` s for the first one.
         Raises 410 Gone when the history no longer reaches back that far."""
         deadline = time.monotonic() + timeout
@@ -191,8 +192,9 @@ class KubeState:
     def _finish(self, namespace: str, name: str, uid: str) -> None:
         with self.lock:
             pod = self._objects["pods"].get((namespace, name))
-            terminating = pod is not None and pod["metadata"].get("deletionTimestamp")
-            if terminating and pod["metadata"]["uid"] == uid and not self.closed:
+            if pod is None or self.closed:
+                return
+            if pod["metadata"].get("deletionTimestamp") and pod["metadata"]["uid"] == uid:
                 self._remove("pods", namespace, name)
 
     def _remove(self, plural: str, namespace: str, name: str) -> Obj:
