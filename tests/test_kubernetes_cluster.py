@@ -6,6 +6,8 @@ import json
 import os
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -288,3 +290,39 @@ def test_a_slurm_only_or_host_only_run_never_imports_kubernetes(
         loaded[name] = result.stderr.strip().splitlines()[-1]
     assert loaded["slurm"] == loaded["hosts"] == loaded["slurm action"] == "[]"
     assert "kubernetes.aio" in loaded["kubernetes"]  # the check can see an import
+
+
+def test_a_blocked_pod_that_moved_to_another_node_is_not_retried(
+    cluster: Cluster, capsys: pytest.CaptureFixture[str]
+) -> None:
+    scenario, _ = cluster
+    state = scenario.state
+    moved = threading.Event()
+
+    def move_after_first_refusal() -> None:
+        while not state.eviction_refusals and not moved.is_set():
+            time.sleep(0.01)
+        # Its node was recreated elsewhere meanwhile (same pod, another node).
+        state.patch(
+            "pods",
+            "ml",
+            "serve-7d4b9c6f5-abcde",
+            "application/merge-patch+json",
+            {"spec": {"nodeName": "n3"}},
+        )
+        moved.set()
+
+    mover = threading.Thread(target=move_after_first_refusal, daemon=True)
+    mover.start()
+    args = ["drain", "n2", "--context", "test", "--yes", "--force", "--delete-emptydir-data"]
+    try:
+        assert main([*args, "--timeout", "30"]) == 0
+    finally:
+        moved.set()
+        mover.join(5)
+    out = capsys.readouterr().out
+    # Seen while retrying (progress), not merely found moved at the timeout.
+    assert "\n  ml/serve-7d4b9c6f5-abcde: moved to n3\n" in out
+    assert "still blocked at the timeout" not in out
+    assert "ml/serve-7d4b9c6f5-abcde: moved to n3 (ok)" in out
+    assert ("ml", "serve-7d4b9c6f5-abcde") not in state.evicted

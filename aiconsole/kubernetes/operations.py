@@ -176,6 +176,12 @@ async def evict_until_gone(
             if error.status != 429:
                 progress(f"{label}: eviction failed: {error}")
                 return False, f"eviction failed: {error}"
+            # Before retrying, look: a pod that is gone, replaced or moved to another node
+            # is no longer this drain's business (kubectl retries those too).
+            how = gone(pod, await read_pod(api, pod.namespace, pod.name), node)
+            if how is not None:
+                progress(f"{label}: {how}")
+                return True, how
             remaining = left()
             if remaining is not None and remaining <= 0:
                 progress(f"{label}: still blocked at the timeout: {error.message}")
