@@ -267,3 +267,19 @@ def test_kubernetes_config_table(tmp_path: Path) -> None:
     (tmp_path / "c.toml").write_text(bad)
     with pytest.raises(ConfigError, match=r"c.toml:3: kubernetes.max_out_of_service"):
         load(tmp_path / "c.toml")
+
+
+def test_max_out_of_service_overrides_the_cap_for_one_command_slurm_included() -> None:
+    from aiconsole.cli import build_parser
+    from aiconsole.cli_actions import policy_from
+    from aiconsole.config import Inventory
+
+    parser = build_parser()
+    args = parser.parse_args(["drain", "n1", "--slurm", "local", "--max-out-of-service", "0.5"])
+    policy = policy_from(args, Inventory())
+    assert (policy.max_out_of_service, policy.force) == (0.5, False)
+    # Slurm's --force stays a synonym for lifting the cap.
+    assert policy_from(parser.parse_args(["drain", "n1", "--force"]), Inventory()).force
+    assert policy_from(parser.parse_args(["drain", "n1"]), Inventory()).max_out_of_service == 0.25
+    with pytest.raises(SystemExit):
+        parser.parse_args(["drain", "n1", "--max-out-of-service", "1.5"])
