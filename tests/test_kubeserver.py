@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import pytest
 
 from tests.kubeserver import DrainScenario, RunningServer, drain_scenario, find_kubectl, serve
 from tests.kubeserver import kubectl as run_kubectl
+from tests.kubeserver.kubectl import kubectl_version
 
 DRAIN_FLAGS = ("--ignore-daemonsets", "--delete-emptydir-data", "--force")
 PDB_MESSAGE = "Cannot evict pod as it would violate the pod's disruption budget."
@@ -116,9 +118,16 @@ def test_drain_refuses_what_needs_a_flag(cluster: tuple[DrainScenario, RunningSe
     _, running = cluster
     code, _, err = kubectl(running, "drain", "n2", "--timeout=30s")
     assert code != 0
-    assert "cannot delete DaemonSet-managed Pods (use --ignore-daemonsets to ignore)" in err
-    assert "Pods that declare no controller (use --force to override): default/debug-shell" in err
-    assert "cannot delete Pods with local storage (use --delete-emptydir-data to override)" in err
+    # The wording of kubectl 1.20 (Debian's) and 1.32 differ only before the parenthesis.
+    assert (
+        "cannot delete DaemonSet-managed Pods (use --ignore-daemonsets to ignore): "
+        "gpu-operator/nvidia-device-plugin-1x1z"
+    ) in err
+    assert "(use --force to override): default/debug-shell" in err
+    assert (
+        "cannot delete Pods with local storage (use --delete-emptydir-data to override): "
+        "ml/cache-5c8d7e9f1-qrstu"
+    ) in err
     assert running.state.evicted == []
 
 
@@ -127,7 +136,7 @@ def test_drain_waits_for_the_pdb_then_evicts(cluster: tuple[DrainScenario, Runni
     scenario.allow_after_refusals(1)
     code, out, err = kubectl(running, "drain", "n2", *DRAIN_FLAGS, "--timeout=120s")
     assert code == 0, err
-    assert "node/n2 drained" in out
+    assert re.search(r"^node/n2 (drained|evicted)$", out, re.MULTILINE)  # 1.32 | 1.20
     assert PDB_MESSAGE in err and "(will retry after 5s)" in err
     state = running.state
     assert set(state.evicted) == scenario.evictable
@@ -178,6 +187,11 @@ def test_delete_pod_recreates_owned_pods_only(cluster: tuple[DrainScenario, Runn
     assert len([n for n in names if n.startswith("cache-5c8d7e9f1-")]) == 1
 
 
+@pytest.mark.skipif(
+    kubectl_version() < (1, 23),
+    reason="kubectl before 1.23 checks dry-run support in the protobuf OpenAPI document, "
+    "which the test server does not serve (its dry run is tested through the API)",
+)
 def test_server_side_dry_run_drain_changes_nothing(
     cluster: tuple[DrainScenario, RunningServer],
 ) -> None:

@@ -359,3 +359,31 @@ async def test_asyncio_client_lists_evicts_and_watches(
             seen.append((event["type"], event["object"].metadata.name))
     assert seen[0] == ("DELETED", "train-42-hx7kq")
     assert seen[1][0] == "ADDED" and seen[1][1].startswith("train-42-")
+
+
+def test_dry_run_writes_answer_without_changing_anything(
+    cluster: tuple[DrainScenario, RunningServer],
+) -> None:
+    scenario, running = cluster
+    code, body = request(
+        running, "PATCH", "/api/v1/nodes/n2?dryRun=All", {"spec": {"unschedulable": True}},
+        **{"Content-Type": "application/merge-patch+json"},
+    )  # fmt: skip
+    assert code == 200 and body["spec"]["unschedulable"] is True
+    eviction = {
+        "apiVersion": "policy/v1",
+        "kind": "Eviction",
+        "metadata": {"name": SERVE_POD, "namespace": "ml"},
+        "deleteOptions": {"dryRun": ["All"]},
+    }
+    path = f"/api/v1/namespaces/ml/pods/{SERVE_POD}/eviction"
+    code, body = request(running, "POST", path, eviction)
+    assert (code, body["reason"]) == (429, "TooManyRequests")  # a dry run checks the PDB too
+    scenario.allow_disruptions(1)
+    version = running.state.resource_version
+    code, body = request(running, "POST", path, eviction)
+    assert (code, body["status"]) == (201, "Success")
+    assert running.state.resource_version == version
+    assert running.state.evicted == [] and running.state.eviction_refusals == []
+    assert "unschedulable" not in running.state.get("nodes", "", "n2")["spec"]
+    assert running.state.get("pods", "ml", SERVE_POD)["metadata"].get("deletionTimestamp") is None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -46,3 +47,19 @@ def kubectl(
         timeout=timeout,
         check=False,
     )
+
+
+def kubectl_version(binary: str | None = None) -> tuple[int, int]:
+    """(major, minor) of the kubectl client; (0, 0) when there is none."""
+    program = binary or find_kubectl()
+    if program is None:
+        return (0, 0)
+    result = subprocess.run(
+        [program, "version", "--client", "-o", "json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    info = json.loads(result.stdout)["clientVersion"]
+    return int(info["major"]), int(info["minor"].rstrip("+"))
