@@ -387,3 +387,15 @@ def test_dry_run_writes_answer_without_changing_anything(
     assert running.state.evicted == [] and running.state.eviction_refusals == []
     assert "unschedulable" not in running.state.get("nodes", "", "n2")["spec"]
     assert running.state.get("pods", "ml", SERVE_POD)["metadata"].get("deletionTimestamp") is None
+
+
+def test_recorded_scenario_matches_the_builder() -> None:
+    """tests/fixtures/kubernetes/drain-scenario.json is drain_scenario(), recorded."""
+    from tests.kubeserver.recording import FIXTURE, render
+
+    assert FIXTURE.read_text() == render(drain_scenario().state), (
+        "regenerate: .venv/bin/python -m tests.kubeserver.recording > " + str(FIXTURE)
+    )
+    kinds = {item["kind"] for item in json.loads(FIXTURE.read_text())["items"]}
+    assert kinds == {"Namespace", "Node", "Pod", "DaemonSet", "Deployment", "ReplicaSet", "Job",
+                     "PodDisruptionBudget"}  # fmt: skip
