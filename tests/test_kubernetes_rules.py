@@ -283,3 +283,25 @@ def test_max_out_of_service_overrides_the_cap_for_one_command_slurm_included() -
     assert policy_from(parser.parse_args(["drain", "n1"]), Inventory()).max_out_of_service == 0.25
     with pytest.raises(SystemExit):
         parser.parse_args(["drain", "n1", "--max-out-of-service", "1.5"])
+
+
+def test_a_host_that_is_a_kubernetes_node_shows_its_state_and_pods() -> None:
+    from aiconsole.kubernetes.hosts import kube_line
+    from aiconsole.model import FleetSnapshot
+
+    pods = [
+        pod("plugin-a", node="n1", namespace="gpu-operator", owner=DS),
+        pod("train-a", node="n1", namespace="ml", owner=JOB, gpus=4),
+        pod("elsewhere", node="n2", namespace="ml", owner=JOB, gpus=4),
+    ]
+    snapshot = FleetSnapshot(generated_at=0.0, kubernetes=(cluster(pods, unschedulable=True),))
+    by_name = kube_line({"n1.example.org"}, snapshot)
+    head, listed = by_name.splitlines()
+    assert head.startswith("Kubernetes test: n1 Ready,SchedulingDisabled, GPUs 4/8 NVIDIA-H100")
+    # GPU holders first; another node's pods are not listed.
+    assert listed == (
+        "pods: ml/train-a (Job, 4 nvidia.com/gpu); gpu-operator/plugin-a (DaemonSet, no GPUs)"
+    )
+    address = next(n for n in snapshot.kubernetes[0].nodes if n.name == "n2").addresses[0]
+    assert kube_line({address}, snapshot).startswith("Kubernetes test: n2 Ready")
+    assert kube_line({"login1"}, snapshot) == ""
