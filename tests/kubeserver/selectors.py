@@ -122,12 +122,22 @@ FIELDS: dict[str, dict[str, Callable[[Obj], str]]] = {
         "status.podIP": _path("status", "podIP"),
         "status.nominatedNodeName": _path("status", "nominatedNodeName"),
     },
-    "Node": {**_COMMON, "spec.unschedulable": _path("spec", "unschedulable")},
+    # An absent bool is false to the real server (it formats the Go field, never "").
+    "Node": {
+        **_COMMON,
+        "spec.unschedulable": lambda node: _path("spec", "unschedulable")(node) or "false",
+    },
     "Event": {
         **_COMMON,
         "involvedObject.kind": _path("involvedObject", "kind"),
         "involvedObject.name": _path("involvedObject", "name"),
         "involvedObject.namespace": _path("involvedObject", "namespace"),
+        "involvedObject.uid": _path("involvedObject", "uid"),
+        "involvedObject.apiVersion": _path("involvedObject", "apiVersion"),
+        "involvedObject.resourceVersion": _path("involvedObject", "resourceVersion"),
+        "involvedObject.fieldPath": _path("involvedObject", "fieldPath"),
+        "source": _path("source", "component"),
+        "reportingComponent": _path("reportingComponent"),
         "reason": _path("reason"),
         "type": _path("type"),
     },

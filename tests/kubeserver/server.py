@@ -299,6 +299,7 @@ class Handler(BaseHTTPRequestHandler):
                     self._bookmark(resource, since, initial_end=True)
             else:
                 since = int(requested)
+            next_bookmark = time.monotonic() + (state.bookmark_interval or DEFAULT_WATCH_SECONDS)
             while not state.closed:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
@@ -312,6 +313,9 @@ class Handler(BaseHTTPRequestHandler):
                     since = change.resource_version
                     if change.plural == resource.plural:
                         self._send_change(resource, change, matches)
+                if bookmarks and state.bookmark_interval and time.monotonic() >= next_bookmark:
+                    self._bookmark(resource, since)
+                    next_bookmark = time.monotonic() + state.bookmark_interval
             if bookmarks and not state.closed:
                 self._bookmark(resource, since)
             self.wfile.write(b"0\r\n\r\n")

@@ -45,10 +45,12 @@ class PdbRelease:
 class KubeState:
     """Thread-safe cluster state. `controller`: recreate deleted pods owned by a Job,
     ReplicaSet or StatefulSet. `deletion_delay`: seconds a deleted pod stays Terminating
-    (with a deletionTimestamp) before it vanishes, when its grace period is not zero."""
+    (with a deletionTimestamp) before it vanishes, when its grace period is not zero.
+    Watches that allow bookmarks get one when they end, and every `bookmark_interval` s."""
 
     controller: bool = True
     deletion_delay: float = 0.0
+    bookmark_interval: float = 0.0  # > 0: watches that allow bookmarks get one this often
     evicted: list[tuple[str, str]] = field(default_factory=list)
     eviction_refusals: list[tuple[str, str]] = field(default_factory=list)
 

@@ -1,0 +1,130 @@
+"""Parts of the test Kubernetes API server on their own: selectors and patches follow the
+semantics of the real server (the kubectl and client tests cover them only in part)."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.kubeserver import KubeState, serve
+from tests.kubeserver import objects as o
+from tests.kubeserver.patching import PatchError, json_patch, merge_patch, strategic_merge
+from tests.kubeserver.selectors import SelectorError, field_matcher, label_matcher
+
+LABELED = {"metadata": {"labels": {"app": "serve", "tier": "gpu"}}}
+UNLABELED: dict[str, Any] = {"metadata": {}}
+
+
+@pytest.mark.parametrize(
+    ("selector", "labeled", "unlabeled"),
+    [
+        ("app=serve", True, False),
+        ("app==serve", True, False),
+        ("app!=serve", False, True),  # absent keys satisfy !=, as on a real server
+        ("app in (serve, web)", True, False),
+        ("app notin (web)", True, True),
+        ("app notin (serve)", False, True),
+        ("tier", True, False),
+        ("!tier", False, True),
+        ("app=serve,tier in (gpu)", True, False),
+        ("app=serve,!tier", False, False),
+        ("", True, True),
+    ],
+)
+def test_label_selectors(selector: str, labeled: bool, unlabeled: bool) -> None:
+    matches = label_matcher(selector)
+    assert (matches(LABELED), matches(UNLABELED)) == (labeled, unlabeled)
+
+
+@pytest.mark.parametrize("selector", ["app in serve", "=x", "a b"])
+def test_malformed_label_selectors_are_refused(selector: str) -> None:
+    with pytest.raises(SelectorError):
+        label_matcher(selector)
+
+
+def test_field_selectors() -> None:
+    pod = o.pod("p", node="n2", namespace="ml")
+    assert field_matcher("Pod", "spec.nodeName=n2,metadata.namespace==ml")(pod)
+    assert not field_matcher("Pod", "spec.nodeName!=n2")(pod)
+    assert field_matcher("Pod", "status.phase!=Succeeded,metadata.name=p")(pod)
+    assert field_matcher("Pod", "spec.nodeName=")(o.pod("q", node=None))
+    assert field_matcher("Node", "spec.unschedulable=false")(o.node("n1"))
+    assert field_matcher("Node", "spec.unschedulable=true")(o.node("n1", unschedulable=True))
+    with pytest.raises(SelectorError, match=r"field label not supported: spec\.nodeName"):
+        field_matcher("Node", "spec.nodeName=n1")
+
+
+def test_merge_patch_follows_rfc_7386() -> None:
+    target = {"a": {"b": 1, "c": [1, 2]}, "d": 2}
+    assert merge_patch(target, {"a": {"b": None, "c": [3]}, "e": {"f": 1}}) == {
+        "a": {"c": [3]},
+        "d": 2,
+        "e": {"f": 1},
+    }
+    assert target == {"a": {"b": 1, "c": [1, 2]}, "d": 2}  # never modified in place
+
+
+def test_json_patch_follows_rfc_6902() -> None:
+    target = {"spec": {"taints": [{"key": "a"}], "x": 1}, "metadata": {"labels": {"a/b": "1"}}}
+    operations = [
+        {"op": "add", "path": "/spec/taints/-", "value": {"key": "b"}},
+        {"op": "test", "path": "/spec/x", "value": 1},
+        {"op": "move", "from": "/spec/x", "path": "/spec/y"},
+        {"op": "copy", "from": "/spec/y", "path": "/spec/z"},
+        {"op": "replace", "path": "/spec/taints/0", "value": {"key": "c"}},
+        {"op": "remove", "path": "/metadata/labels/a~1b"},
+    ]
+    assert json_patch(target, operations) == {
+        "spec": {"taints": [{"key": "c"}, {"key": "b"}], "y": 1, "z": 1},
+        "metadata": {"labels": {}},
+    }
+    with pytest.raises(PatchError):
+        json_patch(target, [{"op": "test", "path": "/spec/x", "value": 2}])
+    with pytest.raises(PatchError):
+        json_patch(target, [{"op": "remove", "path": "/spec/missing"}])
+
+
+def test_strategic_merge_merges_keyed_lists_and_honours_directives() -> None:
+    target = {
+        "spec": {
+            "containers": [{"name": "a", "image": "x"}, {"name": "b", "image": "y"}],
+            "tolerations": [{"key": "t1"}],
+            "finalizers": ["f1", "f2"],
+        }
+    }
+    patch = {
+        "spec": {
+            "$setElementOrder/containers": [{"name": "a"}, {"name": "b"}],
+            "containers": [{"name": "b", "image": "z"}, {"name": "a", "$patch": "delete"}],
+            "tolerations": [{"key": "t2"}],  # no merge key: replaced whole
+            "$deleteFromPrimitiveList/finalizers": ["f1"],
+        }
+    }
+    assert strategic_merge(target, patch) == {
+        "spec": {
+            "containers": [{"name": "b", "image": "z"}],
+            "tolerations": [{"key": "t2"}],
+            "finalizers": ["f2"],
+        }
+    }
+    assert strategic_merge(target, {"spec": {"$patch": "replace", "x": 1}}) == {"spec": {"x": 1}}
+
+
+def test_watch_gets_bookmarks_at_the_interval(tmp_path: Path) -> None:
+    state = KubeState(bookmark_interval=0.5)
+    state.add(o.node("n1"))
+    with serve(tmp_path, state) as running:
+        version = state.resource_version
+        url = (
+            f"{running.url}/api/v1/nodes?watch=1&resourceVersion={version}"
+            "&allowWatchBookmarks=true&timeoutSeconds=3"
+        )
+        with urllib.request.urlopen(url, timeout=30) as response:
+            events = [json.loads(line) for line in response]
+    assert len(events) >= 2  # at least one on the way, one at the end
+    assert {e["type"] for e in events} == {"BOOKMARK"}
+    assert {e["object"]["metadata"]["resourceVersion"] for e in events} == {str(version)}
