@@ -11,7 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.kubeserver import DrainScenario, RunningServer, drain_scenario, find_kubectl, serve
+from tests.kubeserver import (
+    DrainScenario,
+    KubeState,
+    RunningServer,
+    drain_scenario,
+    find_kubectl,
+    serve,
+)
 from tests.kubeserver import kubectl as run_kubectl
 from tests.kubeserver.kubectl import kubectl_version
 
@@ -205,3 +212,24 @@ def test_server_side_dry_run_drain_changes_nothing(
     assert running.state.list("pods")[0] == before
     assert running.state.evicted == []
     assert "unschedulable" not in running.state.get("nodes", "", "n2")["spec"]
+
+
+def test_drain_without_eviction_deletes_past_the_pdb(tmp_path: Path) -> None:
+    scenario = drain_scenario(KubeState(deletion_delay=0.5))
+    with serve(tmp_path, scenario.state) as running:
+        version = running.state.resource_version
+        code, _, err = kubectl(running, "drain", "n2", *DRAIN_FLAGS, "--disable-eviction",
+                               "--grace-period=7", "--timeout=60s")  # fmt: skip
+        assert code == 0, err
+        assert running.state.evicted == []  # deleted, not evicted: no PDB was asked
+        assert _names(running.state.pods_on("n2")) == scenario.kept
+        deletes = [path for method, path in running.http.requests if method == "DELETE"]
+        assert len(deletes) == len(scenario.evictable)
+        # The grace period came through kubectl's protobuf DeleteOptions.
+        terminating = [
+            change.object["metadata"]
+            for change in running.state.changes_after(version, 0)
+            if change.plural == "pods" and change.type == "MODIFIED"
+        ]
+        assert {m["deletionGracePeriodSeconds"] for m in terminating} == {7}
+        assert {(m["namespace"], m["name"]) for m in terminating} == scenario.evictable

@@ -9,7 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from tests.kubeserver import errors, resources, tables
+from tests.kubeserver import errors, protobuf, resources, tables
 from tests.kubeserver.resources import Resource
 from tests.kubeserver.selectors import SelectorError, field_matcher, label_matcher
 from tests.kubeserver.state import Change, KubeState
@@ -73,6 +73,8 @@ class Handler(BaseHTTPRequestHandler):
         raw = self.rfile.read(length) if length else b""
         if not raw:
             return None
+        if (self.headers.get("Content-Type") or "").startswith(protobuf.MEDIA_TYPE):
+            return protobuf.decode(raw)
         try:
             return json.loads(raw)
         except json.JSONDecodeError as error:
@@ -87,6 +89,10 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("Audit-Id", "00000000-0000-0000-0000-000000000000")
         self.end_headers()
         self.wfile.write(data)
+
+    def _flag(self, name: str) -> bool:
+        """A boolean query parameter, read as Go's strconv.ParseBool reads it."""
+        return self.query.get(name, "") in ("1", "t", "T", "true", "TRUE", "True")
 
     def _wants_table(self) -> bool:
         return "as=Table" in (self.headers.get("Accept") or "")
@@ -106,7 +112,7 @@ class Handler(BaseHTTPRequestHandler):
             raise errors.ApiError(
                 404, "NotFound", "the server could not find the requested resource"
             )
-        watch = self.query.get("watch") in ("true", "1")
+        watch = self._flag("watch")
         if rest[:1] == ["watch"]:
             watch, rest = True, rest[1:]
         namespace = None
@@ -280,9 +286,9 @@ class Handler(BaseHTTPRequestHandler):
         state = self.server.state
         timeout = float(self.query.get("timeoutSeconds") or DEFAULT_WATCH_SECONDS)
         deadline = time.monotonic() + timeout
-        bookmarks = self.query.get("allowWatchBookmarks") == "true"
+        bookmarks = self._flag("allowWatchBookmarks")
         requested = self.query.get("resourceVersion") or ""
-        initial = self.query.get("sendInitialEvents") == "true" or requested in ("", "0")
+        initial = self._flag("sendInitialEvents") or requested in ("", "0")
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Transfer-Encoding", "chunked")
@@ -295,7 +301,7 @@ class Handler(BaseHTTPRequestHandler):
                 for obj in items:
                     if matches(obj):
                         self._event(resource, "ADDED", obj)
-                if self.query.get("sendInitialEvents") == "true":
+                if self._flag("sendInitialEvents"):
                     self._bookmark(resource, since, initial_end=True)
             else:
                 since = int(requested)
