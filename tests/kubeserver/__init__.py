@@ -40,11 +40,18 @@ Change the state (every method is thread-safe; watches see each change)::
     state.eviction_refusals  # [(namespace, name)] of evictions a PDB refused with 429
 
 `KubeState(controller=False)` turns the pod-recreating controller off;
-`KubeState(deletion_delay=2.0)` keeps deleted pods Terminating for 2 s.
+`KubeState(deletion_delay=2.0)` keeps deleted pods Terminating for 2 s (unless the grace
+period is 0); `KubeState(bookmark_interval=1.0)` sends watch bookmarks every second (else only
+when a watch ends). `with state.dry_run(): ...` runs writes for their answer only (what
+`?dryRun=All` does). `serve(..., require_token=True)` refuses requests without the
+kubeconfig's bearer token (kubectl sends none over plain HTTP, the Python clients do).
+PDB status is computed once, when the PDB is added; afterwards only evictions and
+`set_disruptions_allowed` change it (there is no disruption controller).
 `drain_scenario()` builds the drain test cluster (see `scenario.py`): its `evictable` set is
 what `kubectl drain n2 --ignore-daemonsets --delete-emptydir-data --force` evicts;
 `allow_disruptions()` / `allow_after_refusals()` unblock its PDB.
 `kubectl(kubeconfig, "get", "nodes")` runs the real kubectl (see `kubectl.py`).
+tests/fixtures/kubernetes/README.md says what kubectl needs from the server and why.
 """
 
 from tests.kubeserver.cluster import CONTEXT, TOKEN, RunningServer, serve, write_kubeconfig
