@@ -4,6 +4,7 @@ semantics of the real server (the kubectl and client tests cover them only in pa
 from __future__ import annotations
 
 import json
+import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -128,3 +129,42 @@ def test_watch_gets_bookmarks_at_the_interval(tmp_path: Path) -> None:
     assert len(events) >= 2  # at least one on the way, one at the end
     assert {e["type"] for e in events} == {"BOOKMARK"}
     assert {e["object"]["metadata"]["resourceVersion"] for e in events} == {str(version)}
+
+
+def _call(url: str, method: str = "GET", body: Any = None) -> tuple[int, Any]:
+    data = None if body is None else json.dumps(body).encode()
+    headers = {"Content-Type": "application/json"} if data is not None else {}
+    req = urllib.request.Request(url, data=data, method=method, headers=headers)
+    try:
+        with urllib.request.urlopen(req, timeout=30) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def test_errors_are_status_objects_as_on_a_real_server(tmp_path: Path) -> None:
+    state = KubeState()
+    state.add(o.node("n1"))
+    with serve(tmp_path, state) as running:
+        base = running.url + "/api/v1"
+        code, body = _call(base + "/namespaces/ml/pods/nope")
+        assert (code, body["reason"], body["message"]) == (404, "NotFound", 'pods "nope" not found')
+        assert body["details"] == {"name": "nope", "kind": "pods"}
+        code, body = _call(running.url + "/apis/apps/v1/namespaces/ml/daemonsets/nope")
+        assert body["message"] == 'daemonsets.apps "nope" not found'
+        assert body["details"] == {"name": "nope", "group": "apps", "kind": "daemonsets"}
+        code, body = _call(base + "/nodes", "POST", o.node("n1"))
+        assert (code, body["reason"]) == (409, "AlreadyExists")
+        stale = state.get("nodes", "", "n1")
+        state.patch(
+            "nodes", "", "n1", "application/merge-patch+json", {"metadata": {"labels": {"x": "1"}}}
+        )
+        code, body = _call(base + "/nodes/n1", "PUT", stale)
+        assert (code, body["reason"]) == (409, "Conflict")
+        assert "the object has been modified" in body["message"]
+        code, body = _call(base + "/nodes?watch=true&resourceVersion=abc")
+        assert (code, body["reason"]) == (400, "BadRequest")
+        code, body = _call(base + "/widgets")
+        assert code == 404
+        code, body = _call(base + "/nodes", "DELETE")
+        assert (code, body["reason"]) == (405, "MethodNotAllowed")

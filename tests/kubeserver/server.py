@@ -61,10 +61,16 @@ class Handler(Streaming):
             ):
                 raise errors.ApiError(401, "Unauthorized", "Unauthorized")
             self._route(method, [p for p in url.path.split("/") if p], body)
-        except errors.ApiError as error:
-            self._send(error.code, error.status())
-        except (ValueError, KeyError, TypeError) as error:
-            self._send(400, errors.bad_request(f"malformed request: {error}").status())
+        except Exception as error:
+            if self.streaming:  # the 200 has gone out: a watch can only end
+                raise
+            if isinstance(error, errors.ApiError):
+                failure = error
+            elif isinstance(error, (ValueError, KeyError, TypeError)):
+                failure = errors.bad_request(f"malformed request: {error!r}")
+            else:  # a fault of the test server itself: say so in the answer too
+                failure = errors.ApiError(500, "InternalError", repr(error))
+            self._send(failure.code, failure.status())
 
     def _read_body(self) -> Any:
         length = int(self.headers.get("Content-Length") or 0)

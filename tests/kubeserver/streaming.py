@@ -27,6 +27,7 @@ class Streaming(BaseHTTPRequestHandler):
 
     server: KubeHTTPServer
     query: dict[str, str]
+    streaming = False
 
     def _flag(self, name: str) -> bool:
         """A boolean query parameter, read as Go's strconv.ParseBool reads it."""
@@ -58,11 +59,13 @@ class Streaming(BaseHTTPRequestHandler):
         bookmarks = self._flag("allowWatchBookmarks")
         requested = self.query.get("resourceVersion") or ""
         initial = self._flag("sendInitialEvents") or requested in ("", "0")
+        since = 0 if initial else _version(requested)
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
         self.close_connection = True
+        self.streaming = True  # from here on an error can only be an ERROR event
         try:
             if initial:
                 with state.lock:
@@ -72,8 +75,6 @@ class Streaming(BaseHTTPRequestHandler):
                         self._event(resource, "ADDED", obj)
                 if self._flag("sendInitialEvents"):
                     self._bookmark(resource, since, initial_end=True)
-            else:
-                since = int(requested)
             next_bookmark = time.monotonic() + (state.bookmark_interval or DEFAULT_WATCH_SECONDS)
             while not state.closed:
                 remaining = deadline - time.monotonic()
@@ -136,3 +137,10 @@ class Streaming(BaseHTTPRequestHandler):
         data = json.dumps(event).encode() + b"\n"
         self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
         self.wfile.flush()
+
+
+def _version(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError as error:
+        raise errors.bad_request(f"invalid resource version {text!r}") from error
