@@ -126,11 +126,17 @@ class Handler(Streaming):
             raise errors.ApiError(
                 404, "NotFound", "the server could not find the requested resource"
             )
-        if method != "GET" and _dry_run(self.query, body):
+        space = namespace or ""
+        if method == "GET":
+            self._read(resource, space, name, watch)
+            return
+        if _dry_run(self.query, body):
+            # Answered once the state is put back: a client must never see the dry run's writes.
             with self.server.state.dry_run():
-                self._dispatch(method, resource, namespace or "", name, subresource, body, watch)
+                code, answer = self._write(method, resource, space, name, subresource, body)
         else:
-            self._dispatch(method, resource, namespace or "", name, subresource, body, watch)
+            code, answer = self._write(method, resource, space, name, subresource, body)
+        self._send(code, answer)
 
     def _discovery(self, parts: list[str]) -> Obj | None:
         if parts == ["version"]:
@@ -147,7 +153,21 @@ class Handler(Streaming):
             return resources.resource_list(parts[1], parts[2])
         return None
 
-    def _dispatch(
+    def _read(self, resource: Resource, namespace: str, name: str | None, watch: bool) -> None:
+        if name is None and watch:
+            self._watch(resource, namespace or None)
+        elif name is None:
+            self._list(resource, namespace or None)
+        else:
+            obj = self.server.state.get(resource.plural, namespace, name)
+            if self._wants_table():
+                include = self.query.get("includeObject", "Metadata")
+                version = obj["metadata"]["resourceVersion"]
+                self._send(200, tables.table(resource.kind, [obj], version, include))
+            else:
+                self._send(200, obj)
+
+    def _write(
         self,
         method: str,
         resource: Resource,
@@ -155,37 +175,19 @@ class Handler(Streaming):
         name: str | None,
         subresource: str,
         body: Any,
-        watch: bool,
-    ) -> None:
+    ) -> tuple[int, Obj]:
         state, plural = self.server.state, resource.plural
-        if method == "GET" and name is None:
-            if watch:
-                self._watch(resource, namespace or None)
-            else:
-                self._list(resource, namespace or None)
-        elif method == "POST" and name is None:
-            self._send(201, state.create(plural, body or {}, namespace or None))
-        elif name is None:
+        if method == "POST" and name is None:
+            return 201, state.create(plural, body or {}, namespace or None)
+        if name is None:
             raise errors.ApiError(
                 405, "MethodNotAllowed", "the server does not allow this method on a collection"
             )
-        elif method == "GET":
-            obj = state.get(plural, namespace, name)
-            if self._wants_table():
-                table = tables.table(
-                    resource.kind,
-                    [obj],
-                    obj["metadata"]["resourceVersion"],
-                    self.query.get("includeObject", "Metadata"),
-                )
-                self._send(200, table)
-            else:
-                self._send(200, obj)
-        elif method == "POST" and subresource == "eviction":
-            self._send(201, state.evict(namespace, name, body or {}))
-        elif method == "PUT":
-            self._send(200, state.replace(plural, namespace, name, body or {}, subresource))
-        elif method == "PATCH":
+        if method == "POST" and subresource == "eviction":
+            return 201, state.evict(namespace, name, body or {})
+        if method == "PUT":
+            return 200, state.replace(plural, namespace, name, body or {}, subresource)
+        if method == "PATCH":
             content_type = self.headers.get("Content-Type") or ""
             if "apply-patch" in content_type:
                 raise errors.ApiError(
@@ -193,20 +195,18 @@ class Handler(Streaming):
                     "UnsupportedMediaType",
                     "the test server does not implement server-side apply",
                 )
-            self._send(200, state.patch(plural, namespace, name, content_type, body, subresource))
-        elif method == "DELETE":
+            return 200, state.patch(plural, namespace, name, content_type, body, subresource)
+        if method == "DELETE":
             grace = self.query.get("gracePeriodSeconds")
             if grace is None and isinstance(body, dict):
                 grace = body.get("gracePeriodSeconds")
             self._check_preconditions(state.get(plural, namespace, name), body)
-            deleted = state.delete(plural, namespace, name, None if grace is None else int(grace))
-            self._send(200, deleted)
-        else:
-            raise errors.ApiError(
-                405,
-                "MethodNotAllowed",
-                "the server does not allow this method on the requested resource",
-            )
+            return 200, state.delete(plural, namespace, name, None if grace is None else int(grace))
+        raise errors.ApiError(
+            405,
+            "MethodNotAllowed",
+            "the server does not allow this method on the requested resource",
+        )
 
     @staticmethod
     def _check_preconditions(current: Obj, body: Any) -> None:
