@@ -13,6 +13,7 @@ import pytest
 
 from tests.kubeserver import KubeState, serve
 from tests.kubeserver import objects as o
+from tests.kubeserver.errors import ApiError
 from tests.kubeserver.patching import PatchError, json_patch, merge_patch, strategic_merge
 from tests.kubeserver.selectors import SelectorError, field_matcher, label_matcher
 
@@ -168,3 +169,43 @@ def test_errors_are_status_objects_as_on_a_real_server(tmp_path: Path) -> None:
         assert code == 404
         code, body = _call(base + "/nodes", "DELETE")
         assert (code, body["reason"]) == (405, "MethodNotAllowed")
+
+
+def _not_ready(pod: dict[str, Any]) -> dict[str, Any]:
+    for condition in pod["status"]["conditions"]:
+        if condition["type"] in ("Ready", "ContainersReady"):
+            condition["status"] = "False"
+    return pod
+
+
+def test_unready_pods_go_past_a_met_budget_without_spending_it() -> None:
+    state = KubeState(controller=False)
+    state.add(o.node("n1"))
+    for name in ("a", "b", "c"):
+        state.add(o.pod(name, node="n1", labels={"app": "web"}))
+    state.add(_not_ready(o.pod("sick", node="n1", labels={"app": "web"})))
+    state.add(o.pdb("web", {"app": "web"}, min_available=3))  # 3 healthy of 3 desired: allows 0
+    budget = state.get("poddisruptionbudgets", "default", "web")["status"]
+    assert (budget["currentHealthy"], budget["desiredHealthy"]) == (3, 3)
+    with pytest.raises(ApiError) as refused:
+        state.evict("default", "a", {})
+    assert refused.value.code == 429
+    state.evict("default", "sick", {})  # not Ready, and the budget is met without it
+    assert state.evicted == [("default", "sick")]
+    assert state.get("poddisruptionbudgets", "default", "web")["status"]["disruptionsAllowed"] == 0
+
+
+def test_always_allow_lets_unready_pods_go_even_below_budget() -> None:
+    state = KubeState(controller=False)
+    state.add(o.node("n1"))
+    state.add(_not_ready(o.pod("sick", node="n1", labels={"app": "web"})))
+    strict = o.pdb("web", {"app": "web"}, min_available=1)  # 0 healthy of 1 desired
+    state.add(strict)
+    with pytest.raises(ApiError):
+        state.evict("default", "sick", {})
+    state.patch(
+        "poddisruptionbudgets", "default", "web", "application/merge-patch+json",
+        {"spec": {"unhealthyPodEvictionPolicy": "AlwaysAllow"}},
+    )  # fmt: skip
+    state.evict("default", "sick", {})
+    assert state.evicted == [("default", "sick")]

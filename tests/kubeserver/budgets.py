@@ -61,6 +61,19 @@ def can_ignore(pod: Obj) -> bool:
     )
 
 
+def unhealthy_may_go(pdb: Obj, pod: Obj) -> bool:
+    """A pod that is not Ready is evicted without spending a disruption when the PDB says
+    AlwaysAllow, or (the default, IfHealthyBudget) while the budget is met without it."""
+    conditions = pod.get("status", {}).get("conditions") or []
+    if any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions):
+        return False
+    if pdb["spec"].get("unhealthyPodEvictionPolicy") == "AlwaysAllow":
+        return True
+    status = pdb.get("status") or {}
+    desired = status.get("desiredHealthy", 0)
+    return bool(status.get("currentHealthy", 0) >= desired > 0)
+
+
 def ready(pod: Obj) -> bool:
     conditions = pod.get("status", {}).get("conditions") or []
     ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)

@@ -229,7 +229,7 @@ class KubeState:
                         "This pod has more than one PodDisruptionBudget, which the eviction "
                         "subresource does not support.",
                     )
-                if covering:
+                if covering and not budgets.unhealthy_may_go(covering[0], pod):
                     self._spend_disruption(covering[0], namespace, name)
             self.evicted.append((namespace, name))
             grace = (body.get("deleteOptions") or {}).get("gracePeriodSeconds")
