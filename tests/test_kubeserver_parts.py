@@ -209,3 +209,30 @@ def test_always_allow_lets_unready_pods_go_even_below_budget() -> None:
     )  # fmt: skip
     state.evict("default", "sick", {})
     assert state.evicted == [("default", "sick")]
+
+
+def test_pages_follow_the_storage_order_of_namespace_then_name(tmp_path: Path) -> None:
+    state = KubeState()
+    state.add(o.node("n1"))
+    for namespace, name in (("a", "y"), ("a-b", "x"), ("a", "z")):
+        state.add(o.pod(name, node="n1", namespace=namespace))
+    with serve(tmp_path, state) as running:
+        seen, token = [], ""
+        while True:
+            _, page = _call(f"{running.url}/api/v1/pods?limit=1&continue={token}")
+            seen += [(p["metadata"]["namespace"], p["metadata"]["name"]) for p in page["items"]]
+            token = page["metadata"].get("continue", "")
+            if not token:
+                break
+    assert seen == [("a", "y"), ("a", "z"), ("a-b", "x")]
+
+
+def test_an_eviction_without_its_kind_still_honours_dry_run(tmp_path: Path) -> None:
+    state = KubeState()
+    state.add(o.node("n1"))
+    state.add(o.pod("p", node="n1"))
+    with serve(tmp_path, state) as running:
+        body = {"metadata": {"name": "p"}, "deleteOptions": {"dryRun": ["All"]}}
+        code, _ = _call(f"{running.url}/api/v1/namespaces/default/pods/p/eviction", "POST", body)
+    assert code == 201
+    assert state.evicted == [] and [p["metadata"]["name"] for p in state.list("pods")[0]] == ["p"]

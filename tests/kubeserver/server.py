@@ -3,6 +3,7 @@ errors as Status objects, lists and Tables, on the stdlib's threading HTTP serve
 
 from __future__ import annotations
 
+import base64
 import json
 from http.server import ThreadingHTTPServer
 from typing import Any
@@ -130,7 +131,7 @@ class Handler(Streaming):
         if method == "GET":
             self._read(resource, space, name, watch)
             return
-        if _dry_run(self.query, body):
+        if _dry_run(self.query, method, subresource, body):
             # Answered once the state is put back: a client must never see the dry run's writes.
             with self.server.state.dry_run():
                 code, answer = self._write(method, resource, space, name, subresource, body)
@@ -233,7 +234,7 @@ class Handler(Streaming):
         continue_token = ""
         start = self.query.get("continue")
         if start:
-            after_version, _, after_key = _decode_continue(start)
+            after_version, after_key = _decode_continue(start)
             state.check_version(after_version)
             items = [obj for obj in items if _key(obj) > after_key]
         limit = int(self.query.get("limit") or 0)
@@ -264,31 +265,31 @@ class Handler(Streaming):
         )
 
 
-def _dry_run(query: dict[str, str], body: Any) -> bool:
-    """`?dryRun=All`, or DeleteOptions (of a DELETE or an Eviction) with `dryRun: [All]`."""
+def _dry_run(query: dict[str, str], method: str, subresource: str, body: Any) -> bool:
+    """`?dryRun=All`, or the DeleteOptions of a DELETE or an Eviction saying `dryRun: [All]`."""
     if query.get("dryRun") == "All":
         return True
     if not isinstance(body, dict):
         return False
-    options = body.get("deleteOptions") if body.get("kind") == "Eviction" else body
+    if subresource == "eviction":
+        options = body.get("deleteOptions")  # an Eviction body need not carry its kind
+    else:
+        options = body if method == "DELETE" else None
     return isinstance(options, dict) and "All" in (options.get("dryRun") or [])
 
 
-def _key(obj: Obj) -> str:
-    return f"{obj['metadata'].get('namespace', '')}/{obj['metadata']['name']}"
+def _key(obj: Obj) -> tuple[str, str]:
+    """The order of a real server's lists (its storage keys): namespace, then name."""
+    return obj["metadata"].get("namespace", ""), obj["metadata"]["name"]
 
 
-def _encode_continue(version: int, key: str) -> str:
-    import base64
-
-    return base64.urlsafe_b64encode(json.dumps([version, key]).encode()).decode()
+def _encode_continue(version: int, key: tuple[str, str]) -> str:
+    return base64.urlsafe_b64encode(json.dumps([version, *key]).encode()).decode()
 
 
-def _decode_continue(token: str) -> tuple[int, str, str]:
-    import base64
-
+def _decode_continue(token: str) -> tuple[int, tuple[str, str]]:
     try:
-        version, key = json.loads(base64.urlsafe_b64decode(token.encode()))
+        version, namespace, name = json.loads(base64.urlsafe_b64decode(token.encode()))
     except (ValueError, TypeError) as error:
         raise errors.bad_request("continue key is not valid") from error
-    return int(version), "", str(key)
+    return int(version), (str(namespace), str(name))
