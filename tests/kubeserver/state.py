@@ -176,8 +176,11 @@ class KubeState:
                 if not current["metadata"].get("deletionTimestamp"):
                     terminating = copy.deepcopy(current)
                     terminating["metadata"]["deletionTimestamp"] = now()
+                    default = current["spec"].get("terminationGracePeriodSeconds", 30)
                     terminating["metadata"]["deletionGracePeriodSeconds"] = (
-                        grace_seconds if grace_seconds is not None and grace_seconds > 0 else 30
+                        grace_seconds
+                        if grace_seconds is not None and grace_seconds > 0
+                        else default
                     )
                     uid = current["metadata"]["uid"]
                     self._store(

@@ -36,7 +36,7 @@ class Streaming(BaseHTTPRequestHandler):
     def _wants_table(self) -> bool:
         return "as=Table" in (self.headers.get("Accept") or "")
 
-    # ---- routing -------------------------------------------------------------------------
+    # ---- selectors and watches ---------------------------------------------------------
 
     def _matcher(self, resource: Resource, namespace: str | None) -> Matcher:
         try:
