@@ -236,3 +236,20 @@ def test_an_eviction_without_its_kind_still_honours_dry_run(tmp_path: Path) -> N
         code, _ = _call(f"{running.url}/api/v1/namespaces/default/pods/p/eviction", "POST", body)
     assert code == 201
     assert state.evicted == [] and [p["metadata"]["name"] for p in state.list("pods")[0]] == ["p"]
+
+
+def test_terminating_pod_takes_its_own_grace_period_by_default() -> None:
+    state = KubeState(deletion_delay=60)
+    state.add(o.node("n1"))
+    slow = o.pod("slow", node="n1")
+    slow["spec"]["terminationGracePeriodSeconds"] = 90
+    state.add(slow)
+    state.add(o.pod("quick", node="n1"))
+    assert state.delete("pods", "default", "slow")["metadata"]["deletionGracePeriodSeconds"] == 90
+    # kubectl's "default" grace period (-1) means the same.
+    assert (
+        state.delete("pods", "default", "quick", -1)["metadata"]["deletionGracePeriodSeconds"] == 30
+    )
+    assert state.delete("pods", "default", "quick", 0)["metadata"]["name"] == "quick"  # forced
+    assert [p["metadata"]["name"] for p in state.list("pods")[0]] == ["slow"]
+    state.close()
