@@ -4,7 +4,9 @@ watch lets go of its connection at once, a dead API server holds up only its own
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -148,3 +150,45 @@ def test_a_dead_api_server_holds_up_only_its_own_cluster(
         assert asyncio.run(scenario_run()) == ("connecting", "ok")
     finally:
         silent.close()
+
+
+def test_an_exec_plugin_token_that_expired_is_fetched_again_on_401(tmp_path: Path) -> None:
+    """The exec auth plugin (EKS/GKE/AKS style) runs again when the server says 401."""
+    from tests.kubeserver import TOKEN
+
+    calls = tmp_path / "calls"
+    plugin = tmp_path / "token-plugin"
+    plugin.write_text(
+        f"#!{sys.executable}\n"
+        "import json, pathlib\n"
+        f"calls = pathlib.Path({str(calls)!r})\n"
+        "n = int(calls.read_text()) + 1 if calls.exists() else 1\n"
+        "calls.write_text(str(n))\n"
+        f"token = 'expired' if n == 1 else {TOKEN!r}\n"
+        "print(json.dumps({'apiVersion': 'client.authentication.k8s.io/v1beta1',\n"
+        "                  'kind': 'ExecCredential', 'status': {'token': token}}))\n"
+    )
+    plugin.chmod(0o755)
+    scenario = drain_scenario()
+    (tmp_path / "srv").mkdir()
+    with serve(tmp_path / "srv", scenario.state, require_token=True) as running:
+        config = json.loads(running.kubeconfig.read_text())
+        config["users"][0]["user"] = {
+            "exec": {
+                "apiVersion": "client.authentication.k8s.io/v1beta1",
+                "command": str(plugin),
+                "interactiveMode": "Never",
+            }
+        }
+        running.kubeconfig.write_text(json.dumps(config))
+
+        async def read() -> KubeCluster:
+            collector = KubeCollector("test", FleetStore(), kubeconfig=str(running.kubeconfig))
+            try:
+                return await collector.poll_once()
+            finally:
+                await collector.aclose()
+
+        result = asyncio.run(read())
+    assert (result.status, result.reason, len(result.pods)) == ("ok", None, 12)
+    assert calls.read_text() == "2"  # once at start (expired), once after the 401

@@ -20,7 +20,7 @@ from typing import Any
 
 import aiohttp
 from kubernetes.aio import config as kube_config
-from kubernetes.aio.client import ApiClient
+from kubernetes.aio.client import ApiClient, Configuration
 
 from aiconsole.text import clean
 
@@ -77,18 +77,26 @@ def _status_message(status: int, data: bytes) -> tuple[str, dict[str, Any]]:
 class KubeApi:
     """Requests to one cluster; names in paths are validated by the caller (RFC 1123)."""
 
-    def __init__(self, context: str, client: ApiClient, timeout: float) -> None:
+    def __init__(self, context: str, client: ApiClient, timeout: float, loader: Any = None) -> None:
         self.context = context
         self.client = client
         self.timeout = timeout
         self.server: str = client.configuration.host
+        self._loader = loader
+        """The kubeconfig loader, to fetch fresh credentials (exec plugin, OIDC) on a 401."""
+        self._refreshing = asyncio.Lock()
+        self._generation = 0
 
     @classmethod
     async def connect(cls, context: str, paths: str, timeout: float = 10.0) -> KubeApi:
+        configuration = type.__call__(Configuration)  # as the library builds its own
         try:
-            client = await asyncio.wait_for(
-                kube_config.new_client_from_config(  # type: ignore[no-untyped-call]
-                    config_file=paths, context=context, persist_config=False
+            loader = await asyncio.wait_for(
+                kube_config.load_kube_config(  # type: ignore[no-untyped-call]
+                    config_file=paths,
+                    context=context,
+                    client_configuration=configuration,
+                    persist_config=False,
                 ),
                 timeout,
             )
@@ -98,7 +106,17 @@ class KubeApi:
             ) from None
         except Exception as error:  # ConfigException, exec plugin failure, bad certificate
             raise KubeUnavailable(f"context {context}: {clean(str(error), 300)}") from None
-        return cls(context, client, timeout)
+        return cls(context, ApiClient(configuration=configuration), timeout, loader)
+
+    async def _fresh_credentials(self) -> None:
+        """Run the kubeconfig's authentication again (an exec plugin's token expires: EKS
+        tokens after 15 minutes)."""
+        try:
+            await asyncio.wait_for(self._loader.load_and_set(self.client.configuration), 30)
+        except Exception as error:  # the plugin failed: say so instead of the bare 401
+            raise KubeUnavailable(
+                f"context {self.context}: new credentials failed: {clean(str(error), 300)}"
+            ) from None
 
     async def _send(
         self,
@@ -109,20 +127,33 @@ class KubeApi:
         content_type: str,
         timeout: aiohttp.ClientTimeout,
     ) -> Any:
-        try:
-            _, url, headers, data, _ = await self.client.param_serialize(
-                method=method,
-                resource_path=path,
-                query_params=list((query or {}).items()),
-                header_params={"Accept": "application/json", "Content-Type": content_type},
-                body=body,
-                auth_settings=["BearerToken"],
-            )
-            return await self.client.call_api(
-                method, url, header_params=headers, body=data, _request_timeout=timeout
-            )
-        except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as error:
-            raise KubeUnavailable(self._unreachable(error)) from None
+        async def call() -> Any:
+            try:
+                _, url, headers, data, _ = await self.client.param_serialize(
+                    method=method,
+                    resource_path=path,
+                    query_params=list((query or {}).items()),
+                    header_params={"Accept": "application/json", "Content-Type": content_type},
+                    body=body,
+                    auth_settings=["BearerToken"],
+                )
+                return await self.client.call_api(
+                    method, url, header_params=headers, body=data, _request_timeout=timeout
+                )
+            except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as error:
+                raise KubeUnavailable(self._unreachable(error)) from None
+
+        generation = self._generation
+        response = await call()
+        if response.status == 401 and self._loader is not None:
+            response.response.release()
+            async with self._refreshing:
+                # Requests refused together share one refresh (one plugin run).
+                if self._generation == generation:
+                    await self._fresh_credentials()
+                    self._generation += 1
+            response = await call()
+        return response
 
     def _unreachable(self, error: BaseException) -> str:
         detail = clean(str(error), 200) or type(error).__name__
