@@ -253,3 +253,62 @@ def test_terminating_pod_takes_its_own_grace_period_by_default() -> None:
     assert state.delete("pods", "default", "quick", 0)["metadata"]["name"] == "quick"  # forced
     assert [p["metadata"]["name"] for p in state.list("pods")[0]] == ["slow"]
     state.close()
+
+
+def test_list_then_watch_rebuilds_the_state_under_concurrent_writers(tmp_path: Path) -> None:
+    """What an informer does: list, then watch from the list's version, applying each event.
+    Under concurrent writers it must end with exactly the server's state, in version order."""
+    import random
+    import threading
+
+    state = KubeState()
+    state.add(o.node("n1"))
+    with serve(tmp_path, state) as running:
+        pods = running.url + "/api/v1/namespaces/default/pods"
+        _, listing = _call(pods)
+        known = {p["metadata"]["name"]: p for p in listing["items"]}
+        versions: list[int] = []
+        url = f"{pods}?watch=true&resourceVersion={listing['metadata']['resourceVersion']}"
+
+        def follow() -> None:
+            with urllib.request.urlopen(url, timeout=60) as response:
+                for line in response:
+                    event = json.loads(line)
+                    obj = event["object"]
+                    versions.append(int(obj["metadata"]["resourceVersion"]))
+                    if event["type"] == "DELETED":
+                        known.pop(obj["metadata"]["name"], None)
+                    else:
+                        known[obj["metadata"]["name"]] = obj
+                    if obj["metadata"]["name"] == "end":
+                        return
+
+        def write(seed: int) -> None:
+            rng = random.Random(seed)
+            mine: list[str] = []
+            for index in range(25):
+                if mine and rng.random() < 0.3:
+                    _call(f"{pods}/{mine.pop(rng.randrange(len(mine)))}", "DELETE")
+                elif mine and rng.random() < 0.5:
+                    patch = {"metadata": {"labels": {"step": str(index)}}}
+                    data = json.dumps(patch).encode()
+                    req = urllib.request.Request(
+                        f"{pods}/{rng.choice(mine)}", data=data, method="PATCH",
+                        headers={"Content-Type": "application/merge-patch+json"},
+                    )  # fmt: skip
+                    urllib.request.urlopen(req, timeout=30).close()
+                else:
+                    mine.append(f"w{seed}-{index}")
+                    _call(pods, "POST", o.pod(mine[-1], node="n1"))
+
+        follower = threading.Thread(target=follow)
+        follower.start()
+        writers = [threading.Thread(target=write, args=(seed,)) for seed in range(4)]
+        for writer in writers:
+            writer.start()
+        for writer in writers:
+            writer.join()
+        _call(pods, "POST", o.pod("end", node="n1"))
+        follower.join(timeout=60)
+    assert versions == sorted(versions) and len(set(versions)) == len(versions)
+    assert known == {p["metadata"]["name"]: p for p in state.list("pods", "default")[0]}
