@@ -149,6 +149,9 @@ def test_drain_waits_for_the_pdb_then_evicts(cluster: tuple[DrainScenario, Runni
     assert set(state.evicted) == scenario.evictable
     assert state.eviction_refusals == [("ml", "serve-7d4b9c6f5-abcde")]
     assert _names(state.pods_on("n2")) == scenario.kept
+    code, out, _ = kubectl(running, "get", "pods", "-A", "-o", "json",
+                           "--field-selector", "spec.nodeName=n2")  # fmt: skip
+    assert code == 0 and _names(json.loads(out)["items"]) == scenario.kept
     # The ReplicaSet and the Job brought their pods back elsewhere; the bare pod stays gone.
     pods = state.list("pods")[0]
     serving = [p for p in pods if p["metadata"]["name"].startswith("serve-")]
