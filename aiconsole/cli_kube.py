@@ -12,13 +12,10 @@ import asyncio
 import sys
 from typing import TYPE_CHECKING
 
-import msgspec
-
 from aiconsole.actions.audit import AuditLog
 from aiconsole.actions.plan import Plan
 from aiconsole.actions.policy import ActionRefused, Policy
 from aiconsole.config import Inventory
-from aiconsole.kubernetes.drain import FINISHED
 from aiconsole.kubernetes.names import (
     InvalidName,
     check_context,
@@ -178,41 +175,18 @@ def run_kube_action(args: argparse.Namespace, inventory: Inventory, audit: Audit
 
 
 async def _plan(args: argparse.Namespace, api: KubeApi, policy: Policy) -> tuple[Plan, KubeCluster]:
-    from aiconsole.actions import kubernetes as kube_actions
-    from aiconsole.kubernetes import operations
+    from aiconsole.actions.kubernetes_plan import plan_kubernetes
 
-    reason = getattr(args, "reason", None)
-    if args.command == "restart":
-        cluster = await operations.read_cluster(api, [])
-        pods = []
-        for target in args.pods:
-            namespace, name = kube_actions.split_pod(target, args.namespace)
-            pod = await operations.read_pod(api, namespace, name)
-            if pod is not None:
-                pods.append(pod)
-        cluster = msgspec.structs.replace(cluster, pods=tuple(pods))
-        return kube_actions.plan_restart(cluster, args.pods, args.namespace), cluster
-    names = expand(args.nodes)
-    if args.command in ("cordon", "uncordon"):
-        cluster = await operations.read_cluster(api, [])
-        plan = kube_actions.plan_cordon(cluster, names, policy, reason, args.command == "cordon")
-        return plan, cluster
-    cluster = await operations.read_cluster(api, names)
-    budgets = await operations.read_budgets(api)
-    # As kubectl: a DaemonSet pod whose DaemonSet is gone is an orphan, not skipped.
-    daemonsets = {
-        (pod.namespace, pod.owner_name)
-        for pod in cluster.pods
-        if pod.owner_kind == "DaemonSet" and pod.owner_name and pod.phase not in FINISHED
-    }
-    orphaned = set()
-    for namespace, name in sorted(daemonsets):
-        if not await operations.daemonset_exists(api, namespace, name):
-            orphaned.add((namespace, name))
-    plan = kube_actions.plan_drain(
-        cluster, names, policy, _options(args), budgets, reason, frozenset(orphaned)
+    targets = args.pods if args.command == "restart" else expand(args.nodes)
+    return await plan_kubernetes(
+        api,
+        args.command,
+        targets,
+        policy,
+        options=_options(args),
+        reason=getattr(args, "reason", None),
+        namespace=getattr(args, "namespace", "default"),
     )
-    return plan, cluster
 
 
 async def _act(
