@@ -88,6 +88,11 @@ def wants_kubernetes(args: argparse.Namespace, inventory: Inventory) -> bool:
     if args.command in KUBE_ONLY:
         return True
     if args.command != "drain":
+        if asked_contexts(args):
+            raise InvalidName(
+                f"{args.command} acts on Slurm; --context is for cordon, uncordon, drain and "
+                "restart on Kubernetes"
+            )
         return False
     slurm = bool(getattr(args, "slurm", None) or getattr(args, "cluster", None))
     kube = bool(asked_contexts(args))

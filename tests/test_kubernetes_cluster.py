@@ -258,6 +258,8 @@ def test_drain_picks_slurm_or_kubernetes_and_refuses_to_guess(
     assert "--context" in err and "--slurm/--cluster" in err
     assert main(["drain", "n1", "--context", "test", "--slurm", "local", "--dry-run"]) == 1
     assert "not both" in capsys.readouterr().err
+    assert main(["resume", "n1", "--context", "test", "--dry-run"]) == 1
+    assert "resume acts on Slurm" in capsys.readouterr().err
     # Bad names are refused before any contact (no server is running here).
     assert main(["cordon", "Gpu1", "--context", "test", "--yes"]) == 1
     assert "invalid node name" in capsys.readouterr().err
