@@ -13,7 +13,6 @@ import sys
 from typing import TYPE_CHECKING
 
 from aiconsole.actions.audit import AuditLog
-from aiconsole.actions.plan import Plan
 from aiconsole.actions.policy import ActionRefused, Policy
 from aiconsole.config import Inventory
 from aiconsole.kubernetes.names import (
@@ -29,8 +28,7 @@ from aiconsole.store import FleetStore
 if TYPE_CHECKING:
     from aiconsole.actions.kubernetes import DrainOptions
     from aiconsole.collectors.kubernetes import KubeCollector
-    from aiconsole.kubernetes.api import KubeApi
-    from aiconsole.model import FleetSnapshot, KubeCluster
+    from aiconsole.model import FleetSnapshot
 
 EXIT_REFUSED = 3
 EXIT_UNVERIFIED = 4
@@ -179,54 +177,37 @@ def run_kube_action(args: argparse.Namespace, inventory: Inventory, audit: Audit
         return 1
 
 
-async def _plan(args: argparse.Namespace, api: KubeApi, policy: Policy) -> tuple[Plan, KubeCluster]:
-    from aiconsole.actions.kubernetes_plan import plan_kubernetes
-
-    targets = args.pods if args.command == "restart" else expand(args.nodes)
-    return await plan_kubernetes(
-        api,
-        args.command,
-        targets,
-        policy,
-        options=_options(args),
-        reason=getattr(args, "reason", None),
-        namespace=getattr(args, "namespace", "default"),
-    )
-
-
 async def _act(
     args: argparse.Namespace, inventory: Inventory, context: str, policy: Policy, audit: AuditLog
 ) -> int:
-    from aiconsole.actions.kubernetes_run import carry_out_on_kubernetes
+    """The same prepare -> confirm -> execute as the TUI's plan modal."""
+    from aiconsole.actions.kubernetes_session import KubeTarget, prepare
     from aiconsole.cli_actions import confirm
-    from aiconsole.kubernetes.api import KubeApi
 
-    api = await KubeApi.connect(context, kubeconfig(inventory), inventory.kubernetes.timeout)
-    try:
-        plan, cluster = await _plan(args, api, policy)
-        print(plan.describe(), flush=True)
-        if not plan.allowed:
-            print("aiconsole: refused: nothing was done", file=sys.stderr)
-            return EXIT_REFUSED
-        if args.dry_run:
-            print("dry run: nothing was done")
-            return 0
-        loop = asyncio.get_running_loop()
-        if not await loop.run_in_executor(None, confirm, plan, args.yes, input):
-            print("aiconsole: not confirmed: nothing was done", file=sys.stderr)
-            return EXIT_REFUSED
-        outcome = await carry_out_on_kubernetes(
-            plan,
-            api,
-            cluster,
-            policy=policy,
-            audit=audit,
-            options=_options(args),
-            progress=lambda line: print(f"  {line}", flush=True),
-            verify_timeout=args.verify_timeout,
-        )
-    finally:
-        await api.close()
+    target = KubeTarget(context, kubeconfig(inventory), inventory.kubernetes.timeout)
+    plan, execute = await prepare(
+        target,
+        args.command,
+        args.pods if args.command == "restart" else expand(args.nodes),
+        policy,
+        audit,
+        options=_options(args),
+        reason=getattr(args, "reason", None),
+        namespace=getattr(args, "namespace", "default"),
+        verify_timeout=args.verify_timeout,
+    )
+    print(plan.describe(), flush=True)
+    if not plan.allowed:
+        print("aiconsole: refused: nothing was done", file=sys.stderr)
+        return EXIT_REFUSED
+    if args.dry_run:
+        print("dry run: nothing was done")
+        return 0
+    loop = asyncio.get_running_loop()
+    if not await loop.run_in_executor(None, confirm, plan, args.yes, input):
+        print("aiconsole: not confirmed: nothing was done", file=sys.stderr)
+        return EXIT_REFUSED
+    outcome = await execute(plan, lambda line: print(f"  {line}", flush=True))
     if outcome.error:
         print(f"aiconsole: {plan.action} failed: {outcome.error}", file=sys.stderr)
         return 1
