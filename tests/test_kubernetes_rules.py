@@ -20,6 +20,7 @@ from aiconsole.kubernetes.drain import budget_from, decide
 from aiconsole.kubernetes.names import InvalidName, check_namespace, check_node, check_reason
 from aiconsole.kubernetes.objects import node_from, pod_from, with_requests
 from aiconsole.kubernetes.operations import cordon_body
+from aiconsole.kubernetes.reflector import Reflector
 from aiconsole.model import KubeCluster, KubePod
 from tests.kubeserver import objects as o
 
@@ -305,3 +306,64 @@ def test_a_host_that_is_a_kubernetes_node_shows_its_state_and_pods() -> None:
     address = next(n for n in snapshot.kubernetes[0].nodes if n.name == "n2").addresses[0]
     assert kube_line({address}, snapshot).startswith("Kubernetes test: n2 Ready")
     assert kube_line({"login1"}, snapshot) == ""
+
+
+def test_a_watch_cut_at_once_or_failing_backs_off_and_a_long_one_resumes_at_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """What the reflector waits between watches, with the API's answers scripted."""
+    import asyncio
+
+    from aiconsole.kubernetes import reflector as module
+    from aiconsole.kubernetes.api import ApiError, KubeUnavailable
+
+    class Stop(Exception):
+        pass
+
+    class ScriptedApi:
+        context = "test"
+
+        def __init__(self, script: list[str]) -> None:
+            self.script = script
+
+        async def request(self, *_: Any, **__: Any) -> dict[str, Any]:
+            return {"metadata": {"resourceVersion": "7"}, "items": []}
+
+        async def watch(self, *_: Any) -> Any:
+            step = self.script.pop(0) if self.script else "stop"
+            if step == "stop":
+                raise Stop
+            if step == "down":
+                raise KubeUnavailable("context test: API server down")
+            if step == "gone":
+                raise ApiError(410, "too old")
+            yield {"type": module.OPENED}
+            if step == "long":
+                clock[0] += 30.0  # the server kept it open 30 s
+
+    clock = [0.0]
+    sleeps: list[float] = []
+
+    async def fake_sleep(delay: float) -> None:
+        sleeps.append(delay)
+
+    def run(script: list[str]) -> list[float]:
+        sleeps.clear()
+        api = ScriptedApi(script)
+        watcher: Reflector[Any] = module.Reflector(api, "/api/v1/pods", lambda raw: raw)  # type: ignore[arg-type]
+
+        async def go() -> None:
+            loop = asyncio.get_running_loop()
+            monkeypatch.setattr(loop, "time", lambda: clock[0])
+            with pytest.raises(Stop):
+                await watcher.run()
+
+        asyncio.run(go())
+        return sleeps
+
+    monkeypatch.setattr(module.asyncio, "sleep", fake_sleep)
+    assert run(["long", "long"]) == []  # watches that lasted: resumed at once
+    cut = run(["short", "short", "short"])
+    assert len(cut) == 3 and cut[0] < cut[1] < cut[2]  # cut at once: growing waits
+    assert len(run(["down", "long"])) == 1
+    assert len(run(["long", "gone"])) == 1  # a 410 at once: a short wait, then the relist

@@ -17,6 +17,8 @@ from typing import Any, Generic, TypeVar
 from aiconsole.kubernetes.api import OPENED, ApiError, KubeApi, KubeUnavailable
 
 T = TypeVar("T")
+MIN_WATCH_S = 1.0
+"""A watch that ends sooner than this without an error still backs off before the next."""
 PAGE = 500
 """Objects per list page (as kubectl): a 20,000-pod list never arrives as one giant body."""
 
@@ -126,21 +128,28 @@ class Reflector(Generic[T]):
 
     async def run(self) -> None:
         """List and watch forever; never raises except on cancellation."""
+        loop = asyncio.get_running_loop()
         backoff = 0.5
         while True:
+            started, failed = loop.time(), False
             try:
                 if not self.synced or self.version is None:
                     await self.list_once()
                 await self.watch_once()
-                backoff = 0.5  # the server ended a healthy watch: resume at once
-                continue
             except ApiError as error:
                 if error.status == 410:
-                    self.synced = False  # our version is too old: relist, no delay
-                    continue
-                self._failed(f"context {self.api.context}: {self.path}: {error}")
+                    self.synced = False  # our version is too old: relist
+                else:
+                    self._failed(f"context {self.api.context}: {self.path}: {error}")
+                    failed = True
             except KubeUnavailable as error:
                 self._failed(str(error))
+                failed = True
+            if not failed and loop.time() - started >= MIN_WATCH_S:
+                backoff = 0.5  # a watch that lasted ended normally: resume at once
+                continue
+            # Failed, or ended at once (a proxy cutting watches, a 410 right after a
+            # relist): wait, so a broken server is not hammered in a tight loop.
             await asyncio.sleep(backoff * (0.5 + random.random() / 2))
             backoff = min(backoff * 2, self.backoff_max)
 
