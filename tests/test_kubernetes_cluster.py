@@ -328,3 +328,30 @@ def test_a_blocked_pod_that_moved_to_another_node_is_not_retried(
     assert "still blocked at the timeout" not in out
     assert "ml/serve-7d4b9c6f5-abcde: moved to n3 (ok)" in out
     assert ("ml", "serve-7d4b9c6f5-abcde") not in state.evicted
+
+
+def test_dry_run_plans_only_and_drain_waits_for_terminating_pods(
+    tmp_path: Path,
+    env: dict[str, str],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Deleted pods stay Terminating for a while, as with a real kubelet's grace period.
+    scenario = drain_scenario(KubeState(controller=False, deletion_delay=1.0))
+    scenario.allow_disruptions(1)
+    args = ["drain", "n2", "--context", "test", "--force", "--delete-emptydir-data"]
+    for running in served(tmp_path / "server", scenario.state):
+        monkeypatch.setenv("KUBECONFIG", str(running.kubeconfig))
+        assert main([*args, "--dry-run"]) == 0
+        assert "dry run: nothing was done" in capsys.readouterr().out
+        assert scenario.state.evicted == []
+        assert not scenario.state.get("nodes", "", "n2")["spec"].get("unschedulable")
+        assert main([*args, "--yes"]) == 0
+        out = capsys.readouterr().out
+        assert "ml/train-42-hx7kq: eviction accepted; waiting until it is gone" in out
+        on_n2 = {
+            (p["metadata"]["namespace"], p["metadata"]["name"])
+            for p in scenario.state.pods_on("n2")
+        }
+        assert on_n2 == scenario.kept  # every evicted pod had finished terminating
+    assert [r["phase"] for r in audit(tmp_path)] == ["intent", "outcome"]
