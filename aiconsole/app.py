@@ -85,6 +85,10 @@ class ConsoleApp(App[None]):
         self.publish_snapshot()
         self.set_interval(self.refresh_interval, self.publish_snapshot, name="refresh")
 
+    async def on_unmount(self) -> None:
+        # Kubernetes connections belong to this loop: close them before it ends.
+        await self.fleet.aclose_kube()
+
     def publish_snapshot(self) -> None:
         """Hand the screens the store's current state (data ages move even without new data)."""
         snapshot = self.fleet.store.snapshot()
