@@ -118,3 +118,59 @@ def test_workloads_screen_shows_nodes_and_pods_and_cordons_through_the_modal(
         ("cordon", "intent"),
         ("cordon", "outcome"),
     ]
+
+
+def test_the_host_screen_shows_the_hosts_kubernetes_node_and_its_pods_live(
+    tmp_path: Path, no_gpu_env: dict[str, str]
+) -> None:
+    """One picture: this machine, sampled by the console, is also a node of the watched
+    cluster; its host screen shows the node's state and pods, and follows a cordon."""
+    from textual.widgets import Static
+
+    from aiconsole.app import ConsoleApp
+    from aiconsole.collectors.kubernetes import KubeCollector
+    from aiconsole.collectors.local import LocalCollector
+    from aiconsole.fleet import Fleet
+    from aiconsole.screens.host import HostScreen
+    from aiconsole.store import FleetStore
+    from tests.kubeserver import objects as o
+
+    name = "console-host"
+    scenario = drain_scenario()
+    scenario.state.add(o.node(name, gpus=8))
+    job = scenario.state.add(o.job("sweep", {"job-name": "sweep"}, namespace="ml", gpus=2))
+    scenario.state.add(o.pod("sweep-abcde", node=name, namespace="ml", owner=job, gpus=2))
+    (tmp_path / "srv").mkdir()
+
+    async def scenario_run(kubeconfig: Path) -> tuple[str, str]:
+        store = FleetStore()
+        local = LocalCollector(store, name=name, interval=0.2)
+        kube = KubeCollector("test", store, kubeconfig=str(kubeconfig), min_publish=0.05)
+        app = ConsoleApp(Fleet(store, [local], kube=[kube]), refresh_interval=0.1)
+        async with app.run_test(size=(120, 40)) as pilot:
+            app.open_host(name)
+
+            def line() -> str:
+                if not isinstance(app.screen, HostScreen) or not app.screen.is_mounted:
+                    return ""
+                return str(app.screen.query_one("#host-kube", Static).render())
+
+            for _ in range(500):
+                if "sweep-abcde" in line():
+                    break
+                await pilot.pause(0.02)
+            before = line()
+            scenario.state.patch(
+                "nodes", "", name, "application/merge-patch+json", {"spec": {"unschedulable": True}}
+            )
+            for _ in range(500):
+                if "SchedulingDisabled" in line():
+                    break
+                await pilot.pause(0.02)
+            return before, line()
+
+    with serve(tmp_path / "srv", scenario.state) as running:
+        before, after = asyncio.run(scenario_run(running.kubeconfig))
+    assert before.startswith(f"Kubernetes test: {name} Ready, GPUs 2/8")
+    assert "pods: ml/sweep-abcde (Job, 2 nvidia.com/gpu)" in before
+    assert after.startswith(f"Kubernetes test: {name} Ready,SchedulingDisabled")
