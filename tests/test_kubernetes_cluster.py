@@ -86,11 +86,15 @@ def test_snapshot_text_and_a_dead_context_reported_not_fatal(
     cluster: Cluster, env: dict[str, str], tmp_path: Path
 ) -> None:
     _, running = cluster
-    # A second context whose API server refuses connections: its own error, exit 2.
-    config = json.loads(running.kubeconfig.read_text())
-    config["clusters"].append({"name": "dead", "cluster": {"server": "http://127.0.0.1:9"}})
-    config["contexts"].append({"name": "dead", "context": {"cluster": "dead", "user": "test"}})
-    running.kubeconfig.write_text(json.dumps(config))
+    # A second kubeconfig file in $KUBECONFIG (as kubectl merges them) with a context whose
+    # API server refuses connections: that cluster has its own error, the exit code is 2.
+    dead = json.loads(running.kubeconfig.read_text())
+    dead["clusters"] = [{"name": "dead", "cluster": {"server": "http://127.0.0.1:9"}}]
+    dead["users"] = [{"name": "dead", "user": {"token": "x"}}]
+    dead["contexts"] = [{"name": "dead", "context": {"cluster": "dead", "user": "dead"}}]
+    second = tmp_path / "second-kubeconfig"
+    second.write_text(json.dumps(dead))
+    env["KUBECONFIG"] = f"{running.kubeconfig}{os.pathsep}{second}"
     code, stdout, stderr = run_aiconsole("snapshot", "--window", "0", "--context", "all", env=env)
     assert code == 2, stderr
     assert "Kubernetes test: ok, 4 nodes, 12 pods" in stdout
