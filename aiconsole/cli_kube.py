@@ -134,6 +134,12 @@ def _validate(args: argparse.Namespace) -> None:
     reason = getattr(args, "reason", None)
     if reason is not None:
         check_reason(reason)
+    for option, value in (
+        ("--timeout", getattr(args, "drain_timeout", None)),
+        ("--grace-period", getattr(args, "grace_period", None)),
+    ):
+        if value is not None and value < 0:
+            raise InvalidName(f"{option} must be >= 0")
 
 
 def _options(args: argparse.Namespace) -> DrainOptions:

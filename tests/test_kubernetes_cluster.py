@@ -267,6 +267,8 @@ def test_drain_picks_slurm_or_kubernetes_and_refuses_to_guess(
     # Bad names are refused before any contact (no server is running here).
     assert main(["cordon", "Gpu1", "--context", "test", "--yes"]) == 1
     assert "invalid node name" in capsys.readouterr().err
+    assert main(["drain", "n1", "--context", "test", "--timeout", "-1"]) == 1
+    assert "--timeout must be >= 0" in capsys.readouterr().err
 
 
 def test_a_slurm_only_or_host_only_run_never_imports_kubernetes(
