@@ -84,11 +84,23 @@ class ConsoleApp(App[None]):
                     exit_on_error=False,
                     description=f"Slurm collector for {cluster.name}",
                 )
+            for kube in self.fleet.kube:
+                self.run_worker(
+                    kube.run(),
+                    name=f"kubernetes {kube.name}",
+                    group="collectors",
+                    exit_on_error=False,
+                    description=f"Kubernetes watch of context {kube.name}",
+                )
         self.fleet.health.mutes = WatchedMutes(self.audit)
         if self.fleet.alerts is not None:
             self.fleet.alerts.start()
         self.publish_snapshot()
         self.set_interval(self.refresh_interval, self.publish_snapshot, name="refresh")
+
+    async def on_unmount(self) -> None:
+        # Kubernetes connections belong to this loop: close them before it ends.
+        await self.fleet.aclose_kube()
 
     def publish_snapshot(self) -> None:
         """Hand the screens the store's current state (data ages move even without new data)."""

@@ -33,10 +33,12 @@ from aiconsole.cli_actions import (
 )
 from aiconsole.cli_diagnose import add_diagnose_parser, run_diagnose
 from aiconsole.cli_health import add_health_parsers, run_ack, run_silence
+from aiconsole.cli_kube import format_kubernetes, kube_collectors
 from aiconsole.collectors.slurm import SlurmCollector
 from aiconsole.config import ConfigError, Inventory, config_path, load
 from aiconsole.fleet import Fleet, local_fleet, ssh_fleet
 from aiconsole.health.monitor import HealthMonitor
+from aiconsole.kubernetes.names import InvalidName
 from aiconsole.model import FleetSnapshot, health_schema, json_schema
 from aiconsole.nodeset import NodeSetError
 from aiconsole.slurm.commands import InvalidArgument
@@ -99,10 +101,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="a Slurm cluster whose commands run over SSH on HOST (or 'local': here)",
     )
     parser.add_argument("--cluster", metavar="NAME", help="a Slurm cluster from the config")
+    parser.add_argument(
+        "--context",
+        action="append",
+        metavar="NAME",
+        help="a Kubernetes cluster: a kubeconfig context (repeatable; 'all' for every one)",
+    )
     parser.add_argument("--read-only", action="store_true", help="see everything, act on nothing")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     snapshot = commands.add_parser("snapshot", help="collect once, print, exit")
     snapshot.add_argument("--json", action="store_true", help="print the snapshot as JSON")
+    snapshot.add_argument(
+        "--context", dest="context_after", action="append", metavar="NAME", help="as above"
+    )
     snapshot.add_argument(
         "--window",
         type=float,
@@ -183,6 +194,7 @@ def _main(argv: Sequence[str] | None = None) -> int:
         InvalidArgument,
         SitePolicyError,
         MuteError,
+        InvalidName,
     ) as error:
         print(f"aiconsole: error: {error}", file=sys.stderr)
         return EXIT_ERROR
@@ -216,6 +228,7 @@ def build_fleet(args: argparse.Namespace, inventory: Inventory) -> Fleet:
         fleet = ssh_fleet(hosts, settings)
         fleet.group_of = inventory.group_of(hosts)
     fleet.clusters = slurm_collectors(args, inventory, fleet)
+    fleet.kube = kube_collectors(args, inventory, fleet.store)
     fleet.health = HealthMonitor(inventory.health)
     fleet.diagnose = inventory.diagnose
     fleet.ssh_config = settings.ssh_config
@@ -266,6 +279,7 @@ def collect_once(fleet: Fleet, window: float) -> FleetSnapshot:
         finally:
             for cluster in fleet.clusters:
                 cluster.close()  # inside the loop its connections belong to
+            await fleet.aclose_kube()
 
     return asyncio.run(collect())
 
@@ -296,8 +310,10 @@ def run_snapshot(fleet: Fleet, *, as_json: bool, window: float) -> int:
     else:
         print(format_text(snapshot))
     sys.stdout.flush()
-    healthy = all(host.status == "ok" for host in snapshot.hosts) and all(
-        cluster.status == "ok" for cluster in snapshot.clusters
+    healthy = (
+        all(host.status == "ok" for host in snapshot.hosts)
+        and all(cluster.status == "ok" for cluster in snapshot.clusters)
+        and all(cluster.status == "ok" for cluster in snapshot.kubernetes)
     )
     return EXIT_OK if healthy else EXIT_DEGRADED
 
@@ -331,6 +347,7 @@ def format_text(snapshot: FleetSnapshot) -> str:
                 f"  {shown(node.name):<18} {shown(node.summary):<12} GPUs {node.gpus_used or 0}/"
                 f"{node.gpus_total or 0}  {shown(node.reason)}".rstrip()
             )
+    lines.extend(format_kubernetes(snapshot))
     return "\n".join(lines)
 
 

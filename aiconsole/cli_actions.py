@@ -21,7 +21,9 @@ from aiconsole.actions import slurm as slurm_actions
 from aiconsole.actions.audit import AuditFailed, AuditLog, format_record
 from aiconsole.actions.plan import Plan
 from aiconsole.actions.policy import ActionRefused, Policy, SitePolicyError, load_site_policy
+from aiconsole.cli_kube import run_kube_action, wants_kubernetes
 from aiconsole.config import Inventory
+from aiconsole.kubernetes.names import InvalidName
 from aiconsole.model import SlurmCluster
 from aiconsole.nodeset import NodeSetError, expand
 from aiconsole.slurm.commands import (
@@ -37,7 +39,7 @@ from aiconsole.text import clean
 
 EXIT_REFUSED = 3
 EXIT_UNVERIFIED = 4
-ACTIONS = ("drain", "resume", "undrain", "requeue", "release")
+ACTIONS = ("drain", "resume", "undrain", "requeue", "release", "cordon", "uncordon", "restart")
 
 
 def incident_id(text: str) -> str:
@@ -54,6 +56,20 @@ def add_action_parsers(commands: argparse._SubParsersAction[argparse.ArgumentPar
         parser.add_argument("--slurm", metavar="HOST", default=argparse.SUPPRESS, help="as above")
         parser.add_argument("--cluster", metavar="NAME", default=argparse.SUPPRESS)
         parser.add_argument("--read-only", action="store_true", default=argparse.SUPPRESS)
+        parser.add_argument(
+            "--context",
+            dest="context_after",
+            action="append",
+            metavar="NAME",
+            help="the Kubernetes cluster (kubeconfig context) to act on",
+        )
+        parser.add_argument(
+            "--max-out-of-service",
+            type=share,
+            metavar="F",
+            help="for this command only: the largest share (0-1] of a partition's or "
+            "cluster's GPU nodes that may be out of service",
+        )
         parser.add_argument("--dry-run", action="store_true", help="show the plan, do nothing")
         parser.add_argument("--yes", "-y", action="store_true", help="do not ask to confirm")
         parser.add_argument(
@@ -70,13 +86,57 @@ def add_action_parsers(commands: argparse._SubParsersAction[argparse.ArgumentPar
             help="how long to wait for the new state to show (default 60)",
         )
 
-    drain = commands.add_parser("drain", help="drain Slurm nodes (running jobs finish)")
+    drain = commands.add_parser(
+        "drain",
+        help="drain Slurm nodes (running jobs finish) or Kubernetes nodes (--context: cordon, "
+        "then evict their pods)",
+    )
     drain.add_argument("nodes", metavar="NODESET")
-    drain.add_argument("--reason", required=True, help="why (shown to everyone by sinfo -R)")
     drain.add_argument(
-        "--force", action="store_true", help="allow more than the partition share cap"
+        "--reason",
+        help="why (Slurm: required, shown by sinfo -R; Kubernetes: optional, set as a node "
+        "annotation)",
+    )
+    drain.add_argument(
+        "--force",
+        action="store_true",
+        help="Slurm: allow more than the share cap (as --max-out-of-service 1); Kubernetes "
+        "(kubectl's meaning): also evict pods that declare no controller",
+    )
+    drain.add_argument(
+        "--timeout",
+        dest="drain_timeout",
+        type=float,
+        metavar="S",
+        help="Kubernetes: how long the evictions may take (default 300; 0: no limit)",
+    )
+    drain.add_argument(
+        "--grace-period",
+        type=int,
+        metavar="S",
+        help="Kubernetes: seconds each pod gets to stop (default: the pod's own)",
+    )
+    drain.add_argument(
+        "--delete-emptydir-data",
+        action="store_true",
+        help="Kubernetes: also evict pods with emptyDir data (the data is lost)",
     )
     common(drain)
+    for name in ("cordon", "uncordon"):
+        cordon = commands.add_parser(
+            name, help=f"{name} Kubernetes nodes (spec.unschedulable, as kubectl {name})"
+        )
+        cordon.add_argument("nodes", metavar="NODESET")
+        cordon.add_argument(
+            "--reason", help="why (set as a node annotation; kubectl describe node shows it)"
+        )
+        common(cordon)
+    restart = commands.add_parser(
+        "restart", help="delete Kubernetes pods so their Job/ReplicaSet/StatefulSet recreates them"
+    )
+    restart.add_argument("pods", metavar="POD", nargs="+", help="NAME or NAMESPACE/NAME")
+    restart.add_argument("-n", "--namespace", default="default", help="(default: default)")
+    common(restart)
     for name in ("resume", "undrain"):
         resume = commands.add_parser(name, help="return drained/down Slurm nodes to service")
         resume.add_argument("nodes", metavar="NODESET")
@@ -92,6 +152,16 @@ def add_action_parsers(commands: argparse._SubParsersAction[argparse.ArgumentPar
     audit.add_argument(
         "--incident", metavar="ID", help="only the records of one incident, oldest first"
     )
+
+
+def share(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError("a share in (0, 1], e.g. 0.5")
+    return value
 
 
 def audit_log(inventory: Inventory) -> AuditLog:
@@ -145,13 +215,20 @@ def policy_from(args: argparse.Namespace, inventory: Inventory) -> Policy:
     policy = Policy(
         role=settings.role,
         read_only=args.read_only,
-        max_out_of_service=settings.max_out_of_service,
+        max_out_of_service=getattr(args, "max_out_of_service", None) or settings.max_out_of_service,
         force=getattr(args, "force", False),
     )
     return load_site_policy().apply(policy)
 
 
 def run_action(args: argparse.Namespace, inventory: Inventory) -> int:
+    try:
+        on_kubernetes = wants_kubernetes(args, inventory)
+    except InvalidName as error:
+        print(f"aiconsole: error: {error}", file=sys.stderr)
+        return 1
+    if on_kubernetes:
+        return run_kube_action(args, inventory, audit_log(inventory))
     settings = inventory.settings
     try:
         policy = policy_from(args, inventory)
@@ -236,6 +313,8 @@ def validate_targets(args: argparse.Namespace) -> None:
     for job in getattr(args, "jobs", []):
         check_job(job)
     if args.command == "drain":
+        if not args.reason:
+            raise InvalidArgument("drain on Slurm needs --reason (shown to everyone by sinfo -R)")
         check_reason(args.reason)
 
 

@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from aiconsole.health.thresholds import ThresholdError, Thresholds
+from aiconsole.kubernetes.settings import KubeSettings, parse_kubernetes
 from aiconsole.nodeset import NodeSetError, expand
 from aiconsole.text import is_clean
 
@@ -90,6 +91,8 @@ class Inventory:
     """The ``[alerts]`` table: ``alertmanager`` and/or ``webhook`` URLs."""
     diagnose: tuple[str, ...] = ("dcgmi", "diag", "-r", "1", "-j")
     """``[health] diagnose``: the command ``aiconsole diagnose`` runs on a host."""
+    kubernetes: KubeSettings = field(default_factory=KubeSettings)
+    """The ``[kubernetes]`` table: contexts to watch and their settings."""
 
     def group_of(self, hosts: Sequence[str]) -> dict[str, str]:
         """Each host's first group in inventory order (a host may sit in several)."""
@@ -139,10 +142,25 @@ def parse(data: dict[str, Any], text: str, path: Path) -> Inventory:
         dotted = f"{table}.{key}" if table else key
         return ConfigError(f"{where}: {dotted}: {problem}")
 
-    unknown = set(data) - {"hosts", "settings", "groups", "clusters", "health", "alerts"}
+    unknown = set(data) - {
+        "hosts",
+        "settings",
+        "groups",
+        "clusters",
+        "health",
+        "alerts",
+        "kubernetes",
+    }
     if unknown:
         key = sorted(unknown)[0]
-        raise fail(None, key, "unknown key (expected hosts, [settings], [groups], [clusters])")
+        raise fail(
+            None,
+            key,
+            "unknown key (expected hosts, [settings], [groups], [clusters], [kubernetes])",
+        )
+    kubernetes = parse_kubernetes(
+        data.get("kubernetes", {}), lambda key, problem: fail("kubernetes", key, problem)
+    )
     raw_clusters = data.get("clusters", {})
     if not isinstance(raw_clusters, dict):
         raise fail(None, "clusters", 'must be a table of name = "local" or an SSH host')
@@ -178,7 +196,9 @@ def parse(data: dict[str, Any], text: str, path: Path) -> Inventory:
     except ThresholdError as error:
         raise ConfigError(f"{path}: {error}") from None
     alerts = _alerts(data.get("alerts", {}), fail)
-    return Inventory(tuple(hosts), groups, settings, path, clusters, health, alerts, diagnose)
+    return Inventory(
+        tuple(hosts), groups, settings, path, clusters, health, alerts, diagnose, kubernetes
+    )
 
 
 def _diagnose(raw: Any, fail: Any) -> tuple[str, ...]:

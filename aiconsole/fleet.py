@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from aiconsole.alerts.pusher import AlertPusher
 from aiconsole.collectors.base import Collector
@@ -14,6 +15,9 @@ from aiconsole.config import Settings
 from aiconsole.health.monitor import HealthMonitor
 from aiconsole.model import FleetSnapshot
 from aiconsole.store import FleetStore
+
+if TYPE_CHECKING:
+    from aiconsole.collectors.kubernetes import KubeCollector
 
 
 @dataclass
@@ -36,13 +40,21 @@ class Fleet:
         """The store's current state with its findings: what the screens show."""
         return self.health.update(self.store.snapshot())
 
+    kube: list[KubeCollector] = field(default_factory=list)
+    """One per kubeconfig context watched (empty unless Kubernetes is configured)."""
+
     async def snapshot_once(self, window: float) -> FleetSnapshot:
         """Sample every source at once; with ``window`` > 0, twice that far apart (rates)."""
         await asyncio.gather(
             *(c.collect_for_snapshot(window) for c in self.collectors),
             *(cluster.poll_once() for cluster in self.clusters),
+            *(cluster.poll_once() for cluster in self.kube),
         )
         return self.store.snapshot()
+
+    async def aclose_kube(self) -> None:
+        """Close the Kubernetes connections (inside the event loop that opened them)."""
+        await asyncio.gather(*(cluster.aclose() for cluster in self.kube))
 
     def close(self) -> None:
         for cluster in self.clusters:

@@ -401,6 +401,91 @@ class Finding(Frozen, frozen=True, kw_only=True):
     """Set while a silence covers it (no alert, not counted in ``health``'s exit code)."""
 
 
+class KubeNode(Frozen, frozen=True, kw_only=True):
+    """A Kubernetes node as its API server describes it (names and text already cleaned)."""
+
+    name: str
+    summary: str
+    """What ``kubectl get nodes`` calls it: ``Ready``, ``NotReady``, ``Unknown``, with
+    ``,SchedulingDisabled`` when cordoned."""
+    ready: bool | None = None
+    """The Ready condition; None when the node reports none."""
+    conditions: dict[str, str] = {}
+    """Condition type -> status (``True``/``False``/``Unknown``) for every condition reported."""
+    problems: tuple[str, ...] = ()
+    """Conditions in their bad state (pressure, network unavailable), with their messages."""
+    unschedulable: bool = False
+    taints: tuple[str, ...] = ()
+    """``key=value:Effect`` as kubectl prints them."""
+    labels: dict[str, str] = {}
+    addresses: tuple[str, ...] = ()
+    """InternalIP, ExternalIP and Hostname addresses, for matching SSH hosts."""
+    gpu_product: str | None = None
+    """``nvidia.com/gpu.product`` (or the AMD device label) when the GPU operator set one."""
+    gpu_capacity: dict[str, int] = {}
+    """GPU resource (``nvidia.com/gpu``, ``nvidia.com/mig-1g.10gb``, ``amd.com/gpu``) -> count."""
+    gpu_allocatable: dict[str, int] = {}
+    gpu_requested: dict[str, int] = {}
+    """GPU resource -> what pods bound here and not finished request."""
+    reason: str | None = None
+    """Why it was cordoned, when aiconsole cordoned or drained it with ``--reason``."""
+
+    @property
+    def gpus_total(self) -> int:
+        return sum(self.gpu_allocatable.values())
+
+    @property
+    def gpus_used(self) -> int:
+        return sum(self.gpu_requested.values())
+
+
+class KubePod(Frozen, frozen=True, kw_only=True):
+    namespace: str
+    name: str
+    uid: str
+    node: str | None = None
+    """``spec.nodeName``; None while unscheduled."""
+    phase: str
+    """``Pending``, ``Running``, ``Succeeded``, ``Failed``, ``Unknown``."""
+    owner_kind: str | None = None
+    """The controlling owner (``Job``, ``ReplicaSet``, ``StatefulSet``, ``DaemonSet``, ...);
+    None for a bare pod."""
+    owner_name: str | None = None
+    owner_uid: str | None = None
+    gpus: dict[str, int] = {}
+    """GPU resource -> count this pod requests."""
+    restarts: int = 0
+    """Container restarts, summed over containers."""
+    created_at: float | None = None
+    """Unix time of ``metadata.creationTimestamp``; a pod's age is ``generated_at`` minus this."""
+    pending_reason: str | None = None
+    """Why a pod is not running (unschedulable, image pull back-off), with the message."""
+    labels: dict[str, str] = {}
+    mirror: bool = False
+    """A static pod's mirror (annotation ``kubernetes.io/config.mirror``)."""
+    empty_dir_volumes: tuple[str, ...] = ()
+    """Volumes whose data lives on the node and dies with the pod (``emptyDir``)."""
+    deleting: bool = False
+    """``metadata.deletionTimestamp`` is set: already on its way out."""
+
+
+class KubeCluster(Frozen, frozen=True, kw_only=True):
+    """One kubeconfig context: its nodes and pods, as last seen."""
+
+    name: str
+    """The kubeconfig context."""
+    status: ClusterStatus
+    reason: str | None = None
+    """One line saying what went wrong and where, when ``status`` is not ``ok``."""
+    server: str | None = None
+    collected_at: float | None = None
+    """Console clock, when the nodes and pods below were last brought up to date."""
+    age_s: float | None = None
+    """Seconds since ``collected_at`` when this snapshot was taken."""
+    nodes: tuple[KubeNode, ...] = ()
+    pods: tuple[KubePod, ...] = ()
+
+
 class FleetSnapshot(Frozen, frozen=True, kw_only=True):
     schema_version: int = SCHEMA_VERSION
     generated_at: float
@@ -409,6 +494,9 @@ class FleetSnapshot(Frozen, frozen=True, kw_only=True):
     clusters: tuple[SlurmCluster, ...] = ()
     findings: tuple[Finding, ...] = ()
     """Health findings over this snapshot, worst first (``aiconsole health``)."""
+
+    kubernetes: tuple[KubeCluster, ...] = ()
+    """Kubernetes clusters, one per kubeconfig context watched."""
 
 
 class HealthReport(Frozen, frozen=True, kw_only=True):

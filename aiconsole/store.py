@@ -13,7 +13,7 @@ from types import MappingProxyType
 
 import msgspec
 
-from aiconsole.model import FleetSnapshot, HostState, SlurmCluster
+from aiconsole.model import FleetSnapshot, HostState, KubeCluster, SlurmCluster
 from aiconsole.text import MAX_REASON, clean
 
 
@@ -22,6 +22,7 @@ class FleetStore:
         self._clock = clock
         self._hosts: Mapping[str, HostState] = MappingProxyType({})
         self._clusters: Mapping[str, SlurmCluster] = MappingProxyType({})
+        self._kube: Mapping[str, KubeCluster] = MappingProxyType({})
         self.version = 0
         """Increases with every write, so a view can skip a redraw when nothing changed."""
 
@@ -52,6 +53,13 @@ class FleetStore:
     def cluster(self, name: str) -> SlurmCluster | None:
         return self._clusters.get(name)
 
+    def put_kube(self, cluster: KubeCluster) -> None:
+        self._kube = MappingProxyType({**self._kube, cluster.name: cluster})
+        self.version += 1
+
+    def kube(self, name: str) -> KubeCluster | None:
+        return self._kube.get(name)
+
     def get(self, name: str) -> HostState | None:
         return self._hosts.get(name)
 
@@ -64,7 +72,20 @@ class FleetStore:
             else msgspec.structs.replace(state, age_s=round(max(0.0, now - state.received_at), 3))
             for state in self._hosts.values()
         )
-        return FleetSnapshot(generated_at=now, hosts=hosts, clusters=tuple(self._clusters.values()))
+        kube = tuple(
+            cluster
+            if cluster.collected_at is None
+            else msgspec.structs.replace(
+                cluster, age_s=round(max(0.0, now - cluster.collected_at), 3)
+            )
+            for cluster in self._kube.values()
+        )
+        return FleetSnapshot(
+            generated_at=now,
+            hosts=hosts,
+            clusters=tuple(self._clusters.values()),
+            kubernetes=kube,
+        )
 
     def _replace(self, hosts: dict[str, HostState]) -> None:
         self._hosts = MappingProxyType(hosts)

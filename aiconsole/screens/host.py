@@ -12,6 +12,7 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Footer, Header, Static
 
+from aiconsole.kubernetes.hosts import kube_line
 from aiconsole.model import FleetSnapshot
 from aiconsole.screens.base import LiveScreen
 from aiconsole.widgets.gpu_sections import (
@@ -144,6 +145,7 @@ class HostScreen(LiveScreen):
         with VerticalScroll(id="host-body"):
             yield Static(id="host-identity")
             yield Static(id="host-slurm")
+            yield Static(id="host-kube")
             yield Static(id="host-resources")
             for key, (title, columns) in SECTIONS.items():
                 yield Static(title, classes="section-title", id=f"{key}-title")
@@ -173,6 +175,13 @@ class HostScreen(LiveScreen):
             return
         identity.update(identity_line(state, palette))
         self.query_one("#host-slurm", Static).update(slurm_line(self.host_name, snapshot))
+        names = {self.host_name}
+        if state.sample is not None:
+            names.add(state.sample.identity.hostname)
+        kube_text = kube_line(names, snapshot)
+        kube = self.query_one("#host-kube", Static)
+        kube.update(Text(kube_text))
+        kube.display = bool(kube_text)
         sample = state.sample
         if sample is None:
             self.query_one("#host-resources", Static).update(Text("waiting for the first sample…"))
