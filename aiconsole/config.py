@@ -156,7 +156,8 @@ def parse(data: dict[str, Any], text: str, path: Path) -> Inventory:
         raise fail(
             None,
             key,
-            "unknown key (expected hosts, [settings], [groups], [clusters], [kubernetes])",
+            "unknown key (expected hosts, [settings], [groups], [clusters], [kubernetes], "
+            "[health], [alerts])",
         )
     kubernetes = parse_kubernetes(
         data.get("kubernetes", {}), lambda key, problem: fail("kubernetes", key, problem)
