@@ -26,6 +26,7 @@ from aiconsole.screens.help import HelpScreen
 from aiconsole.screens.host import HostScreen
 from aiconsole.screens.jobs import JobsScreen
 from aiconsole.screens.plan import PlanScreen, ReasonScreen
+from aiconsole.screens.workloads import WorkloadsScreen
 from aiconsole.slurm.commands import InvalidArgument
 from aiconsole.slurm.runner import runner_for
 
@@ -40,6 +41,7 @@ class ConsoleApp(App[None]):
         Binding("question_mark", "help", "Help", key_display="?"),
         Binding("j", "jobs", "Slurm jobs"),
         Binding("f", "health", "Findings"),
+        Binding("w", "workloads", "Kubernetes"),
     ]
 
     fleet_snapshot: reactive[FleetSnapshot | None] = reactive(None, always_update=True)
@@ -115,6 +117,10 @@ class ConsoleApp(App[None]):
     def action_health(self) -> None:
         if not isinstance(self.screen, HealthScreen):
             self.push_screen(HealthScreen())
+
+    def action_workloads(self) -> None:
+        if not isinstance(self.screen, WorkloadsScreen):
+            self.push_screen(WorkloadsScreen())
 
     def action_jobs(self) -> None:
         if not isinstance(self.screen, JobsScreen):
@@ -211,6 +217,9 @@ class ConsoleApp(App[None]):
         yield from super().get_system_commands(screen)
         yield SystemCommand("Slurm jobs", "Nodes and jobs of the Slurm cluster", self.action_jobs)
         yield SystemCommand("Findings", "Health findings, worst first", self.action_health)
+        yield SystemCommand(
+            "Kubernetes", "Nodes, pods and their GPUs of each context", self.action_workloads
+        )
         if isinstance(screen, JobsScreen) and self.policy.can_act:
             for name, help_text, action in (
                 ("Drain node", "Drain the node under the cursor", screen.action_drain),

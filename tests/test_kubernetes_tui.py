@@ -82,8 +82,13 @@ def test_workloads_screen_shows_nodes_and_pods_and_cordons_through_the_modal(
             Fleet(store, kube=[collector]), collect=False, audit=audit, policy=Policy(role=role)
         )
         async with app.run_test(size=(120, 40)) as pilot:
-            screen = WorkloadsScreen()
-            await app.push_screen(screen)
+            await pilot.press("w")  # the key that opens it
+            for _ in range(200):
+                if isinstance(app.screen, WorkloadsScreen) and app.screen.is_mounted:
+                    break
+                await pilot.pause(0.02)
+            screen = app.screen
+            assert isinstance(screen, WorkloadsScreen)
             await pilot.pause()
             nodes = screen.query_one("#kube-nodes", DataTable)
             await pilot.press("down", "down")  # n3
