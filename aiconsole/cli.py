@@ -101,6 +101,15 @@ def build_parser() -> argparse.ArgumentParser:
         "0 takes one sample and reports rates as unavailable (default 0.25)",
     )
     commands.add_parser("schema", help="print the JSON Schema of `snapshot --json`")
+    serve = commands.add_parser(
+        "serve", help="collect continuously and serve the snapshot as Prometheus metrics"
+    )
+    serve.add_argument(
+        "--listen",
+        metavar="HOST:PORT",
+        help="address to serve /metrics on (default: the config's [serve] listen, else "
+        "127.0.0.1:9400)",
+    )
     hosts = commands.add_parser("hosts", help="inventory tools")
     hosts_commands = hosts.add_subparsers(dest="hosts_command", metavar="SUBCOMMAND", required=True)
     hosts_commands.add_parser(
@@ -127,6 +136,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return run_snapshot(fleet, as_json=args.json, window=args.window)
             if args.command == "hosts":
                 return run_hosts_check(fleet)
+            if args.command == "serve":
+                return run_serve(fleet, args.listen or inventory.serve_listen, inventory)
             return run_tui(fleet, policy_from(args, inventory), audit_log(inventory))
         finally:
             fleet.close()
@@ -266,6 +277,21 @@ def run_hosts_check(fleet: Fleet) -> int:
             f"{r.python_version or units.NA:<8} {r.reason or r.hostname or ''}"
         )
     return EXIT_OK if healthy else EXIT_DEGRADED
+
+
+def run_serve(fleet: Fleet, listen: str | None, inventory: Inventory) -> int:
+    from aiconsole.prometheus.settings import DEFAULT_LISTEN, parse_listen
+
+    try:
+        address = parse_listen(listen or DEFAULT_LISTEN)
+    except ValueError as error:
+        raise UsageError(f"--listen: {error}") from None
+    # Deferred: prometheus_client is optional and only this command needs it.
+    from aiconsole.exporter.serve import serve
+
+    interval = fleet.collectors[0].interval if fleet.collectors else inventory.settings.interval
+    asyncio.run(serve(fleet, address, interval))
+    return EXIT_OK
 
 
 def run_tui(fleet: Fleet, policy: Policy, audit: AuditLog) -> int:

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from aiconsole.nodeset import NodeSetError, expand
+from aiconsole.prometheus.settings import PrometheusSettings, parse_prometheus, parse_serve
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -80,6 +81,10 @@ class Inventory:
     source: Path | None = None
     clusters: dict[str, str] = field(default_factory=dict)
     """Slurm cluster name -> where its commands run: ``local`` or an SSH host."""
+    prometheus: PrometheusSettings | None = None
+    """``[prometheus]``: a Prometheus server to read the fleet from."""
+    serve_listen: str | None = None
+    """``[serve] listen``: where ``aiconsole serve`` listens (HOST:PORT)."""
 
     def group_of(self, hosts: Sequence[str]) -> dict[str, str]:
         """Each host's first group in inventory order (a host may sit in several)."""
@@ -129,10 +134,16 @@ def parse(data: dict[str, Any], text: str, path: Path) -> Inventory:
         dotted = f"{table}.{key}" if table else key
         return ConfigError(f"{where}: {dotted}: {problem}")
 
-    unknown = set(data) - {"hosts", "settings", "groups", "clusters"}
+    unknown = set(data) - {"hosts", "settings", "groups", "clusters", "prometheus", "serve"}
     if unknown:
         key = sorted(unknown)[0]
-        raise fail(None, key, "unknown key (expected hosts, [settings], [groups], [clusters])")
+        raise fail(
+            None,
+            key,
+            "unknown key (expected hosts, [settings], [groups], [clusters], [prometheus], [serve])",
+        )
+    prometheus = parse_prometheus(data.get("prometheus"), fail)
+    serve_listen = parse_serve(data.get("serve"), fail)
     raw_clusters = data.get("clusters", {})
     if not isinstance(raw_clusters, dict):
         raise fail(None, "clusters", 'must be a table of name = "local" or an SSH host')
@@ -158,7 +169,7 @@ def parse(data: dict[str, Any], text: str, path: Path) -> Inventory:
             hosts[host] = None
     for members in groups.values():
         hosts.update(dict.fromkeys(members))
-    return Inventory(tuple(hosts), groups, settings, path, clusters)
+    return Inventory(tuple(hosts), groups, settings, path, clusters, prometheus, serve_listen)
 
 
 def _nodes(value: Any, fail: Any, groups: dict[str, tuple[str, ...]]) -> list[str]:
