@@ -24,8 +24,15 @@ MEGABIT_BYTES = 1_000_000 / 8
 GIGABIT_BYTES = 1_000_000_000 / 8
 
 
+BASE_UNITS = ("bytes", "seconds", "ratio")
+
+
 def _gauge(name: str, help_text: str, labels: list[str]) -> GaugeMetricFamily:
-    return GaugeMetricFamily(name, help_text, labels=labels)
+    # OpenMetrics states the unit in a "# UNIT" line, which must be the name's suffix.
+    suffix = name.rsplit("_", 1)[-1]
+    return GaugeMetricFamily(
+        name, help_text, labels=labels, unit=suffix if suffix in BASE_UNITS else ""
+    )
 
 
 def _counter(name: str, help_text: str, labels: list[str]) -> CounterMetricFamily:

@@ -13,6 +13,7 @@ OpenMetrics, anything else the classic text format; ``Accept-Encoding: gzip`` ge
 from __future__ import annotations
 
 import gzip
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -180,6 +181,13 @@ class MetricsServer(ThreadingHTTPServer):
     def __init__(self, address: tuple[str, int], exposition: Exposition) -> None:
         self.exposition = exposition
         super().__init__(address, _Handler)
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        """A scraper that hangs up or stalls is its own problem: no traceback on our stderr."""
+        error = sys.exc_info()[1]
+        if isinstance(error, (ConnectionError, TimeoutError)):
+            return
+        print(f"aiconsole: metrics request failed: {error!r}", file=sys.stderr)
 
 
 def start(address: tuple[str, int], published: Published) -> MetricsServer:
