@@ -74,6 +74,14 @@ class ConsoleApp(App[None]):
                     exit_on_error=False,
                     description=f"Slurm collector for {cluster.name}",
                 )
+            for feed in self.fleet.feeds:
+                self.run_worker(
+                    feed.run(),
+                    name=f"feed {feed.name}",
+                    group="collectors",
+                    exit_on_error=False,
+                    description=f"fleet source {feed.name}",
+                )
         self.publish_snapshot()
         self.set_interval(self.refresh_interval, self.publish_snapshot, name="refresh")
 
@@ -84,6 +92,8 @@ class ConsoleApp(App[None]):
         self.fleet_snapshot = snapshot
 
     def open_host(self, name: str) -> None:
+        for feed in self.fleet.feeds:
+            feed.focus(name)  # whole-fleet sources fetch an opened host's detail
         self.push_screen(HostScreen(name))
 
     def action_jobs(self) -> None:

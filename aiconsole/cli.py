@@ -30,9 +30,10 @@ from aiconsole.cli_actions import (
 )
 from aiconsole.collectors.slurm import SlurmCollector
 from aiconsole.config import ConfigError, Inventory, config_path, load
-from aiconsole.fleet import Fleet, local_fleet, ssh_fleet
+from aiconsole.fleet import Fleet, local_fleet, prometheus_fleet, ssh_fleet
 from aiconsole.model import FleetSnapshot, json_schema
 from aiconsole.nodeset import NodeSetError
+from aiconsole.prometheus.settings import PrometheusSettings, check_url
 from aiconsole.slurm.runner import runner_for
 from aiconsole.summary import summarize
 
@@ -88,6 +89,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="a Slurm cluster whose commands run over SSH on HOST (or 'local': here)",
     )
     parser.add_argument("--cluster", metavar="NAME", help="a Slurm cluster from the config")
+    parser.add_argument(
+        "--prometheus",
+        metavar="URL",
+        help="read the fleet from this Prometheus server (dcgm-exporter, node_exporter and up "
+        "series); the config's [prometheus] table adds credentials",
+    )
     parser.add_argument("--read-only", action="store_true", help="see everything, act on nothing")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     snapshot = commands.add_parser("snapshot", help="collect once, print, exit")
@@ -166,7 +173,10 @@ def build_fleet(args: argparse.Namespace, inventory: Inventory) -> Fleet:
     if args.accept_new_host_keys:
         settings = dataclasses.replace(settings, host_key_policy="accept-new")
     hosts = inventory.select(args.hosts) if args.hosts else list(inventory.hosts)
-    if not hosts:
+    prometheus = prometheus_settings(args, inventory)
+    if prometheus is not None and not args.hosts:
+        fleet = prometheus_fleet(prometheus, interval=max(settings.interval, 2.0))
+    elif not hosts:
         if args.command == "hosts":
             raise UsageError("no hosts: give --hosts NODESET or an inventory with hosts")
         fleet = local_fleet(interval=settings.interval)
@@ -175,6 +185,20 @@ def build_fleet(args: argparse.Namespace, inventory: Inventory) -> Fleet:
         fleet.group_of = inventory.group_of(hosts)
     fleet.clusters = slurm_collectors(args, inventory, fleet)
     return fleet
+
+
+def prometheus_settings(
+    args: argparse.Namespace, inventory: Inventory
+) -> PrometheusSettings | None:
+    if not args.prometheus:
+        return inventory.prometheus
+    try:
+        url = check_url(args.prometheus)
+    except ValueError as error:
+        raise UsageError(f"--prometheus: {error}") from None
+    if inventory.prometheus is not None:
+        return dataclasses.replace(inventory.prometheus, url=url)
+    return PrometheusSettings(url=url)
 
 
 def load_inventory(args: argparse.Namespace) -> Inventory:
@@ -289,7 +313,8 @@ def run_serve(fleet: Fleet, listen: str | None, inventory: Inventory) -> int:
     # Deferred: prometheus_client is optional and only this command needs it.
     from aiconsole.exporter.serve import serve
 
-    interval = fleet.collectors[0].interval if fleet.collectors else inventory.settings.interval
+    intervals = [c.interval for c in fleet.collectors] + [f.interval for f in fleet.feeds]
+    interval = intervals[0] if intervals else inventory.settings.interval
     asyncio.run(serve(fleet, address, interval))
     return EXIT_OK
 
@@ -297,6 +322,7 @@ def run_serve(fleet: Fleet, listen: str | None, inventory: Inventory) -> int:
 def run_tui(fleet: Fleet, policy: Policy, audit: AuditLog) -> int:
     from aiconsole.app import ConsoleApp  # deferred: only the TUI needs Textual
 
-    interval = fleet.collectors[0].interval if fleet.collectors else 1.0
+    intervals = [c.interval for c in fleet.collectors] + [f.interval for f in fleet.feeds]
+    interval = intervals[0] if intervals else 1.0
     ConsoleApp(fleet, refresh_interval=interval, policy=policy, audit=audit).run()
     return EXIT_OK

@@ -5,13 +5,27 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from aiconsole.collectors.base import Collector
 from aiconsole.collectors.local import LocalCollector
 from aiconsole.collectors.slurm import SlurmCollector
 from aiconsole.config import Settings
 from aiconsole.model import FleetSnapshot
+from aiconsole.prometheus.settings import PrometheusSettings
 from aiconsole.store import FleetStore
+
+
+class FleetFeed(Protocol):
+    """A source that writes many hosts at once (Prometheus), beside per-host collectors."""
+
+    name: str
+    interval: float
+
+    async def run(self) -> None: ...
+    async def collect_for_snapshot(self, window: float) -> None: ...
+    def focus(self, host: str) -> None: ...
+    def close(self) -> None: ...
 
 
 @dataclass
@@ -21,18 +35,23 @@ class Fleet:
     group_of: dict[str, str] = field(default_factory=dict)
     """Host name to its inventory group, for grouping the fleet table."""
     clusters: list[SlurmCollector] = field(default_factory=list)
+    feeds: list[FleetFeed] = field(default_factory=list)
+    """Whole-fleet sources (Prometheus); their hosts live in the same store."""
 
     async def snapshot_once(self, window: float) -> FleetSnapshot:
         """Sample every source at once; with ``window`` > 0, twice that far apart (rates)."""
         await asyncio.gather(
             *(c.collect_for_snapshot(window) for c in self.collectors),
             *(cluster.poll_once() for cluster in self.clusters),
+            *(feed.collect_for_snapshot(window) for feed in self.feeds),
         )
         return self.store.snapshot()
 
     def close(self) -> None:
         for cluster in self.clusters:
             cluster.close()
+        for feed in self.feeds:
+            feed.close()
         for collector in self.collectors:
             close = getattr(collector, "close", None)
             if close is not None:
@@ -43,6 +62,14 @@ def local_fleet(interval: float = 1.0) -> Fleet:
     """No configuration: this machine only."""
     store = FleetStore()
     return Fleet(store, [LocalCollector(store, interval=interval)])
+
+
+def prometheus_fleet(settings: PrometheusSettings, interval: float) -> Fleet:
+    """Every host an existing Prometheus knows, read from its TSDB."""
+    from aiconsole.collectors.prometheus import PrometheusSource
+
+    store = FleetStore()
+    return Fleet(store, feeds=[PrometheusSource(settings, store, interval=interval)])
 
 
 def ssh_fleet(hosts: Sequence[str], settings: Settings) -> Fleet:

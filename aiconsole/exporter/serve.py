@@ -23,6 +23,7 @@ async def serve(fleet: Fleet, address: tuple[str, int], interval: float) -> None
         loop.add_signal_handler(signum, stop.set)
     tasks = [asyncio.create_task(source.run()) for source in fleet.collectors]
     tasks += [asyncio.create_task(cluster.run()) for cluster in fleet.clusters]
+    tasks += [asyncio.create_task(feed.run()) for feed in fleet.feeds]
     try:
         while not stop.is_set():
             published.publish(fleet.store.snapshot())

@@ -1,0 +1,212 @@
+"""Reads a whole fleet from an existing Prometheus: dcgm-exporter, node_exporter and ``up``.
+
+One refresh is three aggregated queries however large the fleet (see
+:mod:`aiconsole.prometheus.queries`), written to the store in one replacement. Hosts that
+are open on screen (:meth:`PrometheusSource.focus`) also get their raw series each refresh,
+so the host screen shows each GPU, filesystem and NIC.
+
+A host's data age is its newest sample's timestamp in Prometheus, not the time of the query.
+A host whose series vanished stays in the fleet, ``stale``, with its last figures and the
+reason; so does every host when Prometheus itself cannot be asked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
+from urllib.parse import urlsplit
+
+import msgspec
+
+from aiconsole.model import HostSample, HostState, HostStatus
+from aiconsole.probe import xid_name
+from aiconsole.prometheus import queries
+from aiconsole.prometheus.client import PrometheusClient, PrometheusUnavailable, Series
+from aiconsole.prometheus.detail import filesystems_of, gpus_of, nics_of
+from aiconsole.prometheus.fleet import HostFigures, HostKey, gather, sample_of
+from aiconsole.prometheus.settings import PrometheusSettings
+from aiconsole.store import FleetStore
+
+STALE_AFTER_S = 90.0
+"""A host whose newest sample is older than this is ``stale`` (scrapes stopped landing)."""
+FOCUS_LIMIT = 4
+"""Hosts drilled into on every refresh: the ones opened most recently."""
+DETAIL_ALL_LIMIT = 32
+"""A one-shot snapshot of a fleet this small drills into every host."""
+
+
+def _virtual(device: str) -> bool:
+    return any(device.startswith(p) for p in ("lo", "veth", "docker", "br-", "virbr", "cni"))
+
+
+class PrometheusSource:
+    """A fleet source: every host Prometheus knows, refreshed together."""
+
+    def __init__(
+        self,
+        settings: PrometheusSettings,
+        store: FleetStore,
+        *,
+        interval: float = 5.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.client = PrometheusClient(settings)
+        self.store = store
+        self.interval = interval
+        self.name = f"prometheus {urlsplit(settings.url).netloc}"
+        """The row shown for the source itself while it has never answered."""
+        self._clock = clock
+        self._seq = 0
+        self._keys: dict[str, HostKey] = {}
+        self._focus: OrderedDict[str, None] = OrderedDict()
+        self._placeholder = False
+
+    def focus(self, host: str) -> None:
+        """Drill into ``host`` on every refresh from now on (the few most recent hosts)."""
+        self._focus[host] = None
+        self._focus.move_to_end(host)
+        while len(self._focus) > FOCUS_LIMIT:
+            self._focus.popitem(last=False)
+
+    async def collect_for_snapshot(self, window: float) -> None:
+        """One refresh for ``snapshot``: a small fleet is drilled into host by host."""
+        await self.poll_once(detail_all=True)
+
+    async def poll_once(self, detail_all: bool = False) -> None:
+        try:
+            gpu, host, up = await asyncio.gather(
+                self.client.query(queries.GPU_FLEET),
+                self.client.query(queries.HOST_FLEET),
+                self.client.query(queries.UP),
+            )
+        except PrometheusUnavailable as error:
+            self._unreachable(str(error))
+            return
+        now = self._clock()
+        self._seq += 1
+        figures = gather(gpu, host, up)
+        states = {name: self._state(f, now) for name, f in figures.items() if name != self.name}
+        for name in self._keys.keys() - figures.keys():
+            states[name] = self._vanished(name)
+        self._keys.update({name: f.key for name, f in figures.items()})
+        wanted = [n for n in states if n in self._focus]
+        if detail_all and len(figures) <= DETAIL_ALL_LIMIT:
+            wanted = list(figures)
+        await self._drill_down(states, wanted)
+        if self._placeholder:
+            self.store.drop([self.name])
+            self._placeholder = False
+        self.store.put_many(states.values())
+
+    async def _drill_down(self, states: dict[str, HostState], names: Iterable[str]) -> None:
+        names = [n for n in names if n in self._keys and states[n].sample is not None]
+        answers = await asyncio.gather(
+            *(
+                self.client.query(queries.drill_down(self._keys[n].label, self._keys[n].raw))
+                for n in names
+            ),
+            return_exceptions=True,
+        )
+        for name, answer in zip(names, answers, strict=True):
+            state = states[name]
+            if isinstance(answer, BaseException):
+                if not isinstance(answer, PrometheusUnavailable):
+                    raise answer
+                states[name] = msgspec.structs.replace(state, reason=f"detail: {answer}")
+                continue
+            assert state.sample is not None
+            states[name] = msgspec.structs.replace(
+                state,
+                sample=self._detailed(state.sample, answer),
+                reason=state.reason if state.status != "ok" else _xid_notice(answer),
+            )
+
+    def _detailed(self, sample: HostSample, series: list[Series]) -> HostSample:
+        gpus, _ = gpus_of(series)
+        section = sample.gpu
+        if gpus:
+            section = msgspec.structs.replace(section, gpus=gpus)
+        return msgspec.structs.replace(
+            sample,
+            gpu=section,
+            filesystems=filesystems_of(series) or sample.filesystems,
+            nics=nics_of(series, _virtual) or sample.nics,
+        )
+
+    def _state(self, figures: HostFigures, now: float) -> HostState:
+        name = figures.key.name
+        previous = self.store.get(name)
+        down = ", ".join(figures.targets_down)
+        if not figures.has_data:
+            return HostState(
+                name=name,
+                status="unreachable" if previous is None or previous.sample is None else "stale",
+                reason=f"scrape failing (up == 0): {down}",
+                received_at=previous.received_at if previous else None,
+                sample=previous.sample if previous else None,
+            )
+        sample = sample_of(figures, self._seq, now)
+        at = figures.at()
+        age = None if at is None else now - at
+        status: HostStatus = "ok"
+        reason = None
+        if age is not None and age > max(STALE_AFTER_S, 3 * self.interval):
+            status, reason = "stale", f"newest sample in Prometheus is {age:.0f} s old"
+        if down:
+            status, reason = "stale", f"scrape failing (up == 0): {down}"
+        return HostState(
+            name=name,
+            status=status,
+            reason=reason,
+            received_at=at if at is not None else now,
+            sample=sample,
+        )
+
+    def _vanished(self, name: str) -> HostState:
+        previous = self.store.get(name)
+        return HostState(
+            name=name,
+            status="stale",
+            reason="its series vanished from Prometheus (target gone or no longer scraped)",
+            received_at=previous.received_at if previous else None,
+            sample=previous.sample if previous else None,
+        )
+
+    def _unreachable(self, reason: str) -> None:
+        if not self._keys:
+            self.store.put(HostState(name=self.name, status="unreachable", reason=reason))
+            self._placeholder = True
+            return
+        states = []
+        for name in self._keys:
+            previous = self.store.get(name)
+            states.append(
+                HostState(
+                    name=name,
+                    status="stale",
+                    reason=reason,
+                    received_at=previous.received_at if previous else None,
+                    sample=previous.sample if previous else None,
+                )
+            )
+        self.store.put_many(states)
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            started = loop.time()
+            await self.poll_once()
+            await asyncio.sleep(max(0.0, self.interval - (loop.time() - started)))
+
+    def close(self) -> None:
+        """Nothing held open between queries."""
+
+
+def _xid_notice(series: list[Series]) -> str | None:
+    _, xids = gpus_of(series)
+    bad = [(index, xid) for index, xid in sorted(xids.items()) if xid]
+    if not bad:
+        return None
+    return "; ".join(f"GPU {i}: last XID {x} ({xid_name(x)})" for i, x in bad)

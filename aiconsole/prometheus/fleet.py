@@ -1,0 +1,168 @@
+"""Turn the fleet queries' answers into one :class:`HostSample` per host.
+
+Everything here is pure: series in, model out. Label values come from whatever Prometheus
+scraped and are cleaned once, here, where they enter (:func:`aiconsole.text.clean`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from aiconsole.model import Cpu, GpuSection, GpuTotals, HostSample, Identity, Memory, Nic
+from aiconsole.prometheus.client import Series
+from aiconsole.prometheus.queries import FIELD
+from aiconsole.text import clean
+
+PROBE_VERSION = "prometheus"
+"""What :attr:`Identity.probe_version` says for a host read from Prometheus."""
+MIB = 1024 * 1024
+NAME_LIMIT = 253
+_PORT = re.compile(r"^\[?(.*?)\]?:\d+$")
+
+
+@dataclass(frozen=True)
+class HostKey:
+    name: str
+    """Cleaned host name: what the console shows and keys the store by."""
+    label: str
+    """The label the name came from: ``hostname``, ``Hostname`` or ``instance``."""
+    raw: str
+    """The label's value as Prometheus has it (for drill-down matchers)."""
+
+
+def host_key(labels: dict[str, str]) -> HostKey | None:
+    for label in ("hostname", "Hostname"):
+        value = labels.get(label)
+        if value:
+            return HostKey(clean(value, NAME_LIMIT), label, value)
+    instance = labels.get("instance")
+    if not instance:
+        return None
+    match = _PORT.match(instance)
+    raw = match.group(1) if match else instance
+    return HostKey(clean(raw, NAME_LIMIT), "instance", raw)
+
+
+@dataclass
+class HostFigures:
+    key: HostKey
+    values: dict[str, float] = field(default_factory=dict)
+    targets_down: list[str] = field(default_factory=list)
+    targets_up: int = 0
+
+    @property
+    def has_data(self) -> bool:
+        return bool(self.values)
+
+    def at(self) -> float | None:
+        times = [self.values[k] for k in ("at", "a_at") if k in self.values]
+        times += [self.values[k] for k in ("gpu_at",) if k in self.values]
+        return max(times) if times else None
+
+
+def gather(
+    gpu: Iterable[Series], host: Iterable[Series], up: Iterable[Series]
+) -> dict[str, HostFigures]:
+    """Group the three fleet answers by host (first key seen for a name wins)."""
+    hosts: dict[str, HostFigures] = {}
+
+    def figures(labels: dict[str, str]) -> HostFigures | None:
+        key = host_key(labels)
+        if key is None:
+            return None
+        found = hosts.get(key.name)
+        if found is None:
+            found = hosts[key.name] = HostFigures(key)
+        return found
+
+    for series in gpu:
+        name = series.labels.get(FIELD)
+        target = figures(series.labels)
+        if target is not None and name:
+            target.values["gpu_" + name] = series.value
+    for series in host:
+        name = series.labels.get(FIELD)
+        target = figures(series.labels)
+        if target is not None and name:
+            target.values[name] = series.value
+    for series in up:
+        key = host_key(series.labels)
+        if key is None:
+            continue
+        target = hosts.get(key.name)
+        if series.value == 0:
+            if target is None:
+                target = hosts[key.name] = HostFigures(key)
+            job = clean(series.labels.get("job", "?"), 80)
+            target.targets_down.append(f"{job} ({clean(series.labels.get('instance', '?'), 120)})")
+        elif target is not None:
+            target.targets_up += 1
+    return hosts
+
+
+def _int(value: float | None) -> int | None:
+    return None if value is None else round(value)
+
+
+def sample_of(figures: HostFigures, seq: int, now: float) -> HostSample:
+    v = figures.values
+    name = figures.key.name
+    unavailable: dict[str, str] = {}
+    cpus = v.get("cpus", v.get("a_cpus"))
+    busy = v.get("cpu_busy", v.get("a_cpu_busy"))
+    if cpus is None:
+        unavailable["count"] = "no node_exporter CPU series in Prometheus"
+    cpu = Cpu(
+        count=_int(cpus) or 0,
+        total_percent=None if busy is None else round(max(0.0, min(1.0, busy)) * 100, 2),
+        load1=v.get("load1"),
+        load5=v.get("load5"),
+        load15=v.get("load15"),
+        unavailable=unavailable,
+    )
+    total = _int(v.get("mem_total", v.get("a_mem_total")))
+    available = _int(v.get("mem_available", v.get("a_mem_available")))
+    memory = Memory(
+        total_bytes=total,
+        available_bytes=available,
+        used_bytes=None if total is None or available is None else total - available,
+        unavailable={} if total is not None else {"total_bytes": "no memory series"},
+    )
+    count = _int(v.get("gpu_count"))
+    if count:
+        used = v.get("gpu_fb_used")
+        free = v.get("gpu_fb_free")
+        totals = GpuTotals(
+            count=count,
+            util_mean_percent=v.get("gpu_util"),
+            memory_used_bytes=None if used is None else round(used * MIB),
+            memory_total_bytes=None if used is None or free is None else round((used + free) * MIB),
+            temperature_max_c=v.get("gpu_temp"),
+            power_draw_w=v.get("gpu_power"),
+        )
+        gpu = GpuSection(status="ok", source="dcgm-exporter", totals=totals)
+    else:
+        gpu = GpuSection(
+            status="no_driver", reason="no dcgm-exporter series for this host in Prometheus"
+        )
+    nics: tuple[Nic, ...] = ()
+    if "rx" in v or "tx" in v:
+        nics = (Nic(name="(all)", rx_bytes_per_s=v.get("rx"), tx_bytes_per_s=v.get("tx")),)
+    boot = v.get("boot")
+    at = figures.at()
+    return HostSample(
+        seq=seq,
+        collected_at=at if at is not None else now,
+        identity=Identity(
+            name=name,
+            hostname=name,
+            uptime_s=None if boot is None else max(0.0, now - boot),
+            probe_version=PROBE_VERSION,
+        ),
+        cpu=cpu,
+        memory=memory,
+        nics=nics,
+        gpu=gpu,
+    )
