@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -28,14 +29,24 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def scrape_config(targets: dict[str, list[str]], interval: str = "1s") -> str:
-    """A prometheus.yml scraping each job's targets over plain HTTP."""
-    lines = ["global:", f"  scrape_interval: {interval}", f"  scrape_timeout: {interval}"]
-    lines.append("scrape_configs:")
-    for job, hosts in targets.items():
-        lines += [f"  - job_name: {json.dumps(job)}", "    static_configs:", "      - targets:"]
-        lines += [f"          - {json.dumps(host)}" for host in hosts]
-    return "\n".join(lines) + "\n"
+Target = str | tuple[str, dict[str, str]]
+"""``HOST:PORT``, or ``(HOST:PORT, target labels)``."""
+
+
+def scrape_config(targets: dict[str, list[Target]], interval: str = "1s") -> str:
+    """A prometheus.yml scraping each job's targets over plain HTTP (JSON is valid YAML)."""
+    jobs = []
+    for job, entries in targets.items():
+        static = []
+        for entry in entries:
+            target, labels = (entry, {}) if isinstance(entry, str) else entry
+            static.append({"targets": [target], "labels": labels})
+        jobs.append({"job_name": job, "static_configs": static})
+    config = {
+        "global": {"scrape_interval": interval, "scrape_timeout": interval},
+        "scrape_configs": jobs,
+    }
+    return json.dumps(config, indent=1) + "\n"
 
 
 class PrometheusServer:
@@ -87,6 +98,11 @@ class PrometheusServer:
 
         poll(enough, timeout, f"{promql!r} never returned {count} series ({self.log_tail()})")
         return found
+
+    def reload(self, config: str) -> None:
+        """Replace the config and have the running server load it (SIGHUP)."""
+        (self.workdir / "prometheus.yml").write_text(config)
+        self.process.send_signal(signal.SIGHUP)
 
     def log_tail(self) -> str:
         try:

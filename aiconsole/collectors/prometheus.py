@@ -86,7 +86,11 @@ class PrometheusSource:
             return
         now = self._clock()
         self._seq += 1
-        figures = gather(gpu, host, up)
+        figures = {
+            name: found
+            for name, found in gather(gpu, host, up).items()
+            if found.has_data or found.targets_down
+        }
         states = {name: self._state(f, now) for name, f in figures.items() if name != self.name}
         for name in self._keys.keys() - figures.keys():
             states[name] = self._vanished(name)
@@ -152,6 +156,11 @@ class PrometheusSource:
         age = None if at is None else now - at
         status: HostStatus = "ok"
         reason = None
+        known = previous.sample if previous is not None else None
+        if known is not None and known.gpu.status == "ok" and sample.gpu.status != "ok":
+            # The GPUs did not leave the machine: their exporter's series did. Say so.
+            sample = msgspec.structs.replace(sample, gpu=known.gpu)
+            status, reason = "stale", "its dcgm-exporter series vanished from Prometheus"
         if age is not None and age > max(STALE_AFTER_S, 3 * self.interval):
             status, reason = "stale", f"newest sample in Prometheus is {age:.0f} s old"
         if down:

@@ -19,6 +19,7 @@ PROBE_VERSION = "prometheus"
 """What :attr:`Identity.probe_version` says for a host read from Prometheus."""
 MIB = 1024 * 1024
 NAME_LIMIT = 253
+RATE_FIELDS = frozenset({"cpu_busy", "rx", "tx"})
 _PORT = re.compile(r"^\[?(.*?)\]?:\d+$")
 
 
@@ -54,7 +55,8 @@ class HostFigures:
 
     @property
     def has_data(self) -> bool:
-        return bool(self.values)
+        """Some instant series (rates outlive their series by the rate window: not enough)."""
+        return any(key not in RATE_FIELDS for key in self.values)
 
     def at(self) -> float | None:
         times = [self.values[k] for k in ("at", "a_at") if k in self.values]
