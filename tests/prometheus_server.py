@@ -11,6 +11,7 @@ import json
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import time
 import urllib.parse
@@ -50,10 +51,21 @@ def scrape_config(targets: dict[str, list[Target]], interval: str = "1s") -> str
 
 
 class PrometheusServer:
-    def __init__(self, workdir: Path, config: str, *, retention: str | None = None) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        config: str,
+        *,
+        retention: str | None = None,
+        web_config: str | None = None,
+        ca_file: Path | None = None,
+    ) -> None:
+        """``web_config``: Prometheus's web config (TLS); ``ca_file``: what to trust then."""
         self.workdir = workdir
         self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        scheme = "https" if web_config else "http"
+        self.url = f"{scheme}://127.0.0.1:{self.port}"
+        self._context = ssl.create_default_context(cafile=str(ca_file)) if ca_file else None
         (workdir / "data").mkdir(parents=True, exist_ok=True)
         (workdir / "prometheus.yml").write_text(config)
         args = [
@@ -65,13 +77,18 @@ class PrometheusServer:
         ]
         if retention:
             args.append(f"--storage.tsdb.retention.time={retention}")
+        if web_config:
+            (workdir / "web.yml").write_text(web_config)
+            args.append(f"--web.config.file={workdir / 'web.yml'}")
         self._log = (workdir / "prometheus.log").open("wb")
         self.process = subprocess.Popen(args, stdout=self._log, stderr=subprocess.STDOUT)
 
     def wait_ready(self, timeout: float = 60) -> None:
         def ready() -> bool:
             try:
-                with urllib.request.urlopen(f"{self.url}/-/ready", timeout=2) as answer:
+                with urllib.request.urlopen(
+                    f"{self.url}/-/ready", timeout=2, context=self._context
+                ) as answer:
                     return bool(answer.status == 200)
             except OSError:
                 return False
@@ -80,7 +97,9 @@ class PrometheusServer:
 
     def query(self, promql: str) -> list[dict[str, Any]]:
         params = urllib.parse.urlencode({"query": promql})
-        with urllib.request.urlopen(f"{self.url}/api/v1/query?{params}", timeout=30) as answer:
+        with urllib.request.urlopen(
+            f"{self.url}/api/v1/query?{params}", timeout=30, context=self._context
+        ) as answer:
             document = json.load(answer)
         assert document["status"] == "success", document
         result: list[dict[str, Any]] = document["data"]["result"]

@@ -150,3 +150,30 @@ def test_a_dead_prometheus_is_one_row_with_a_reason_not_a_traceback() -> None:
     code, stdout, stderr = run_aiconsole("--prometheus", "ftp://x", "snapshot", env={})
     assert code == 1
     assert stderr == "aiconsole: error: --prometheus: 'ftp://x' is not an http:// or https:// URL\n"
+
+
+async def test_tui_lists_the_fleet_and_opening_a_host_fetches_its_gpus(estate: Estate) -> None:
+    from aiconsole.app import ConsoleApp
+    from aiconsole.fleet import prometheus_fleet
+    from aiconsole.screens.host import HostScreen
+    from tests.test_screens import fleet_rows, on_screen, wait_for
+
+    fleet = prometheus_fleet(PrometheusSettings(url=estate.prometheus.url), interval=0.5)
+    app = ConsoleApp(fleet, refresh_interval=0.5)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await wait_for(pilot, lambda: any(r[0] == "gpu02" for r in fleet_rows(app)))
+        row = next(r for r in fleet_rows(app) if r[0] == "gpu02")
+        assert row[1] == "ok" and row[5] == "4"  # GPU count from the server-side totals
+        state = fleet.store.get("gpu02")
+        assert state is not None and state.sample is not None
+        assert state.sample.gpu.gpus == ()  # not drilled into before it is opened
+        app.open_host("gpu02")
+        await wait_for(pilot, on_screen(app, HostScreen))
+
+        def drilled() -> bool:
+            state = fleet.store.get("gpu02")
+            return (
+                state is not None and state.sample is not None and len(state.sample.gpu.gpus) == 4
+            )
+
+        await wait_for(pilot, drilled, limit=30)
