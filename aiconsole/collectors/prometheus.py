@@ -1,6 +1,6 @@
 """Reads a whole fleet from an existing Prometheus: dcgm-exporter, node_exporter and ``up``.
 
-One refresh is three aggregated queries however large the fleet (see
+One refresh is four aggregated queries however large the fleet (see
 :mod:`aiconsole.prometheus.queries`), written to the store in one replacement. Hosts that
 are open on screen (:meth:`PrometheusSource.focus`) also get their raw series each refresh,
 so the host screen shows each GPU, filesystem and NIC.
@@ -25,7 +25,7 @@ from aiconsole.probe import xid_name
 from aiconsole.prometheus import queries
 from aiconsole.prometheus.client import PrometheusClient, PrometheusUnavailable, Series
 from aiconsole.prometheus.detail import filesystems_of, gpus_of, nics_of
-from aiconsole.prometheus.fleet import HostFigures, HostKey, gather, sample_of
+from aiconsole.prometheus.fleet import HostFigures, HostKey, HostKeys, gather, sample_of
 from aiconsole.prometheus.settings import PrometheusSettings
 from aiconsole.store import FleetStore
 
@@ -60,6 +60,7 @@ class PrometheusSource:
         self._clock = clock
         self._seq = 0
         self._keys: dict[str, HostKey] = {}
+        self._host_keys = HostKeys()
         self._focus: OrderedDict[str, None] = OrderedDict()
         self._placeholder = False
 
@@ -76,10 +77,10 @@ class PrometheusSource:
 
     async def poll_once(self, detail_all: bool = False) -> None:
         try:
-            gpu, host, up = await asyncio.gather(
-                self.client.query(queries.GPU_FLEET),
-                self.client.query(queries.HOST_FLEET),
-                self.client.query(queries.UP),
+            gpu_a, gpu_b, host, down = await asyncio.gather(
+                *(self.client.query_fleet(query) for query in queries.GPU_FLEET),
+                self.client.query_fleet(queries.HOST_FLEET),
+                self.client.query_fleet(queries.UP),
             )
         except PrometheusUnavailable as error:
             self._unreachable(str(error))
@@ -88,7 +89,7 @@ class PrometheusSource:
         self._seq += 1
         figures = {
             name: found
-            for name, found in gather(gpu, host, up).items()
+            for name, found in gather(self._host_keys, [*gpu_a, *gpu_b], host, down).items()
             if found.has_data or found.targets_down
         }
         states = {name: self._state(f, now) for name, f in figures.items() if name != self.name}

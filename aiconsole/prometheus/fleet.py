@@ -11,8 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from aiconsole.model import Cpu, GpuSection, GpuTotals, HostSample, Identity, Memory, Nic
-from aiconsole.prometheus.client import Series
-from aiconsole.prometheus.queries import FIELD
+from aiconsole.prometheus.client import FleetLabels
 from aiconsole.text import clean
 
 PROBE_VERSION = "prometheus"
@@ -33,12 +32,12 @@ class HostKey:
     """The label's value as Prometheus has it (for drill-down matchers)."""
 
 
-def host_key(labels: dict[str, str]) -> HostKey | None:
-    for label in ("hostname", "Hostname"):
-        value = labels.get(label)
-        if value:
-            return HostKey(clean(value, NAME_LIMIT), label, value)
-    instance = labels.get("instance")
+def host_key(hostname: str, hostname_dcgm: str, instance: str) -> HostKey | None:
+    """The host a series belongs to: ``hostname``, else ``Hostname``, else ``instance``."""
+    if hostname:
+        return HostKey(clean(hostname, NAME_LIMIT), "hostname", hostname)
+    if hostname_dcgm:
+        return HostKey(clean(hostname_dcgm, NAME_LIMIT), "Hostname", hostname_dcgm)
     if not instance:
         return None
     match = _PORT.match(instance)
@@ -46,12 +45,30 @@ def host_key(labels: dict[str, str]) -> HostKey | None:
     return HostKey(clean(raw, NAME_LIMIT), "instance", raw)
 
 
+class HostKeys:
+    """Remembers the key of each label combination: a refresh sees the same ones again."""
+
+    LIMIT = 200_000
+
+    def __init__(self) -> None:
+        self._known: dict[tuple[str, str, str], HostKey | None] = {}
+
+    def of(self, labels: FleetLabels) -> HostKey | None:
+        triple = (labels.hostname, labels.Hostname, labels.instance)
+        try:
+            return self._known[triple]
+        except KeyError:
+            if len(self._known) > self.LIMIT:
+                self._known.clear()
+            key = self._known[triple] = host_key(*triple)
+            return key
+
+
 @dataclass
 class HostFigures:
     key: HostKey
     values: dict[str, float] = field(default_factory=dict)
     targets_down: list[str] = field(default_factory=list)
-    targets_up: int = 0
 
     @property
     def has_data(self) -> bool:
@@ -59,48 +76,37 @@ class HostFigures:
         return any(key not in RATE_FIELDS for key in self.values)
 
     def at(self) -> float | None:
-        times = [self.values[k] for k in ("at", "a_at") if k in self.values]
-        times += [self.values[k] for k in ("gpu_at",) if k in self.values]
+        times = [self.values[k] for k in ("at", "a_at", "gpu_at") if k in self.values]
         return max(times) if times else None
 
 
-def gather(
-    gpu: Iterable[Series], host: Iterable[Series], up: Iterable[Series]
-) -> dict[str, HostFigures]:
-    """Group the three fleet answers by host (first key seen for a name wins)."""
-    hosts: dict[str, HostFigures] = {}
+FleetAnswer = Iterable[tuple[FleetLabels, float]]
 
-    def figures(labels: dict[str, str]) -> HostFigures | None:
-        key = host_key(labels)
+
+def gather(
+    keys: HostKeys, gpu: FleetAnswer, host: FleetAnswer, down: FleetAnswer
+) -> dict[str, HostFigures]:
+    """Group the fleet answers by host (GPU fields get a ``gpu_`` prefix); ``down`` is the
+    ``up == 0`` answer: the scrape targets that fail."""
+    hosts: dict[str, HostFigures] = {}
+    for prefix, answer in (("gpu_", gpu), ("", host)):
+        for labels, value in answer:
+            key = keys.of(labels)
+            if key is None or not labels.aiconsole_field:
+                continue
+            found = hosts.get(key.name)
+            if found is None:
+                found = hosts[key.name] = HostFigures(key)
+            found.values[prefix + labels.aiconsole_field] = value
+    for labels, _ in down:
+        key = keys.of(labels)
         if key is None:
-            return None
+            continue
         found = hosts.get(key.name)
         if found is None:
             found = hosts[key.name] = HostFigures(key)
-        return found
-
-    for series in gpu:
-        name = series.labels.get(FIELD)
-        target = figures(series.labels)
-        if target is not None and name:
-            target.values["gpu_" + name] = series.value
-    for series in host:
-        name = series.labels.get(FIELD)
-        target = figures(series.labels)
-        if target is not None and name:
-            target.values[name] = series.value
-    for series in up:
-        key = host_key(series.labels)
-        if key is None:
-            continue
-        target = hosts.get(key.name)
-        if series.value == 0:
-            if target is None:
-                target = hosts[key.name] = HostFigures(key)
-            job = clean(series.labels.get("job", "?"), 80)
-            target.targets_down.append(f"{job} ({clean(series.labels.get('instance', '?'), 120)})")
-        elif target is not None:
-            target.targets_up += 1
+        job = clean(labels.job or "?", 80)
+        found.targets_down.append(f"{job} ({clean(labels.instance or '?', 120)})")
     return hosts
 
 
