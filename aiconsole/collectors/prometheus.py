@@ -61,6 +61,7 @@ class PrometheusSource:
         self._seq = 0
         self._keys: dict[str, HostKey] = {}
         self._host_keys = HostKeys()
+        self._seen: dict[str, tuple[dict[str, float], list[str]]] = {}
         self._focus: OrderedDict[str, None] = OrderedDict()
         self._placeholder = False
 
@@ -89,10 +90,30 @@ class PrometheusSource:
         self._seq += 1
         figures = {
             name: found
-            for name, found in gather(self._host_keys, [*gpu_a, *gpu_b], host, down).items()
+            for name, found in gather(self._host_keys, (gpu_a, gpu_b, host), down).items()
             if found.has_data or found.targets_down
         }
-        states = {name: self._state(f, now) for name, f in figures.items() if name != self.name}
+        states = {}
+        stale_after = max(STALE_AFTER_S, 3 * self.interval)
+        for name, found in figures.items():
+            if name == self.name:
+                continue
+            previous = self.store.get(name)
+            seen = (found.values, found.targets_down)
+            at = found.at()
+            if (
+                # Nothing new since the last refresh (Prometheus scrapes less often than we
+                # ask): the host's state stands, and building it again would cost the same.
+                previous is not None
+                and previous.status == "ok"
+                and self._seen.get(name) == seen
+                and name not in self._focus
+                and (at is None or now - at <= stale_after)
+            ):
+                states[name] = previous
+            else:
+                states[name] = self._state(found, now)
+            self._seen[name] = seen
         for name in self._keys.keys() - figures.keys():
             states[name] = self._vanished(name)
         self._keys.update({name: f.key for name, f in figures.items()})

@@ -68,6 +68,9 @@ class FleetLabels(msgspec.Struct):
     aiconsole_field: str = ""
 
 
+FleetSeries = _Series[FleetLabels]
+"""One series of a fleet answer: ``.metric`` (:class:`FleetLabels`), ``.value.value`` (text)."""
+
 _decoder = msgspec.json.Decoder(_Answer[dict[str, str]])
 _fleet_decoder = msgspec.json.Decoder(_Answer[FleetLabels])
 
@@ -120,22 +123,12 @@ class PrometheusClient:
             result.append(Series(series.metric, series.value.at, value))
         return result
 
-    async def query_fleet(
-        self, promql: str, timeout: float | None = None
-    ) -> list[tuple[FleetLabels, float]]:
-        """An aggregated fleet query: (host labels, value) per series, decoded lean."""
+    async def query_fleet(self, promql: str, timeout: float | None = None) -> list[FleetSeries]:
+        """An aggregated fleet query, decoded lean (values stay text until used)."""
         return await asyncio.to_thread(self.query_fleet_sync, promql, timeout)
 
-    def query_fleet_sync(
-        self, promql: str, timeout: float | None = None
-    ) -> list[tuple[FleetLabels, float]]:
-        result = []
-        for series in self._ask(promql, timeout, _fleet_decoder):
-            try:
-                result.append((series.metric, float(series.value.value)))
-            except ValueError:
-                continue
-        return result
+    def query_fleet_sync(self, promql: str, timeout: float | None = None) -> list[FleetSeries]:
+        return self._ask(promql, timeout, _fleet_decoder)
 
     def _ask(
         self, promql: str, timeout: float | None, decoder: msgspec.json.Decoder[_Answer[L]]

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from aiconsole.model import Cpu, GpuSection, GpuTotals, HostSample, Identity, Memory, Nic
-from aiconsole.prometheus.client import FleetLabels
+from aiconsole.prometheus.client import FleetLabels, FleetSeries
 from aiconsole.text import clean
 
 PROBE_VERSION = "prometheus"
@@ -46,21 +46,27 @@ def host_key(hostname: str, hostname_dcgm: str, instance: str) -> HostKey | None
 
 
 class HostKeys:
-    """Remembers the key of each label combination: a refresh sees the same ones again."""
+    """Remembers the key of each label value seen: every refresh sees the same ones again,
+    and at 10,000 hosts cleaning them anew each time would be a measurable cost."""
 
     LIMIT = 200_000
 
     def __init__(self) -> None:
-        self._known: dict[tuple[str, str, str], HostKey | None] = {}
+        self._known: dict[tuple[str, str], HostKey | None] = {}
 
     def of(self, labels: FleetLabels) -> HostKey | None:
-        triple = (labels.hostname, labels.Hostname, labels.instance)
+        if labels.hostname:
+            pair = ("hostname", labels.hostname)
+        elif labels.Hostname:
+            pair = ("Hostname", labels.Hostname)
+        else:
+            pair = ("instance", labels.instance)
         try:
-            return self._known[triple]
+            return self._known[pair]
         except KeyError:
             if len(self._known) > self.LIMIT:
                 self._known.clear()
-            key = self._known[triple] = host_key(*triple)
+            key = self._known[pair] = host_key(labels.hostname, labels.Hostname, labels.instance)
             return key
 
 
@@ -80,26 +86,32 @@ class HostFigures:
         return max(times) if times else None
 
 
-FleetAnswer = Iterable[tuple[FleetLabels, float]]
-
-
 def gather(
-    keys: HostKeys, gpu: FleetAnswer, host: FleetAnswer, down: FleetAnswer
+    keys: HostKeys,
+    answers: Iterable[Iterable[FleetSeries]],
+    down: Iterable[FleetSeries],
 ) -> dict[str, HostFigures]:
-    """Group the fleet answers by host (GPU fields get a ``gpu_`` prefix); ``down`` is the
-    ``up == 0`` answer: the scrape targets that fail."""
+    """Group the fleet answers by host; ``down`` is the ``up == 0`` answer: the scrape
+    targets that fail. Runs once per series per refresh: kept to plain loops."""
     hosts: dict[str, HostFigures] = {}
-    for prefix, answer in (("gpu_", gpu), ("", host)):
-        for labels, value in answer:
-            key = keys.of(labels)
+    key_of = keys.of
+    for answer in answers:
+        for series in answer:
+            labels = series.metric
+            key = key_of(labels)
             if key is None or not labels.aiconsole_field:
                 continue
+            try:
+                value = float(series.value.value)
+            except ValueError:
+                continue  # NaN and Inf parse; anything else is not a sample
             found = hosts.get(key.name)
             if found is None:
                 found = hosts[key.name] = HostFigures(key)
-            found.values[prefix + labels.aiconsole_field] = value
-    for labels, _ in down:
-        key = keys.of(labels)
+            found.values[labels.aiconsole_field] = value
+    for series in down:
+        labels = series.metric
+        key = key_of(labels)
         if key is None:
             continue
         found = hosts.get(key.name)

@@ -37,18 +37,18 @@ def _by_host(aggregation: str, expression: str) -> str:
 GPU_FLEET = (
     _fields(
         {
-            "count": _by_host("count", "DCGM_FI_DEV_GPU_UTIL"),
-            "util": _by_host("avg", "DCGM_FI_DEV_GPU_UTIL"),
-            "temp": _by_host("max", "DCGM_FI_DEV_GPU_TEMP"),
+            "gpu_count": _by_host("count", "DCGM_FI_DEV_GPU_UTIL"),
+            "gpu_util": _by_host("avg", "DCGM_FI_DEV_GPU_UTIL"),
+            "gpu_temp": _by_host("max", "DCGM_FI_DEV_GPU_TEMP"),
             # One GPU per host is enough to date the host's data; all of them cost 8x.
-            "at": _by_host("max", 'timestamp(DCGM_FI_DEV_GPU_UTIL{gpu="0"})'),
+            "gpu_at": _by_host("max", 'timestamp(DCGM_FI_DEV_GPU_UTIL{gpu="0"})'),
         }
     ),
     _fields(
         {
-            "fb_used": _by_host("sum", "DCGM_FI_DEV_FB_USED"),
-            "fb_free": _by_host("sum", "DCGM_FI_DEV_FB_FREE"),
-            "power": _by_host("sum", "DCGM_FI_DEV_POWER_USAGE"),
+            "gpu_fb_used": _by_host("sum", "DCGM_FI_DEV_FB_USED"),
+            "gpu_fb_free": _by_host("sum", "DCGM_FI_DEV_FB_FREE"),
+            "gpu_power": _by_host("sum", "DCGM_FI_DEV_POWER_USAGE"),
         }
     ),
 )
@@ -62,9 +62,6 @@ HOST_FLEET = _fields(
         "mem_total": _by_host("max", "node_memory_MemTotal_bytes"),
         "mem_available": _by_host("max", "node_memory_MemAvailable_bytes"),
         "load1": _by_host("max", "node_load1"),
-        "load5": _by_host("max", "node_load5"),
-        "load15": _by_host("max", "node_load15"),
-        "boot": _by_host("max", "node_boot_time_seconds"),
         "rx": _by_host(
             "sum",
             f'rate(node_network_receive_bytes_total{{device!~"{VIRTUAL_NICS}"}}[{RATE_WINDOW}])',
