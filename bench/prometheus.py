@@ -45,8 +45,12 @@ RAW_QUERY = (
 
 
 def write_openmetrics(path: Path, hosts: int, now: int) -> int:
-    """Two samples 30 s apart per series (rate() needs two); returns the series count."""
-    times = (now - 30, now)
+    """The fleet's series with samples until two minutes from now, so the bench (which
+    starts querying after the backfill and Prometheus's start) finds fresh data: gauges
+    every 60 s, CPU counters every 30 s (rate() over 1 m needs two). Returns the series count.
+    """
+    gauge_times = (now, now + 60, now + 120)
+    counter_times = tuple(now - 30 + 30 * k for k in range(6))
     series = 0
     dcgm = {
         "DCGM_FI_DEV_GPU_UTIL": lambda h, g: (h * 7 + g * 13) % 101,
@@ -55,8 +59,13 @@ def write_openmetrics(path: Path, hosts: int, now: int) -> int:
         "DCGM_FI_DEV_GPU_TEMP": lambda h, g: 40 + (h + g) % 40,
         "DCGM_FI_DEV_POWER_USAGE": lambda h, g: 100 + (h * 3 + g) % 600,
     }
+
     with path.open("w") as out:
         write = out.write
+
+        def gauge(name_and_labels: str, value: object) -> None:
+            write("".join(f"{name_and_labels} {value} {t}\n" for t in gauge_times))
+
         for name, value in dcgm.items():
             write(f"# TYPE {name} gauge\n")
             for h in range(hosts):
@@ -67,8 +76,7 @@ def write_openmetrics(path: Path, hosts: int, now: int) -> int:
                         f',modelName="NVIDIA H100 80GB HBM3",Hostname="gpu{h:05d}"'
                         f',instance="10.{h // 256}.{h % 256}.1:9400",job="dcgm"}}'
                     )
-                    v = value(h, g)
-                    write(f"{name}{labels} {v} {times[0]}\n{name}{labels} {v} {times[1]}\n")
+                    gauge(f"{name}{labels}", value(h, g))
                     series += 1
         node_labels = [
             f'hostname="gpu{h:05d}",instance="10.{h // 256}.{h % 256}.1:9100",job="node"'
@@ -77,9 +85,9 @@ def write_openmetrics(path: Path, hosts: int, now: int) -> int:
         write("# TYPE node_cpu_seconds counter\n")
         for labels in node_labels:
             for cpu in range(CPUS):
-                full = f'{{cpu="{cpu}",mode="idle",{labels}}}'
-                write(f"node_cpu_seconds_total{full} 1000 {times[0]}\n")
-                write(f"node_cpu_seconds_total{full} 1015 {times[1]}\n")
+                full = f'node_cpu_seconds_total{{cpu="{cpu}",mode="idle",{labels}}}'
+                # 15 s idle per 30 s: half busy.
+                write("".join(f"{full} {1000 + 15 * k} {t}\n" for k, t in enumerate(counter_times)))
                 series += 1
         gauges = {
             "node_memory_MemTotal_bytes": 2**40,
@@ -89,16 +97,15 @@ def write_openmetrics(path: Path, hosts: int, now: int) -> int:
             "node_load15": 2.5,
             "node_boot_time_seconds": now - 86400,
         }
-        for name, v in gauges.items():
+        for name, value in gauges.items():
             write(f"# TYPE {name} gauge\n")
             for labels in node_labels:
-                write(f"{name}{{{labels}}} {v} {times[0]}\n{name}{{{labels}}} {v} {times[1]}\n")
+                gauge(f"{name}{{{labels}}}", value)
                 series += 1
         write("# TYPE up gauge\n")  # every real Prometheus has it: one per scrape target
         for h in range(hosts):
             for job, port in (("dcgm", 9400), ("node", 9100)):
-                labels = f'{{instance="10.{h // 256}.{h % 256}.1:{port}",job="{job}"}}'
-                write(f"up{labels} 1 {times[0]}\nup{labels} 1 {times[1]}\n")
+                gauge(f'up{{instance="10.{h // 256}.{h % 256}.1:{port}",job="{job}"}}', 1)
                 series += 1
         write("# EOF\n")
     return series
@@ -147,22 +154,36 @@ async def bench_source(server: PrometheusServer, hosts: int, runs: int) -> list[
     store = FleetStore()
     source = PrometheusSource(PrometheusSettings(url=server.url, timeout=60), store)
     await source.poll_once()  # warm: Prometheus's caches, our imports
-    walls, cpus, server_cpus = [], [], []
+    figures: dict[str, tuple[list[float], list[float], list[float]]] = {
+        "every host changed": ([], [], []),
+        "nothing new since the last scrape": ([], [], []),
+    }
     for _ in range(runs):
-        server_before = process_cpu_s(server.process.pid)
-        cpu, wall = time.process_time(), time.perf_counter()
-        await source.poll_once()
-        snapshot = store.snapshot()
-        walls.append(time.perf_counter() - wall)
-        cpus.append(time.process_time() - cpu)
-        server_cpus.append(process_cpu_s(server.process.pid) - server_before)
+        for case, (walls, cpus, server_cpus) in figures.items():
+            if case == "every host changed":
+                source._seen.clear()  # as right after a scrape of every target: all rebuilt
+            server_before = process_cpu_s(server.process.pid)
+            cpu, wall = time.process_time(), time.perf_counter()
+            await source.poll_once()
+            snapshot = store.snapshot()
+            walls.append(time.perf_counter() - wall)
+            cpus.append(time.process_time() - cpu)
+            server_cpus.append(process_cpu_s(server.process.pid) - server_before)
     statuses: dict[str, int] = {}
     for host in snapshot.hosts:
         statuses[host.status] = statuses.get(host.status, 0) + 1
-    rows.append(("fleet snapshot", f"{len(snapshot.hosts)} hosts {statuses}"))
-    rows.append(("refresh, tick to complete snapshot (wall)", ms(walls)))
-    rows.append(("refresh, console CPU", ms(cpus)))
-    rows.append(("refresh, Prometheus CPU", ms(server_cpus)))
+    ages = [host.age_s for host in snapshot.hosts if host.age_s is not None]
+    rows.append(
+        (
+            "fleet snapshot",
+            f"{len(snapshot.hosts)} hosts {statuses}, data age median "
+            f"{statistics.median(ages):.0f} s",
+        )
+    )
+    for case, (walls, cpus, server_cpus) in figures.items():
+        rows.append((f"refresh ({case}): tick to complete snapshot", ms(walls)))
+        rows.append((f"refresh ({case}): console CPU", ms(cpus)))
+        rows.append((f"refresh ({case}): Prometheus CPU", ms(server_cpus)))
     rows.append(("console RSS after refreshes", f"{rss_mib():.0f} MiB"))
     source.focus("gpu00042")
     cpu, wall = time.process_time(), time.perf_counter()
@@ -175,9 +196,10 @@ async def bench_source(server: PrometheusServer, hosts: int, runs: int) -> list[
         )
     )
     for name, promql in (
-        ("GPU", queries.GPU_FLEET),
+        ("GPU (1 of 2)", queries.GPU_FLEET[0]),
+        ("GPU (2 of 2)", queries.GPU_FLEET[1]),
         ("host", queries.HOST_FLEET),
-        ("up", queries.UP),
+        ("up == 0", queries.UP),
     ):
         seconds, size = curl(server.url, promql)
         rows.append(

@@ -186,3 +186,31 @@ def test_config_errors_name_the_line_and_key(tmp_path: Path, text: str, message:
         load(write(tmp_path, text))
     assert message in str(caught.value)
     assert str(caught.value).startswith(f"{tmp_path / 'config.toml'}:")
+
+
+@pytest.mark.parametrize(
+    ("labels", "expected"),
+    [
+        ({"hostname": "gpu01", "Hostname": "pod-7", "instance": "10.0.0.1:9400"}, "gpu01"),
+        ({"Hostname": "gpu02", "instance": "10.0.0.2:9400"}, "gpu02"),
+        ({"instance": "gpu03.example:9100"}, "gpu03.example"),
+        ({"instance": "[fd00::3]:9100"}, "fd00::3"),
+        ({"hostname": "bad\x1b[2Jname"}, "bad␛[2Jname"),
+    ],
+)
+def test_hosts_are_keyed_by_either_spelling_then_instance(
+    labels: dict[str, str], expected: str
+) -> None:
+    from aiconsole.prometheus.client import FleetLabels
+    from aiconsole.prometheus.fleet import HostKeys
+
+    key = HostKeys().of(FleetLabels(**labels))
+    assert key is not None and key.name == expected
+
+
+def test_drill_down_matchers_escape_label_values() -> None:
+    from aiconsole.prometheus.queries import drill_down
+
+    query = drill_down("hostname", 'a"b\\c')
+    assert 'hostname="a\\"b\\\\c"' in query and 'Hostname="a\\"b\\\\c"' in query
+    assert 'instance=~"gpu\\\\.1(:[0-9]+)?"' in drill_down("instance", "gpu.1")
