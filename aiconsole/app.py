@@ -94,6 +94,8 @@ class ConsoleApp(App[None]):
     def open_host(self, name: str) -> None:
         for feed in self.fleet.feeds:
             feed.focus(name)  # whole-fleet sources fetch an opened host's detail
+        if self.fleet.live_detail is not None:
+            self.fleet.live_detail.open(name)  # and stream it over SSH where it can
         self.push_screen(HostScreen(name))
 
     def action_jobs(self) -> None:

@@ -30,7 +30,7 @@ from aiconsole.cli_actions import (
 )
 from aiconsole.collectors.slurm import SlurmCollector
 from aiconsole.config import ConfigError, Inventory, config_path, load
-from aiconsole.fleet import Fleet, local_fleet, prometheus_fleet, ssh_fleet
+from aiconsole.fleet import Fleet, live_ssh_detail, local_fleet, prometheus_fleet, ssh_fleet
 from aiconsole.model import FleetSnapshot, json_schema
 from aiconsole.nodeset import NodeSetError
 from aiconsole.prometheus.settings import PrometheusSettings, check_url
@@ -174,8 +174,10 @@ def build_fleet(args: argparse.Namespace, inventory: Inventory) -> Fleet:
         settings = dataclasses.replace(settings, host_key_policy="accept-new")
     hosts = inventory.select(args.hosts) if args.hosts else list(inventory.hosts)
     prometheus = prometheus_settings(args, inventory)
-    if prometheus is not None and not args.hosts:
+    if prometheus is not None and args.command != "hosts":
         fleet = prometheus_fleet(prometheus, interval=max(settings.interval, 2.0))
+        if hosts:  # reachable over SSH too: opening one of them streams it live
+            fleet.live_detail = live_ssh_detail(fleet, hosts, settings)
     elif not hosts:
         if args.command == "hosts":
             raise UsageError("no hosts: give --hosts NODESET or an inventory with hosts")

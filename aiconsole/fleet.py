@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from aiconsole.collectors.base import Collector
+from aiconsole.collectors.live_detail import LiveDetail
 from aiconsole.collectors.local import LocalCollector
 from aiconsole.collectors.slurm import SlurmCollector
 from aiconsole.config import Settings
@@ -25,6 +26,7 @@ class FleetFeed(Protocol):
     async def run(self) -> None: ...
     async def collect_for_snapshot(self, window: float) -> None: ...
     def focus(self, host: str) -> None: ...
+    def hand_over(self, names: set[str]) -> None: ...
     def close(self) -> None: ...
 
 
@@ -37,6 +39,8 @@ class Fleet:
     clusters: list[SlurmCollector] = field(default_factory=list)
     feeds: list[FleetFeed] = field(default_factory=list)
     """Whole-fleet sources (Prometheus); their hosts live in the same store."""
+    live_detail: LiveDetail | None = None
+    """For a whole-fleet source: the hosts that can also be streamed over SSH when opened."""
 
     async def snapshot_once(self, window: float) -> FleetSnapshot:
         """Sample every source at once; with ``window`` > 0, twice that far apart (rates)."""
@@ -48,6 +52,8 @@ class Fleet:
         return self.store.snapshot()
 
     def close(self) -> None:
+        if self.live_detail is not None:
+            self.live_detail.close()
         for cluster in self.clusters:
             cluster.close()
         for feed in self.feeds:
@@ -70,6 +76,34 @@ def prometheus_fleet(settings: PrometheusSettings, interval: float) -> Fleet:
 
     store = FleetStore()
     return Fleet(store, feeds=[PrometheusSource(settings, store, interval=interval)])
+
+
+def live_ssh_detail(fleet: Fleet, hosts: Sequence[str], settings: Settings) -> LiveDetail:
+    """Let ``fleet``'s hosts among ``hosts`` be streamed over SSH while open."""
+    from aiconsole.collectors.ssh import SshCollector, SshOptions
+    from aiconsole.collectors.ssh_options import KnownHostsCache
+
+    handshakes = asyncio.Semaphore(settings.max_handshakes)
+    known_hosts = KnownHostsCache()
+    options = SshOptions(
+        python=settings.python,
+        connect_timeout=settings.connect_timeout,
+        ssh_config=settings.ssh_config,
+        reconnect_max_s=settings.reconnect_max,
+        accept_new_host_keys=settings.host_key_policy == "accept-new",
+    )
+
+    def make(name: str) -> Collector:
+        return SshCollector(
+            name,
+            fleet.store,
+            options=options,
+            handshakes=handshakes,
+            known_hosts=known_hosts,
+            interval=settings.interval,
+        )
+
+    return LiveDetail(hosts, make, fleet.feeds)
 
 
 def ssh_fleet(hosts: Sequence[str], settings: Settings) -> Fleet:

@@ -62,8 +62,15 @@ class PrometheusSource:
         self._keys: dict[str, HostKey] = {}
         self._host_keys = HostKeys()
         self._seen: dict[str, tuple[dict[str, float], list[str]]] = {}
+        self._handed_over: frozenset[str] = frozenset()
         self._focus: OrderedDict[str, None] = OrderedDict()
         self._placeholder = False
+
+    def hand_over(self, names: set[str]) -> None:
+        """Leave these hosts to another collector (a live SSH stream) until told otherwise."""
+        for name in self._handed_over | names:
+            self._seen.pop(name, None)  # its state is not ours to keep as it is
+        self._handed_over = frozenset(names)
 
     def focus(self, host: str) -> None:
         """Drill into ``host`` on every refresh from now on (the few most recent hosts)."""
@@ -96,7 +103,7 @@ class PrometheusSource:
         states = {}
         stale_after = max(STALE_AFTER_S, 3 * self.interval)
         for name, found in figures.items():
-            if name == self.name:
+            if name == self.name or name in self._handed_over:
                 continue
             previous = self.store.get(name)
             seen = (found.values, found.targets_down)
@@ -114,7 +121,7 @@ class PrometheusSource:
             else:
                 states[name] = self._state(found, now)
             self._seen[name] = seen
-        for name in self._keys.keys() - figures.keys():
+        for name in self._keys.keys() - figures.keys() - self._handed_over:
             states[name] = self._vanished(name)
         self._keys.update({name: f.key for name, f in figures.items()})
         wanted = [n for n in states if n in self._focus]
@@ -127,7 +134,9 @@ class PrometheusSource:
         self.store.put_many(states.values())
 
     async def _drill_down(self, states: dict[str, HostState], names: Iterable[str]) -> None:
-        names = [n for n in names if n in self._keys and states[n].sample is not None]
+        names = [
+            n for n in names if n in self._keys and n in states and states[n].sample is not None
+        ]
         answers = await asyncio.gather(
             *(
                 self.client.query(queries.drill_down(self._keys[n].label, self._keys[n].raw))
