@@ -1,6 +1,6 @@
 """Reads a whole fleet from an existing Prometheus: dcgm-exporter, node_exporter and ``up``.
 
-One refresh is four aggregated queries however large the fleet (see
+One refresh is four aggregated queries (five once a minute) however large the fleet (see
 :mod:`aiconsole.prometheus.queries`), written to the store in one replacement. Hosts that
 are open on screen (:meth:`PrometheusSource.focus`) also get their raw series each refresh,
 so the host screen shows each GPU, filesystem and NIC.
@@ -23,7 +23,12 @@ import msgspec
 from aiconsole.model import HostSample, HostState, HostStatus
 from aiconsole.probe import xid_name
 from aiconsole.prometheus import queries
-from aiconsole.prometheus.client import PrometheusClient, PrometheusUnavailable, Series
+from aiconsole.prometheus.client import (
+    FleetSeries,
+    PrometheusClient,
+    PrometheusUnavailable,
+    Series,
+)
 from aiconsole.prometheus.detail import filesystems_of, gpus_of, nics_of
 from aiconsole.prometheus.fleet import HostFigures, HostKey, HostKeys, gather, sample_of
 from aiconsole.prometheus.settings import PrometheusSettings
@@ -34,6 +39,8 @@ STALE_AFTER_S = 90.0
 FOCUS_LIMIT = 4
 """Hosts drilled into on every refresh: the ones opened most recently."""
 DETAIL_ALL_LIMIT = 32
+SLOW_EVERY_S = 60.0
+"""How often the figures that hardly change (GPU count, framebuffer size) are read again."""
 """A one-shot snapshot of a fleet this small drills into every host."""
 
 
@@ -63,6 +70,8 @@ class PrometheusSource:
         self._host_keys = HostKeys()
         self._seen: dict[str, tuple[dict[str, float], list[str]]] = {}
         self._handed_over: frozenset[str] = frozenset()
+        self._slow: list[FleetSeries] = []
+        self._slow_at = -SLOW_EVERY_S
         self._focus: OrderedDict[str, None] = OrderedDict()
         self._placeholder = False
 
@@ -84,21 +93,29 @@ class PrometheusSource:
         await self.poll_once(detail_all=True)
 
     async def poll_once(self, detail_all: bool = False) -> None:
+        wanted = [*queries.GPU_FLEET, queries.HOST_FLEET, queries.UP]
+        slow_due = time.monotonic() - self._slow_at >= SLOW_EVERY_S
+        if slow_due:
+            wanted.append(queries.GPU_SLOW)
         try:
-            gpu_a, gpu_b, host, down = await asyncio.gather(
-                *(self.client.query_fleet(query) for query in queries.GPU_FLEET),
-                self.client.query_fleet(queries.HOST_FLEET),
-                self.client.query_fleet(queries.UP),
-            )
+            answers = await asyncio.gather(*(self.client.query_fleet(q) for q in wanted))
+            if slow_due:
+                self._slow, self._slow_at = answers.pop(), time.monotonic()
+            *fleet, down = answers
+            by_host = gather(self._host_keys, (*fleet, self._slow), down)
+            if not slow_due and any(
+                "gpu_util" in f.values and "gpu_count" not in f.values for f in by_host.values()
+            ):  # a host new since the last slow read: read it again now
+                self._slow = await self.client.query_fleet(queries.GPU_SLOW)
+                self._slow_at = time.monotonic()
+                by_host = gather(self._host_keys, (*fleet, self._slow), down)
         except PrometheusUnavailable as error:
             self._unreachable(str(error))
             return
         now = self._clock()
         self._seq += 1
         figures = {
-            name: found
-            for name, found in gather(self._host_keys, (gpu_a, gpu_b, host), down).items()
-            if found.has_data or found.targets_down
+            name: host for name, host in by_host.items() if host.has_data or host.targets_down
         }
         states = {}
         stale_after = max(STALE_AFTER_S, 3 * self.interval)

@@ -18,7 +18,9 @@ PROBE_VERSION = "prometheus"
 """What :attr:`Identity.probe_version` says for a host read from Prometheus."""
 MIB = 1024 * 1024
 NAME_LIMIT = 253
-RATE_FIELDS = frozenset({"cpu_busy", "rx", "tx"})
+NOT_ON_THEIR_OWN = frozenset({"cpu_busy", "rx", "tx", "gpu_count", "gpu_fb_total"})
+"""Fields that do not show a host is still there: rates outlive their series by the rate
+window, and the once-a-minute figures by up to a minute."""
 _PORT = re.compile(r"^\[?(.*?)\]?:\d+$")
 
 
@@ -78,8 +80,8 @@ class HostFigures:
 
     @property
     def has_data(self) -> bool:
-        """Some instant series (rates outlive their series by the rate window: not enough)."""
-        return any(key not in RATE_FIELDS for key in self.values)
+        """Some series read in this refresh (see :data:`NOT_ON_THEIR_OWN`)."""
+        return any(key not in NOT_ON_THEIR_OWN for key in self.values)
 
     def at(self) -> float | None:
         times = [self.values[k] for k in ("at", "a_at", "gpu_at") if k in self.values]
@@ -151,14 +153,15 @@ def sample_of(figures: HostFigures, seq: int, now: float) -> HostSample:
         unavailable={} if total is not None else {"total_bytes": "no memory series"},
     )
     count = _int(v.get("gpu_count"))
-    if count:
+    # The count is read once a minute: the GPUs are there if this refresh read their figures.
+    if count and any(field in v for field in ("gpu_util", "gpu_fb_used", "gpu_temp")):
         used = v.get("gpu_fb_used")
-        free = v.get("gpu_fb_free")
+        fb_total = v.get("gpu_fb_total")
         totals = GpuTotals(
             count=count,
             util_mean_percent=v.get("gpu_util"),
             memory_used_bytes=None if used is None else round(used * MIB),
-            memory_total_bytes=None if used is None or free is None else round((used + free) * MIB),
+            memory_total_bytes=None if fb_total is None else round(fb_total * MIB),
             temperature_max_c=v.get("gpu_temp"),
             power_draw_w=v.get("gpu_power"),
         )
