@@ -22,7 +22,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -257,11 +256,25 @@ def bench_scrape(hosts: int) -> list[tuple[str, str]]:
     url = f"http://127.0.0.1:{server.server_address[1]}/metrics"
 
     def scrape() -> tuple[float, int]:
-        started = time.perf_counter()
-        request = urllib.request.Request(url, headers={"Accept-Encoding": "gzip"})
-        with urllib.request.urlopen(request, timeout=120) as answer:
-            size = len(answer.read())
-        return time.perf_counter() - started, size
+        """As Prometheus would: another process, gzip accepted (curl's own timing)."""
+        out = subprocess.run(
+            [
+                "curl",
+                "-s",
+                "-H",
+                "Accept-Encoding: gzip",
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{time_total} %{size_download}",
+                url,
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=300,
+        ).stdout.split()
+        return float(out[0]), int(out[1])
 
     try:
         published.publish(snapshots[0])
