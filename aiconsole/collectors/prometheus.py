@@ -92,23 +92,29 @@ class PrometheusSource:
         """One refresh for ``snapshot``: a small fleet is drilled into host by host."""
         await self.poll_once(detail_all=True)
 
-    async def poll_once(self, detail_all: bool = False) -> None:
+    async def _read(self) -> dict[str, HostFigures]:
+        """The fleet queries, concurrently; their answers grouped by host."""
         wanted = [*queries.GPU_FLEET, queries.HOST_FLEET, queries.UP]
         slow_due = time.monotonic() - self._slow_at >= SLOW_EVERY_S
         if slow_due:
             wanted.append(queries.GPU_SLOW)
-        try:
-            answers = await asyncio.gather(*(self.client.query_fleet(q) for q in wanted))
-            if slow_due:
-                self._slow, self._slow_at = answers.pop(), time.monotonic()
-            *fleet, down = answers
+        answers = await asyncio.gather(*(self.client.query_fleet(q) for q in wanted))
+        if slow_due:
+            self._slow, self._slow_at = answers.pop(), time.monotonic()
+        *fleet, down = answers
+        by_host = gather(self._host_keys, (*fleet, self._slow), down)
+        if not slow_due and any(
+            "gpu_util" in f.values and "gpu_count" not in f.values for f in by_host.values()
+        ):  # a host new since the last slow read: read it again now
+            self._slow = await self.client.query_fleet(queries.GPU_SLOW)
+            self._slow_at = time.monotonic()
             by_host = gather(self._host_keys, (*fleet, self._slow), down)
-            if not slow_due and any(
-                "gpu_util" in f.values and "gpu_count" not in f.values for f in by_host.values()
-            ):  # a host new since the last slow read: read it again now
-                self._slow = await self.client.query_fleet(queries.GPU_SLOW)
-                self._slow_at = time.monotonic()
-                by_host = gather(self._host_keys, (*fleet, self._slow), down)
+        return by_host
+
+    async def poll_once(self, detail_all: bool = False) -> None:
+        """One refresh of the whole fleet, written to the store in one replacement."""
+        try:
+            by_host = await self._read()
         except PrometheusUnavailable as error:
             self._unreachable(str(error))
             return
