@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import statistics
 import subprocess
 import sys
@@ -316,7 +317,9 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--scrape-hosts", type=int, default=1024)
     args = parser.parse_args()
-    rows: list[tuple[str, str]] = []
+    rows: list[tuple[str, str]] = [
+        ("machine", f"{os.cpu_count()} CPUs, load average at start {os.getloadavg()[0]:.1f}")
+    ]
     rows += bench_scrape(args.scrape_hosts)
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
@@ -349,6 +352,7 @@ def main() -> None:
             rows += asyncio.run(bench_source(server, args.hosts, args.runs))
         finally:
             server.stop()
+    rows.append(("load average at the end", f"{os.getloadavg()[0]:.1f}"))
     width = max(len(label) for label, _ in rows)
     for label, value in rows:
         print(f"{label:<{width}}  {value}")

@@ -40,7 +40,7 @@ FOCUS_LIMIT = 4
 """Hosts drilled into on every refresh: the ones opened most recently."""
 DETAIL_ALL_LIMIT = 32
 SLOW_EVERY_S = 60.0
-"""How often the figures that hardly change (GPU count, framebuffer size) are read again."""
+"""How often the figures that hardly change (GPU and CPU counts, framebuffer size) are read."""
 """A one-shot snapshot of a fleet this small drills into every host."""
 
 
@@ -97,25 +97,27 @@ class PrometheusSource:
         wanted = [*queries.GPU_FLEET, queries.HOST_FLEET, queries.UP]
         slow_due = time.monotonic() - self._slow_at >= SLOW_EVERY_S
         if slow_due:
-            wanted.append(queries.GPU_SLOW)
+            wanted.append(queries.SLOW)
         answers = await asyncio.gather(*(self.client.query_fleet(q) for q in wanted))
         if slow_due:
             self._slow, self._slow_at = answers.pop(), time.monotonic()
         *fleet, down = answers
         by_host = gather(self._host_keys, (*fleet, self._slow), down)
-        if not slow_due and any(
-            "gpu_util" in f.values and "gpu_count" not in f.values for f in by_host.values()
-        ):  # a host new since the last slow read: read it again now
-            self._slow = await self.client.query_fleet(queries.GPU_SLOW)
+        if not slow_due and any(f.lacks_slow_fields() for f in by_host.values()):
+            self._slow = await self.client.query_fleet(queries.SLOW)
             self._slow_at = time.monotonic()
             by_host = gather(self._host_keys, (*fleet, self._slow), down)
         return by_host
 
     async def poll_once(self, detail_all: bool = False) -> None:
         """One refresh of the whole fleet, written to the store in one replacement."""
+        # Open hosts' detail is asked at the same time as the fleet, not after it.
+        known = [n for n in self._focus if n in self._keys and n not in self._handed_over]
+        details = asyncio.ensure_future(self._ask_details(known))
         try:
             by_host = await self._read()
         except PrometheusUnavailable as error:
+            details.cancel()
             self._unreachable(str(error))
             return
         now = self._clock()
@@ -147,19 +149,18 @@ class PrometheusSource:
         for name in self._keys.keys() - figures.keys() - self._handed_over:
             states[name] = self._vanished(name)
         self._keys.update({name: f.key for name, f in figures.items()})
-        wanted = [n for n in states if n in self._focus]
+        answers = await details
         if detail_all and len(figures) <= DETAIL_ALL_LIMIT:
-            wanted = list(figures)
-        await self._drill_down(states, wanted)
+            answers.update(await self._ask_details([n for n in figures if n not in answers]))
+        self._apply_details(states, answers)
         if self._placeholder:
             self.store.drop([self.name])
             self._placeholder = False
         self.store.put_many(states.values())
 
-    async def _drill_down(self, states: dict[str, HostState], names: Iterable[str]) -> None:
-        names = [
-            n for n in names if n in self._keys and n in states and states[n].sample is not None
-        ]
+    async def _ask_details(self, names: Iterable[str]) -> dict[str, list[Series] | Exception]:
+        """Each named host's raw series (or why they could not be had)."""
+        names = [n for n in names if n in self._keys and n not in self._handed_over]
         answers = await asyncio.gather(
             *(
                 self.client.query(queries.drill_down(self._keys[n].label, self._keys[n].raw))
@@ -167,9 +168,21 @@ class PrometheusSource:
             ),
             return_exceptions=True,
         )
+        found: dict[str, list[Series] | Exception] = {}
         for name, answer in zip(names, answers, strict=True):
-            state = states[name]
-            if isinstance(answer, BaseException):
+            if isinstance(answer, BaseException) and not isinstance(answer, Exception):
+                raise answer  # cancellation and the like are not answers
+            found[name] = answer
+        return found
+
+    def _apply_details(
+        self, states: dict[str, HostState], answers: dict[str, list[Series] | Exception]
+    ) -> None:
+        for name, answer in answers.items():
+            state = states.get(name)
+            if state is None or state.sample is None:
+                continue
+            if isinstance(answer, Exception):
                 if not isinstance(answer, PrometheusUnavailable):
                     raise answer
                 states[name] = msgspec.structs.replace(state, reason=f"detail: {answer}")

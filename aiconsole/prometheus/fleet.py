@@ -18,7 +18,7 @@ PROBE_VERSION = "prometheus"
 """What :attr:`Identity.probe_version` says for a host read from Prometheus."""
 MIB = 1024 * 1024
 NAME_LIMIT = 253
-NOT_ON_THEIR_OWN = frozenset({"cpu_busy", "rx", "tx", "gpu_count", "gpu_fb_total"})
+NOT_ON_THEIR_OWN = frozenset({"cpu_busy", "rx", "tx", "gpu_count", "gpu_fb_total", "cpus"})
 """Fields that do not show a host is still there: rates outlive their series by the rate
 window, and the once-a-minute figures by up to a minute."""
 _PORT = re.compile(r"^\[?(.*?)\]?:\d+$")
@@ -74,9 +74,16 @@ class HostKeys:
 
 @dataclass
 class HostFigures:
+    """What the fleet answers said about one host, field by field."""
+
     key: HostKey
     values: dict[str, float] = field(default_factory=dict)
     targets_down: list[str] = field(default_factory=list)
+
+    def lacks_slow_fields(self) -> bool:
+        """Read this refresh but not in the last once-a-minute read: a host new since."""
+        v = self.values
+        return ("gpu_util" in v and "gpu_count" not in v) or ("mem_total" in v and "cpus" not in v)
 
     @property
     def has_data(self) -> bool:

@@ -2,8 +2,8 @@
 
 A fleet refresh is four queries whatever the fleet's size: the GPU figures per host (in two
 halves, so the server can work on both at once), the host figures per host, and the failing
-scrape targets (``up == 0``); once a minute a fifth reads what hardly changes (GPU count,
-framebuffer size). Each aggregates on the server (``by`` the host labels),
+scrape targets (``up == 0``); once a minute a fifth reads what hardly changes (GPU and CPU
+counts, framebuffer size). Each aggregates on the server (``by`` the host labels),
 so the answer is one series per host and field instead of one per GPU and field; several
 fields travel in one answer, told apart by an ``aiconsole_field`` label that
 ``label_replace`` adds. Opening a host adds a drill-down set: that host's raw series only.
@@ -53,19 +53,19 @@ GPU_FLEET = (
 )
 """Per host, every refresh: mean utilisation, hottest GPU, framebuffer used (MiB), power."""
 
-GPU_SLOW = _fields(
+SLOW = _fields(
     {
         "gpu_count": _by_host("count", "DCGM_FI_DEV_GPU_UTIL"),
         "gpu_fb_total": _by_host("sum", "DCGM_FI_DEV_FB_USED + DCGM_FI_DEV_FB_FREE"),
+        "cpus": _by_host("count", 'node_cpu_seconds_total{mode="idle"}'),
     }
 )
-"""Per host, once a minute (and for new hosts): GPU count and framebuffer size, which do not
-change from one refresh to the next. Each series the server reads costs it the same whatever
-it is, so not reading these two every time spares a third of its work."""
+"""Per host, once a minute (and for new hosts): GPU count, framebuffer size and CPU count,
+which do not change from one refresh to the next. Each series the server reads costs it about
+the same whatever it is, so not reading these every time spares it a good share of its work."""
 
 HOST_FLEET = _fields(
     {
-        "cpus": _by_host("count", 'node_cpu_seconds_total{mode="idle"}'),
         "cpu_busy": "1 - "
         + _by_host("avg", f'rate(node_cpu_seconds_total{{mode="idle"}}[{RATE_WINDOW}])'),
         "mem_total": _by_host("max", "node_memory_MemTotal_bytes"),
