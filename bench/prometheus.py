@@ -311,21 +311,13 @@ def bench_scrape(hosts: int) -> list[tuple[str, str]]:
     ]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--hosts", type=int, default=10_000)
-    parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--scrape-hosts", type=int, default=1024)
-    args = parser.parse_args()
-    rows: list[tuple[str, str]] = [
-        ("machine", f"{os.cpu_count()} CPUs, load average at start {os.getloadavg()[0]:.1f}")
-    ]
-    rows += bench_scrape(args.scrape_hosts)
+def bench_fleet(hosts: int, runs: int) -> list[tuple[str, str]]:
+    rows: list[tuple[str, str]] = []
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         (work / "data").mkdir()
         started = time.perf_counter()
-        series = write_openmetrics(work / "fleet.om", args.hosts, int(time.time()))
+        series = write_openmetrics(work / "fleet.om", hosts, int(time.time()))
         subprocess.run(
             [
                 PROMTOOL,
@@ -341,7 +333,7 @@ def main() -> None:
         (work / "fleet.om").unlink()
         rows.append(
             (
-                f"backfill {args.hosts} hosts x {GPUS} GPUs",
+                f"backfill {hosts} hosts x {GPUS} GPUs",
                 f"{series} series, {time.perf_counter() - started:.0f} s",
             )
         )
@@ -349,9 +341,25 @@ def main() -> None:
         try:
             server.wait_ready(timeout=300)
             server.wait_for_series("count(DCGM_FI_DEV_GPU_UTIL) >= 0", timeout=300)
-            rows += asyncio.run(bench_source(server, args.hosts, args.runs))
+            rows += asyncio.run(bench_source(server, hosts, runs))
         finally:
             server.stop()
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--hosts", type=int, default=10_000)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--scrape-hosts", type=int, default=1024)
+    parser.add_argument("--scrape-only", action="store_true", help="only the serve figures")
+    args = parser.parse_args()
+    rows: list[tuple[str, str]] = [
+        ("machine", f"{os.cpu_count()} CPUs, load average at start {os.getloadavg()[0]:.1f}")
+    ]
+    rows += bench_scrape(args.scrape_hosts)
+    if not args.scrape_only:
+        rows += bench_fleet(args.hosts, args.runs)
     rows.append(("load average at the end", f"{os.getloadavg()[0]:.1f}"))
     width = max(len(label) for label, _ in rows)
     for label, value in rows:

@@ -317,3 +317,24 @@ def test_prometheus_scraping_serve_reads_back_the_snapshot(
         _, err = serve.communicate(timeout=30)
     assert serve.returncode == 0, err
     assert b"Traceback" not in err
+
+
+def test_encoding_runs_in_a_child_process_that_is_replaced_if_it_dies(
+    served: tuple[MetricsServer, Published],
+) -> None:
+    import os
+    import signal
+
+    server, published = served
+    published.publish(synthetic_snapshot())
+    assert samples(get(server)[0].decode())["aiconsole_host_up"]
+    first = server.exposition.worker.pid
+    assert first is not None and first != os.getpid()
+    os.kill(first, signal.SIGKILL)
+    published.publish(synthetic_snapshot(3))
+
+    def three_hosts() -> bool:
+        return len(samples(get(server)[0].decode())["aiconsole_host_up"]) == 3
+
+    poll(three_hosts, 60, "no encoding after the encoding process died")
+    assert server.exposition.worker.pid not in (None, first)

@@ -2,7 +2,8 @@
 
 The console's event loop only *publishes* snapshots (a reference swap); HTTP runs in its own
 threads, so a slow or stuck scraper holds a thread of its own and never the console. Output
-is encoded by one background thread, at most once per snapshot and format, and scrapes are
+is encoded by one background thread (in a child process, see
+:mod:`aiconsole.exporter.worker`), at most once per snapshot and format, and scrapes are
 served from the newest encoding, so several Prometheus servers scraping the same console pay
 for one encoding and a scrape costs the time to send the bytes.
 
@@ -12,19 +13,18 @@ OpenMetrics, anything else the classic text format; ``Accept-Encoding: gzip`` ge
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import sys
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import msgspec
 from prometheus_client.exposition import choose_encoder
-from prometheus_client.registry import CollectorRegistry
 
-from aiconsole.exporter.families import SnapshotCollector
+from aiconsole.exporter.worker import EncoderProcess, EncoderUnavailable
 from aiconsole.model import FleetSnapshot
 
 KEEP_WARM_S = 120.0
@@ -68,21 +68,22 @@ class Exposition:
     asked for, so the next scrape finds it ready. Encoding a large
     fleet costs far more than serving bytes (prometheus_client spends microseconds per
     sample), so the encoder rests ``1 / max_share - 1`` times as long as it worked: it takes
-    at most that share of one core from the console, however often it is scraped. Only the
+    at most that share of one core, however often it is scraped, and none of the console's
+    (the work happens in a child process). Only the
     first scrape in a format, or the first after a long quiet, waits for an encoding.
     """
 
     def __init__(self, published: Published, *, max_share: float = 0.25) -> None:
         self.published = published
         self.max_share = max_share
-        self.registry = CollectorRegistry(auto_describe=False)
-        self.registry.register(SnapshotCollector(lambda: self._pinned))
+        self.worker = EncoderProcess()
+        """Where the private registry and the custom collector live (a child process)."""
         self.last_encode_s: float | None = None
         """Wall time of the latest encoding (for the bench and the curious)."""
-        self._pinned: FleetSnapshot | None = None
         self._encoding = threading.Lock()
         self._bodies: dict[str, _Body] = {}
-        self._encoders: dict[str, Callable[[CollectorRegistry], bytes]] = {}
+        self._accepts: dict[str, str] = {}
+        """Content type -> an Accept header that asked for it."""
         self._last_scrape = -KEEP_WARM_S
         self._thread = threading.Thread(target=self._encode_loop, name="metrics-encoder")
         self._thread.daemon = True
@@ -90,31 +91,29 @@ class Exposition:
 
     def render(self, accept: str, gzipped: bool = False) -> tuple[bytes, str]:
         """The body for this ``Accept`` header (gzip-compressed if asked) and its type."""
-        encoder, content_type = choose_encoder(accept)
-        self._encoders[content_type] = encoder
+        _, content_type = choose_encoder(accept)
+        self._accepts[content_type] = accept
         body = self._bodies.get(content_type)
         quiet = time.monotonic() - self._last_scrape > KEEP_WARM_S
         self._last_scrape = time.monotonic()
         if body is None or (quiet and body.version != self.published.current()[0]):
-            body = self._encode(content_type, encoder)
+            body = self._encode(content_type, accept)
         if not gzipped:
             return body.plain, content_type
         if body.compressed is None:
             body.compressed = gzip.compress(body.plain, compresslevel=1)
         return body.compressed, content_type
 
-    def _encode(self, content_type: str, encoder: Callable[[CollectorRegistry], bytes]) -> _Body:
-        with self._encoding:  # the registry reads one pinned snapshot at a time
+    def _encode(self, content_type: str, accept: str) -> _Body:
+        with self._encoding:  # one encoding at a time: concurrent scrapes share it
             version, snapshot = self.published.current()
             known = self._bodies.get(content_type)
             if known is not None and known.version == version:
                 return known
+            if snapshot is None:
+                snapshot = FleetSnapshot(generated_at=time.time())
             started = time.perf_counter()
-            self._pinned = snapshot
-            try:
-                body = _Body(version, encoder(self.registry))
-            finally:
-                self._pinned = None
+            body = _Body(version, self.worker.encode(accept, snapshot)[0])
             self.last_encode_s = time.perf_counter() - started
             self._bodies[content_type] = body
             return body
@@ -126,8 +125,10 @@ class Exposition:
             if time.monotonic() - self._last_scrape > KEEP_WARM_S:
                 continue  # nobody scrapes: spend nothing
             started = time.perf_counter()
-            for content_type, encoder in list(self._encoders.items()):
-                self._encode(content_type, encoder)
+            for content_type, accept in list(self._accepts.items()):
+                # On failure scrapes keep the last body; a scrape that needs a new one says why.
+                with contextlib.suppress(EncoderUnavailable):
+                    self._encode(content_type, accept)
             worked = time.perf_counter() - started
             time.sleep(worked * (1 / self.max_share - 1))
 
@@ -141,9 +142,13 @@ class _Handler(BaseHTTPRequestHandler):
         path = self.path.split("?", 1)[0]
         gzipped = "gzip" in self.headers.get("Accept-Encoding", "")
         if path == "/metrics":
-            body, content_type = self.server.exposition.render(
-                self.headers.get("Accept", ""), gzipped
-            )
+            try:
+                body, content_type = self.server.exposition.render(
+                    self.headers.get("Accept", ""), gzipped
+                )
+            except EncoderUnavailable as error:
+                self._send(503, f"{error}\n".encode(), "text/plain; charset=utf-8")
+                return
             self._send(200, body, content_type, "gzip" if gzipped else None)
             return
         elif path == "/snapshot.json":
@@ -181,6 +186,10 @@ class MetricsServer(ThreadingHTTPServer):
     def __init__(self, address: tuple[str, int], exposition: Exposition) -> None:
         self.exposition = exposition
         super().__init__(address, _Handler)
+
+    def server_close(self) -> None:
+        super().server_close()
+        self.exposition.worker.close()
 
     def handle_error(self, request: object, client_address: object) -> None:
         """A scraper that hangs up or stalls is its own problem: no traceback on our stderr."""
