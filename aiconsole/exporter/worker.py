@@ -11,6 +11,7 @@ Frames on both pipes: a 4-byte big-endian length, then msgpack. Run as
 
 from __future__ import annotations
 
+import os
 import struct
 import subprocess
 import sys
@@ -60,6 +61,8 @@ def main() -> None:
 
     from aiconsole.exporter.families import SnapshotCollector
 
+    # Background work: whatever else wants the CPU (the console, a scrape being served) first.
+    os.nice(10)
     current: list[FleetSnapshot | None] = [None]
     registry = CollectorRegistry(auto_describe=False)
     registry.register(SnapshotCollector(lambda: current[0]))
