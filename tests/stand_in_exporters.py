@@ -96,13 +96,13 @@ class NodeHost:
             f"node_memory_MemAvailable_bytes {self.memory_available}",
             "# TYPE node_load1 gauge",
             f"node_load1 {self.load1}",
-            "# TYPE node_filesystem_size_bytes gauge",
-            'node_filesystem_size_bytes{device="/dev/nvme0n1p2",fstype="ext4",mountpoint="/"} 1e12',
-            "# TYPE node_filesystem_avail_bytes gauge",
-            'node_filesystem_avail_bytes{device="/dev/nvme0n1p2",fstype="ext4",mountpoint="/"} 4e11',
-            "# TYPE node_filesystem_free_bytes gauge",
-            'node_filesystem_free_bytes{device="/dev/nvme0n1p2",fstype="ext4",mountpoint="/"} 5e11',
         ]
+        root = '{device="/dev/nvme0n1p2",fstype="ext4",mountpoint="/"}'
+        for name, value in (("size", "1e12"), ("avail", "4e11"), ("free", "5e11")):
+            lines += [
+                f"# TYPE node_filesystem_{name}_bytes gauge",
+                f"node_filesystem_{name}_bytes{root} {value}",
+            ]
         return "\n".join(lines) + "\n"
 
 
