@@ -3,6 +3,7 @@ and a real Prometheus reading back what ``snapshot --json`` says."""
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import socket
 import subprocess
@@ -15,9 +16,12 @@ import msgspec
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from aiconsole.collectors.prometheus import PrometheusSource
 from aiconsole.exporter import dcgm
 from aiconsole.exporter.server import MetricsServer, Published, start
 from aiconsole.model import FleetSnapshot, SlurmCluster, SlurmJob
+from aiconsole.prometheus.settings import PrometheusSettings
+from aiconsole.store import FleetStore
 from tests.conftest import REPO, NvmlConfig, run_aiconsole
 from tests.prometheus_server import PrometheusServer, free_port, poll, scrape_config
 from tests.synthetic import fleet_store
@@ -311,6 +315,16 @@ def test_prometheus_scraping_serve_reads_back_the_snapshot(
         assert one(f'aiconsole_host_up{{hostname="{host}"}}') == 1
         for title, promql in DASHBOARD_QUERIES.items():
             assert prometheus.query(promql), f"dashboard panel {title!r} ({promql}) is empty"
+        # And back in: the Prometheus source reads aiconsole's own series as a fleet.
+        store = FleetStore()
+        asyncio.run(PrometheusSource(PrometheusSettings(url=prometheus.url), store).poll_once())
+        read = store.get(host)
+        assert read is not None and read.status == "ok" and read.sample is not None
+        assert read.sample.cpu.count == expected.sample.cpu.count
+        assert read.sample.memory.total_bytes == memory.total_bytes
+        totals = read.sample.gpu.totals
+        assert totals is not None and totals.count == 2
+        assert totals.util_mean_percent == (87 + 12) / 2
     finally:
         prometheus.stop()
         serve.terminate()
