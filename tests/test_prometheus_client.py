@@ -179,6 +179,10 @@ def test_config_prometheus_and_serve_tables(tmp_path: Path) -> None:
             "prometheus.username: username and password_file go together",
         ),
         ('[serve]\nlisten = "9400"\n', "serve.listen: '9400' is not HOST:PORT"),
+        (
+            '[prometheus]\nurl = "https://u:secret@prom"\n',
+            "prometheus.url: credentials in the URL: use username and password_file instead",
+        ),
     ],
 )
 def test_config_errors_name_the_line_and_key(tmp_path: Path, text: str, message: str) -> None:

@@ -39,9 +39,9 @@ STALE_AFTER_S = 90.0
 FOCUS_LIMIT = 4
 """Hosts drilled into on every refresh: the ones opened most recently."""
 DETAIL_ALL_LIMIT = 32
+"""A one-shot snapshot of a fleet this small drills into every host."""
 SLOW_EVERY_S = 60.0
 """How often the figures that hardly change (GPU and CPU counts, framebuffer size) are read."""
-"""A one-shot snapshot of a fleet this small drills into every host."""
 
 
 def _virtual(device: str) -> bool:

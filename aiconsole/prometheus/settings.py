@@ -55,6 +55,9 @@ def check_url(url: str) -> str:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError(f"{url!r} is not an http:// or https:// URL")
+    if parts.username or parts.password:
+        # It would show in every reason line; credentials belong in files.
+        raise ValueError("credentials in the URL: use username and password_file instead")
     return url.rstrip("/")
 
 
