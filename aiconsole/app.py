@@ -94,6 +94,14 @@ class ConsoleApp(App[None]):
                     exit_on_error=False,
                     description=f"Kubernetes watch of context {kube.name}",
                 )
+            for feed in self.fleet.feeds:
+                self.run_worker(
+                    feed.run(),
+                    name=f"feed {feed.name}",
+                    group="collectors",
+                    exit_on_error=False,
+                    description=f"fleet source {feed.name}",
+                )
         self.fleet.health.mutes = WatchedMutes(self.audit)
         if self.fleet.alerts is not None:
             self.fleet.alerts.start()
@@ -112,6 +120,10 @@ class ConsoleApp(App[None]):
         self.fleet_snapshot = snapshot
 
     def open_host(self, name: str) -> None:
+        for feed in self.fleet.feeds:
+            feed.focus(name)  # whole-fleet sources fetch an opened host's detail
+        if self.fleet.live_detail is not None:
+            self.fleet.live_detail.open(name)  # and stream it over SSH where it can
         self.push_screen(HostScreen(name))
 
     def action_health(self) -> None:

@@ -36,11 +36,12 @@ from aiconsole.cli_health import add_health_parsers, run_ack, run_silence
 from aiconsole.cli_kube import format_kubernetes, kube_collectors
 from aiconsole.collectors.slurm import SlurmCollector
 from aiconsole.config import ConfigError, Inventory, config_path, load
-from aiconsole.fleet import Fleet, local_fleet, ssh_fleet
+from aiconsole.fleet import Fleet, live_ssh_detail, local_fleet, prometheus_fleet, ssh_fleet
 from aiconsole.health.monitor import HealthMonitor
 from aiconsole.kubernetes.names import InvalidName
 from aiconsole.model import FleetSnapshot, health_schema, json_schema
 from aiconsole.nodeset import NodeSetError
+from aiconsole.prometheus.settings import PrometheusSettings, check_url
 from aiconsole.slurm.commands import InvalidArgument
 from aiconsole.slurm.runner import runner_for
 from aiconsole.summary import summarize
@@ -107,6 +108,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAME",
         help="a Kubernetes cluster: a kubeconfig context (repeatable; 'all' for every one)",
     )
+    parser.add_argument(
+        "--prometheus",
+        metavar="URL",
+        help="read the fleet from this Prometheus server (dcgm-exporter, node_exporter and up "
+        "series); the config's [prometheus] table adds credentials",
+    )
     parser.add_argument("--read-only", action="store_true", help="see everything, act on nothing")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     snapshot = commands.add_parser("snapshot", help="collect once, print, exit")
@@ -134,6 +141,15 @@ def build_parser() -> argparse.ArgumentParser:
     schema = commands.add_parser("schema", help="print the JSON Schema of `snapshot --json`")
     schema.add_argument(
         "--health", action="store_true", help="the schema of `health --json` instead"
+    )
+    serve = commands.add_parser(
+        "serve", help="collect continuously and serve the snapshot as Prometheus metrics"
+    )
+    serve.add_argument(
+        "--listen",
+        metavar="HOST:PORT",
+        help="address to serve /metrics on (default: the config's [serve] listen, else "
+        "127.0.0.1:9400)",
     )
     hosts = commands.add_parser("hosts", help="inventory tools")
     hosts_commands = hosts.add_subparsers(dest="hosts_command", metavar="SUBCOMMAND", required=True)
@@ -182,6 +198,8 @@ def _main(argv: Sequence[str] | None = None) -> int:
                 return run_health(fleet, inventory, as_json=args.json, window=args.window)
             if args.command == "hosts":
                 return run_hosts_check(fleet)
+            if args.command == "serve":
+                return run_serve(fleet, args.listen or inventory.serve_listen, inventory)
             return run_tui(fleet, policy_from(args, inventory), audit_log(inventory))
         finally:
             fleet.close()
@@ -220,7 +238,12 @@ def build_fleet(args: argparse.Namespace, inventory: Inventory) -> Fleet:
     if args.accept_new_host_keys:
         settings = dataclasses.replace(settings, host_key_policy="accept-new")
     hosts = inventory.select(args.hosts) if args.hosts else list(inventory.hosts)
-    if not hosts:
+    prometheus = prometheus_settings(args, inventory)
+    if prometheus is not None and args.command != "hosts":
+        fleet = prometheus_fleet(prometheus, interval=max(settings.interval, 2.0))
+        if hosts:  # reachable over SSH too: opening one of them streams it live
+            fleet.live_detail = live_ssh_detail(fleet, hosts, settings)
+    elif not hosts:
         if args.command == "hosts":
             raise UsageError("no hosts: give --hosts NODESET or an inventory with hosts")
         fleet = local_fleet(interval=settings.interval)
@@ -241,6 +264,20 @@ def build_fleet(args: argparse.Namespace, inventory: Inventory) -> Fleet:
         )
         fleet.health.sink = fleet.alerts
     return fleet
+
+
+def prometheus_settings(
+    args: argparse.Namespace, inventory: Inventory
+) -> PrometheusSettings | None:
+    if not args.prometheus:
+        return inventory.prometheus
+    try:
+        url = check_url(args.prometheus)
+    except ValueError as error:
+        raise UsageError(f"--prometheus: {error}") from None
+    if inventory.prometheus is not None:
+        return dataclasses.replace(inventory.prometheus, url=url)
+    return PrometheusSettings(url=url)
 
 
 def load_inventory(args: argparse.Namespace) -> Inventory:
@@ -385,9 +422,26 @@ def format_checks(results: Sequence[HostCheck]) -> str:
     return "\n".join(lines)
 
 
+def run_serve(fleet: Fleet, listen: str | None, inventory: Inventory) -> int:
+    from aiconsole.prometheus.settings import DEFAULT_LISTEN, parse_listen
+
+    try:
+        address = parse_listen(listen or DEFAULT_LISTEN)
+    except ValueError as error:
+        raise UsageError(f"--listen: {error}") from None
+    # Deferred: prometheus_client is optional and only this command needs it.
+    from aiconsole.exporter.serve import serve
+
+    intervals = [c.interval for c in fleet.collectors] + [f.interval for f in fleet.feeds]
+    interval = intervals[0] if intervals else inventory.settings.interval
+    asyncio.run(serve(fleet, address, interval))
+    return EXIT_OK
+
+
 def run_tui(fleet: Fleet, policy: Policy, audit: AuditLog) -> int:
     from aiconsole.app import ConsoleApp  # deferred: only the TUI needs Textual
 
-    interval = fleet.collectors[0].interval if fleet.collectors else 1.0
+    intervals = [c.interval for c in fleet.collectors] + [f.interval for f in fleet.feeds]
+    interval = intervals[0] if intervals else 1.0
     ConsoleApp(fleet, refresh_interval=interval, policy=policy, audit=audit).run()
     return EXIT_OK

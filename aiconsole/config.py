@@ -37,6 +37,7 @@ from typing import Any
 from aiconsole.health.thresholds import ThresholdError, Thresholds
 from aiconsole.kubernetes.settings import KubeSettings, parse_kubernetes
 from aiconsole.nodeset import NodeSetError, expand
+from aiconsole.prometheus.settings import PrometheusSettings, parse_prometheus, parse_serve
 from aiconsole.text import is_clean
 
 if sys.version_info >= (3, 11):
@@ -93,6 +94,10 @@ class Inventory:
     """``[health] diagnose``: the command ``aiconsole diagnose`` runs on a host."""
     kubernetes: KubeSettings = field(default_factory=KubeSettings)
     """The ``[kubernetes]`` table: contexts to watch and their settings."""
+    prometheus: PrometheusSettings | None = None
+    """``[prometheus]``: a Prometheus server to read the fleet from."""
+    serve_listen: str | None = None
+    """``[serve] listen``: where ``aiconsole serve`` listens (HOST:PORT)."""
 
     def group_of(self, hosts: Sequence[str]) -> dict[str, str]:
         """Each host's first group in inventory order (a host may sit in several)."""
@@ -150,6 +155,8 @@ def parse(data: dict[str, Any], text: str, path: Path) -> Inventory:
         "health",
         "alerts",
         "kubernetes",
+        "prometheus",
+        "serve",
     }
     if unknown:
         key = sorted(unknown)[0]
@@ -157,11 +164,13 @@ def parse(data: dict[str, Any], text: str, path: Path) -> Inventory:
             None,
             key,
             "unknown key (expected hosts, [settings], [groups], [clusters], [kubernetes], "
-            "[health], [alerts])",
+            "[health], [alerts], [prometheus], [serve])",
         )
     kubernetes = parse_kubernetes(
         data.get("kubernetes", {}), lambda key, problem: fail("kubernetes", key, problem)
     )
+    prometheus = parse_prometheus(data.get("prometheus"), fail)
+    serve_listen = parse_serve(data.get("serve"), fail)
     raw_clusters = data.get("clusters", {})
     if not isinstance(raw_clusters, dict):
         raise fail(None, "clusters", 'must be a table of name = "local" or an SSH host')
@@ -198,7 +207,17 @@ def parse(data: dict[str, Any], text: str, path: Path) -> Inventory:
         raise ConfigError(f"{path}: {error}") from None
     alerts = _alerts(data.get("alerts", {}), fail)
     return Inventory(
-        tuple(hosts), groups, settings, path, clusters, health, alerts, diagnose, kubernetes
+        hosts=tuple(hosts),
+        groups=groups,
+        settings=settings,
+        source=path,
+        clusters=clusters,
+        health=health,
+        alerts=alerts,
+        diagnose=diagnose,
+        kubernetes=kubernetes,
+        prometheus=prometheus,
+        serve_listen=serve_listen,
     )
 
 

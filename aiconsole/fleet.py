@@ -5,19 +5,34 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from aiconsole.alerts.pusher import AlertPusher
 from aiconsole.collectors.base import Collector
+from aiconsole.collectors.live_detail import LiveDetail
 from aiconsole.collectors.local import LocalCollector
 from aiconsole.collectors.slurm import SlurmCollector
 from aiconsole.config import Settings
 from aiconsole.health.monitor import HealthMonitor
 from aiconsole.model import FleetSnapshot
+from aiconsole.prometheus.settings import PrometheusSettings
 from aiconsole.store import FleetStore
 
 if TYPE_CHECKING:
     from aiconsole.collectors.kubernetes import KubeCollector
+
+
+class FleetFeed(Protocol):
+    """A source that writes many hosts at once (Prometheus), beside per-host collectors."""
+
+    name: str
+    interval: float
+
+    async def run(self) -> None: ...
+    async def collect_for_snapshot(self, window: float) -> None: ...
+    def focus(self, host: str) -> None: ...
+    def hand_over(self, names: set[str]) -> None: ...
+    def close(self) -> None: ...
 
 
 @dataclass
@@ -42,6 +57,10 @@ class Fleet:
 
     kube: list[KubeCollector] = field(default_factory=list)
     """One per kubeconfig context watched (empty unless Kubernetes is configured)."""
+    feeds: list[FleetFeed] = field(default_factory=list)
+    """Whole-fleet sources (Prometheus); their hosts live in the same store."""
+    live_detail: LiveDetail | None = None
+    """For a whole-fleet source: the hosts that can also be streamed over SSH when opened."""
 
     async def snapshot_once(self, window: float) -> FleetSnapshot:
         """Sample every source at once; with ``window`` > 0, twice that far apart (rates)."""
@@ -49,6 +68,7 @@ class Fleet:
             *(c.collect_for_snapshot(window) for c in self.collectors),
             *(cluster.poll_once() for cluster in self.clusters),
             *(cluster.poll_once() for cluster in self.kube),
+            *(feed.collect_for_snapshot(window) for feed in self.feeds),
         )
         return self.store.snapshot()
 
@@ -57,8 +77,12 @@ class Fleet:
         await asyncio.gather(*(cluster.aclose() for cluster in self.kube))
 
     def close(self) -> None:
+        if self.live_detail is not None:
+            self.live_detail.close()
         for cluster in self.clusters:
             cluster.close()
+        for feed in self.feeds:
+            feed.close()
         for collector in self.collectors:
             close = getattr(collector, "close", None)
             if close is not None:
@@ -69,6 +93,42 @@ def local_fleet(interval: float = 1.0) -> Fleet:
     """No configuration: this machine only."""
     store = FleetStore()
     return Fleet(store, [LocalCollector(store, interval=interval)])
+
+
+def prometheus_fleet(settings: PrometheusSettings, interval: float) -> Fleet:
+    """Every host an existing Prometheus knows, read from its TSDB."""
+    from aiconsole.collectors.prometheus import PrometheusSource
+
+    store = FleetStore()
+    return Fleet(store, feeds=[PrometheusSource(settings, store, interval=interval)])
+
+
+def live_ssh_detail(fleet: Fleet, hosts: Sequence[str], settings: Settings) -> LiveDetail:
+    """Let ``fleet``'s hosts among ``hosts`` be streamed over SSH while open."""
+    from aiconsole.collectors.ssh import SshCollector, SshOptions
+    from aiconsole.collectors.ssh_options import KnownHostsCache
+
+    handshakes = asyncio.Semaphore(settings.max_handshakes)
+    known_hosts = KnownHostsCache()
+    options = SshOptions(
+        python=settings.python,
+        connect_timeout=settings.connect_timeout,
+        ssh_config=settings.ssh_config,
+        reconnect_max_s=settings.reconnect_max,
+        accept_new_host_keys=settings.host_key_policy == "accept-new",
+    )
+
+    def make(name: str) -> Collector:
+        return SshCollector(
+            name,
+            fleet.store,
+            options=options,
+            handshakes=handshakes,
+            known_hosts=known_hosts,
+            interval=settings.interval,
+        )
+
+    return LiveDetail(hosts, make, fleet.feeds)
 
 
 def ssh_fleet(hosts: Sequence[str], settings: Settings) -> Fleet:

@@ -218,14 +218,32 @@ class XidEvent(Frozen, frozen=True, kw_only=True):
     """The rest of the kernel-log line (pid, process name, the driver's words)."""
 
 
+class GpuTotals(Frozen, frozen=True, kw_only=True):
+    """A host's GPUs summed up at the source, when per-GPU rows were not fetched.
+
+    A Prometheus fleet of thousands of hosts is read as per-host aggregates computed on the
+    server (one series per host, not per GPU); the GPUs themselves arrive when the host is
+    opened. Each figure is None when no GPU reported it.
+    """
+
+    count: int
+    util_mean_percent: float | None = None
+    memory_used_bytes: int | None = None
+    memory_total_bytes: int | None = None
+    temperature_max_c: float | None = None
+    power_draw_w: float | None = None
+
+
 class GpuSection(Frozen, frozen=True, kw_only=True):
     status: GpuDriverStatus
     reason: str | None = None
-    source: Literal["nvml", "nvidia-smi", "none"] = "none"
+    source: Literal["nvml", "nvidia-smi", "dcgm-exporter", "none"] = "none"
     driver_version: str | None = None
     cuda_driver_version: str | None = None
     """The CUDA version the driver supports, e.g. ``12.4``."""
     gpus: tuple[Gpu, ...] = ()
+    totals: GpuTotals | None = None
+    """Set instead of ``gpus`` when only per-host aggregates were read (large fleets)."""
     xid_events: tuple[XidEvent, ...] = ()
     """The newest XID events the probe knows of (history from the kernel log, then live)."""
     unavailable: Reasons = {}

@@ -46,6 +46,20 @@ class FleetStore:
         self._replace(hosts)
         return state
 
+    def put_many(self, states: Iterable[HostState]) -> None:
+        """Replace many hosts in one write (a source that reads a whole fleet at once)."""
+        hosts = dict(self._hosts)
+        for state in states:
+            hosts[state.name] = state
+        self._replace(hosts)
+
+    def drop(self, names: Iterable[str]) -> None:
+        """Forget hosts (a source's own placeholder row once real hosts arrive)."""
+        hosts = dict(self._hosts)
+        for name in names:
+            hosts.pop(name, None)
+        self._replace(hosts)
+
     def put_cluster(self, cluster: SlurmCluster) -> None:
         self._clusters = MappingProxyType({**self._clusters, cluster.name: cluster})
         self.version += 1

@@ -74,6 +74,17 @@ def summarize(state: HostState) -> HostSummary:
         if gpu.power_draw_w is not None:
             power += gpu.power_draw_w
             power_known = True
+    totals = sample.gpu.totals
+    if totals is not None and not sample.gpu.gpus:  # aggregated at the source (Prometheus)
+        util_sum, util_n = (
+            totals.util_mean_percent or 0.0,
+            int(totals.util_mean_percent is not None),
+        )
+        temp_max = totals.temperature_max_c
+        mem_known = totals.memory_total_bytes is not None
+        mem_total, mem_used = totals.memory_total_bytes or 0, totals.memory_used_bytes or 0
+        power_known = totals.power_draw_w is not None
+        power = totals.power_draw_w or 0.0
     # Physical NICs only: a bridge and its veths would count the same bytes several times.
     nics = [nic for nic in sample.nics if not nic.virtual] or sample.nics
     rx = [n.rx_bytes_per_s for n in nics if n.rx_bytes_per_s is not None]
@@ -86,7 +97,7 @@ def summarize(state: HostState) -> HostSummary:
         cpu_percent=sample.cpu.total_percent,
         memory_used_bytes=sample.memory.used_bytes,
         memory_total_bytes=sample.memory.total_bytes,
-        gpu_count=len(sample.gpu.gpus),
+        gpu_count=len(sample.gpu.gpus) or (totals.count if totals else 0),
         gpu_util_mean=util_sum / util_n if util_n else None,
         gpu_memory_used_bytes=mem_used if mem_known else None,
         gpu_memory_total_bytes=mem_total if mem_known else None,

@@ -1,0 +1,198 @@
+"""Turn the fleet queries' answers into one :class:`HostSample` per host.
+
+Everything here is pure: series in, model out. Label values come from whatever Prometheus
+scraped and are cleaned once, here, where they enter (:func:`aiconsole.text.clean`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from aiconsole.model import Cpu, GpuSection, GpuTotals, HostSample, Identity, Memory, Nic
+from aiconsole.prometheus.client import FleetLabels, FleetSeries
+from aiconsole.text import clean
+
+PROBE_VERSION = "prometheus"
+"""What :attr:`Identity.probe_version` says for a host read from Prometheus."""
+MIB = 1024 * 1024
+NAME_LIMIT = 253
+NOT_ON_THEIR_OWN = frozenset({"cpu_busy", "rx", "tx", "gpu_count", "gpu_fb_total", "cpus"})
+"""Fields that do not show a host is still there: rates outlive their series by the rate
+window, and the once-a-minute figures by up to a minute."""
+_PORT = re.compile(r"^\[?(.*?)\]?:\d+$")
+
+
+@dataclass(frozen=True)
+class HostKey:
+    name: str
+    """Cleaned host name: what the console shows and keys the store by."""
+    label: str
+    """The label the name came from: ``hostname``, ``Hostname`` or ``instance``."""
+    raw: str
+    """The label's value as Prometheus has it (for drill-down matchers)."""
+
+
+def host_key(hostname: str, hostname_dcgm: str, instance: str) -> HostKey | None:
+    """The host a series belongs to: ``hostname``, else ``Hostname``, else ``instance``."""
+    if hostname:
+        return HostKey(clean(hostname, NAME_LIMIT), "hostname", hostname)
+    if hostname_dcgm:
+        return HostKey(clean(hostname_dcgm, NAME_LIMIT), "Hostname", hostname_dcgm)
+    if not instance:
+        return None
+    match = _PORT.match(instance)
+    raw = match.group(1) if match else instance
+    return HostKey(clean(raw, NAME_LIMIT), "instance", raw)
+
+
+class HostKeys:
+    """Remembers the key of each label value seen: every refresh sees the same ones again,
+    and at 10,000 hosts cleaning them anew each time would be a measurable cost."""
+
+    LIMIT = 200_000
+
+    def __init__(self) -> None:
+        self._known: dict[tuple[str, str], HostKey | None] = {}
+
+    def of(self, labels: FleetLabels) -> HostKey | None:
+        if labels.hostname:
+            pair = ("hostname", labels.hostname)
+        elif labels.Hostname:
+            pair = ("Hostname", labels.Hostname)
+        else:
+            pair = ("instance", labels.instance)
+        try:
+            return self._known[pair]
+        except KeyError:
+            if len(self._known) > self.LIMIT:
+                self._known.clear()
+            key = self._known[pair] = host_key(labels.hostname, labels.Hostname, labels.instance)
+            return key
+
+
+@dataclass
+class HostFigures:
+    """What the fleet answers said about one host, field by field."""
+
+    key: HostKey
+    values: dict[str, float] = field(default_factory=dict)
+    targets_down: list[str] = field(default_factory=list)
+
+    def lacks_slow_fields(self) -> bool:
+        """Read this refresh but not in the last once-a-minute read: a host new since."""
+        v = self.values
+        return ("gpu_util" in v and "gpu_count" not in v) or ("mem_total" in v and "cpus" not in v)
+
+    @property
+    def has_data(self) -> bool:
+        """Some series read in this refresh (see :data:`NOT_ON_THEIR_OWN`)."""
+        return any(key not in NOT_ON_THEIR_OWN for key in self.values)
+
+    def at(self) -> float | None:
+        times = [self.values[k] for k in ("at", "a_at", "gpu_at") if k in self.values]
+        return max(times) if times else None
+
+
+def gather(
+    keys: HostKeys,
+    answers: Iterable[Iterable[FleetSeries]],
+    down: Iterable[FleetSeries],
+) -> dict[str, HostFigures]:
+    """Group the fleet answers by host; ``down`` is the ``up == 0`` answer: the scrape
+    targets that fail. Runs once per series per refresh: kept to plain loops."""
+    hosts: dict[str, HostFigures] = {}
+    key_of = keys.of
+    for answer in answers:
+        for series in answer:
+            labels = series.metric
+            key = key_of(labels)
+            if key is None or not labels.aiconsole_field:
+                continue
+            try:
+                value = float(series.value.value)
+            except ValueError:
+                continue  # NaN and Inf parse; anything else is not a sample
+            found = hosts.get(key.name)
+            if found is None:
+                found = hosts[key.name] = HostFigures(key)
+            found.values[labels.aiconsole_field] = value
+    for series in down:
+        labels = series.metric
+        key = key_of(labels)
+        if key is None:
+            continue
+        found = hosts.get(key.name)
+        if found is None:
+            found = hosts[key.name] = HostFigures(key)
+        job = clean(labels.job or "?", 80)
+        found.targets_down.append(f"{job} ({clean(labels.instance or '?', 120)})")
+    return hosts
+
+
+def _int(value: float | None) -> int | None:
+    return None if value is None else round(value)
+
+
+def sample_of(figures: HostFigures, seq: int, now: float) -> HostSample:
+    v = figures.values
+    name = figures.key.name
+    unavailable: dict[str, str] = {}
+    cpus = v.get("cpus", v.get("a_cpus"))
+    busy = v.get("cpu_busy", v.get("a_cpu_busy"))
+    if cpus is None:
+        unavailable["count"] = "no node_exporter CPU series in Prometheus"
+    cpu = Cpu(
+        count=_int(cpus) or 0,
+        total_percent=None if busy is None else round(max(0.0, min(1.0, busy)) * 100, 2),
+        load1=v.get("load1"),
+        load5=v.get("load5"),
+        load15=v.get("load15"),
+        unavailable=unavailable,
+    )
+    total = _int(v.get("mem_total", v.get("a_mem_total")))
+    available = _int(v.get("mem_available", v.get("a_mem_available")))
+    memory = Memory(
+        total_bytes=total,
+        available_bytes=available,
+        used_bytes=None if total is None or available is None else total - available,
+        unavailable={} if total is not None else {"total_bytes": "no memory series"},
+    )
+    count = _int(v.get("gpu_count"))
+    # The count is read once a minute: the GPUs are there if this refresh read their figures.
+    if count and any(field in v for field in ("gpu_util", "gpu_fb_used", "gpu_temp")):
+        used = v.get("gpu_fb_used")
+        fb_total = v.get("gpu_fb_total")
+        totals = GpuTotals(
+            count=count,
+            util_mean_percent=v.get("gpu_util"),
+            memory_used_bytes=None if used is None else round(used * MIB),
+            memory_total_bytes=None if fb_total is None else round(fb_total * MIB),
+            temperature_max_c=v.get("gpu_temp"),
+            power_draw_w=v.get("gpu_power"),
+        )
+        gpu = GpuSection(status="ok", source="dcgm-exporter", totals=totals)
+    else:
+        gpu = GpuSection(
+            status="no_driver", reason="no dcgm-exporter series for this host in Prometheus"
+        )
+    nics: tuple[Nic, ...] = ()
+    if "rx" in v or "tx" in v:
+        nics = (Nic(name="(all)", rx_bytes_per_s=v.get("rx"), tx_bytes_per_s=v.get("tx")),)
+    boot = v.get("boot")
+    at = figures.at()
+    return HostSample(
+        seq=seq,
+        collected_at=at if at is not None else now,
+        identity=Identity(
+            name=name,
+            hostname=name,
+            uptime_s=None if boot is None else max(0.0, now - boot),
+            probe_version=PROBE_VERSION,
+        ),
+        cpu=cpu,
+        memory=memory,
+        nics=nics,
+        gpu=gpu,
+    )

@@ -1,0 +1,363 @@
+"""Prometheus at fleet scale: the source reading 10,000 hosts x 8 GPUs from a real Prometheus,
+and ``serve`` answering scrapes of 1,024 hosts x 8 GPUs.
+
+The Prometheus is Debian's server, its TSDB backfilled with ``promtool tsdb
+create-blocks-from openmetrics`` (dcgm-exporter series with their labels, node_exporter
+series with ``hostname``), so queries run against real blocks. Baselines in the same run:
+the raw unaggregated query of the same metrics (decoded by the same client) and curl of
+that query (wire time alone). Prints figures; asserts nothing.
+
+Targets: a refresh <= 1 s end to end and <= 0.3 s console CPU; fleet render < 100 ms at
+10,000 rows; a scrape of 1,024 x 8 < 50 ms.
+
+    .venv/bin/python bench/prometheus.py [--hosts 10000] [--runs 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from aiconsole.collectors.prometheus import PrometheusSource
+from aiconsole.fleet import Fleet
+from aiconsole.prometheus import queries
+from aiconsole.prometheus.client import PrometheusClient
+from aiconsole.prometheus.settings import PrometheusSettings
+from aiconsole.store import FleetStore
+from tests.prometheus_server import PROMTOOL, PrometheusServer, scrape_config
+
+GPUS = 8
+CPUS = 4
+RAW_QUERY = (
+    '{__name__=~"DCGM_FI_DEV_(GPU_UTIL|FB_USED|FB_FREE|GPU_TEMP|POWER_USAGE)'
+    '|node_memory_Mem(Total|Available)_bytes|node_load(1|5|15)|node_cpu_seconds_total"}'
+)
+"""The same metrics the refresh reads, unaggregated: what a naive client would ask."""
+
+
+def write_openmetrics(path: Path, hosts: int, now: int) -> int:
+    """The fleet's series with samples until two minutes from now, so the bench (which
+    starts querying after the backfill and Prometheus's start) finds fresh data: gauges
+    every 60 s, CPU counters every 30 s (rate() over 1 m needs two). Returns the series count.
+    """
+    gauge_times = (now, now + 60, now + 120)
+    counter_times = tuple(now - 30 + 30 * k for k in range(6))
+    series = 0
+    dcgm = {
+        "DCGM_FI_DEV_GPU_UTIL": lambda h, g: (h * 7 + g * 13) % 101,
+        "DCGM_FI_DEV_FB_USED": lambda h, g: 20480 + g,
+        "DCGM_FI_DEV_FB_FREE": lambda h, g: 61440 - g,
+        "DCGM_FI_DEV_GPU_TEMP": lambda h, g: 40 + (h + g) % 40,
+        "DCGM_FI_DEV_POWER_USAGE": lambda h, g: 100 + (h * 3 + g) % 600,
+    }
+
+    with path.open("w") as out:
+        write = out.write
+
+        def gauge(name_and_labels: str, value: object) -> None:
+            write("".join(f"{name_and_labels} {value} {t}\n" for t in gauge_times))
+
+        for name, value in dcgm.items():
+            write(f"# TYPE {name} gauge\n")
+            for h in range(hosts):
+                for g in range(GPUS):
+                    labels = (
+                        f'{{gpu="{g}",UUID="GPU-{h:05d}-{g}"'
+                        f',pci_bus_id="00000000:{0x18 + g:02X}:00.0",device="nvidia{g}"'
+                        f',modelName="NVIDIA H100 80GB HBM3",Hostname="gpu{h:05d}"'
+                        f',instance="10.{h // 256}.{h % 256}.1:9400",job="dcgm"}}'
+                    )
+                    gauge(f"{name}{labels}", value(h, g))
+                    series += 1
+        node_labels = [
+            f'hostname="gpu{h:05d}",instance="10.{h // 256}.{h % 256}.1:9100",job="node"'
+            for h in range(hosts)
+        ]
+        write("# TYPE node_cpu_seconds counter\n")
+        for labels in node_labels:
+            for cpu in range(CPUS):
+                full = f'node_cpu_seconds_total{{cpu="{cpu}",mode="idle",{labels}}}'
+                # 15 s idle per 30 s: half busy.
+                write("".join(f"{full} {1000 + 15 * k} {t}\n" for k, t in enumerate(counter_times)))
+                series += 1
+        gauges = {
+            "node_memory_MemTotal_bytes": 2**40,
+            "node_memory_MemAvailable_bytes": 2**39,
+            "node_load1": 3.5,
+            "node_load5": 3.0,
+            "node_load15": 2.5,
+            "node_boot_time_seconds": now - 86400,
+        }
+        for name, value in gauges.items():
+            write(f"# TYPE {name} gauge\n")
+            for labels in node_labels:
+                gauge(f"{name}{{{labels}}}", value)
+                series += 1
+        write("# TYPE up gauge\n")  # every real Prometheus has it: one per scrape target
+        for h in range(hosts):
+            for job, port in (("dcgm", 9400), ("node", 9100)):
+                gauge(f'up{{instance="10.{h // 256}.{h % 256}.1:{port}",job="{job}"}}', 1)
+                series += 1
+        write("# EOF\n")
+    return series
+
+
+def rss_mib() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def process_cpu_s(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / 100  # utime + stime, in clock ticks
+
+
+def ms(values: list[float]) -> str:
+    return f"median {statistics.median(values) * 1000:.0f} ms, max {max(values) * 1000:.0f} ms"
+
+
+def curl(url: str, promql: str) -> tuple[float, int]:
+    """Wall time and compressed bytes of one query, with curl (no decoding)."""
+    out = subprocess.run(
+        [
+            "curl",
+            "-s",
+            "--compressed",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{time_total} %{size_download}",
+            "--data-urlencode",
+            f"query={promql}",
+            f"{url}/api/v1/query",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    return float(out[0]), int(out[1])
+
+
+async def bench_source(server: PrometheusServer, hosts: int, runs: int) -> list[tuple[str, str]]:
+    rows: list[tuple[str, str]] = []
+    store = FleetStore()
+    source = PrometheusSource(PrometheusSettings(url=server.url, timeout=60), store)
+    await source.poll_once()  # warm: Prometheus's caches, our imports
+    figures: dict[str, tuple[list[float], list[float], list[float]]] = {
+        "every host changed": ([], [], []),
+        "nothing new since the last scrape": ([], [], []),
+    }
+    for _ in range(runs):
+        for case, (walls, cpus, server_cpus) in figures.items():
+            if case == "every host changed":
+                source._seen.clear()  # as right after a scrape of every target: all rebuilt
+            server_before = process_cpu_s(server.process.pid)
+            cpu, wall = time.process_time(), time.perf_counter()
+            await source.poll_once()
+            snapshot = store.snapshot()
+            walls.append(time.perf_counter() - wall)
+            cpus.append(time.process_time() - cpu)
+            server_cpus.append(process_cpu_s(server.process.pid) - server_before)
+    statuses: dict[str, int] = {}
+    for host in snapshot.hosts:
+        statuses[host.status] = statuses.get(host.status, 0) + 1
+    ages = [host.age_s for host in snapshot.hosts if host.age_s is not None]
+    rows.append(
+        (
+            "fleet snapshot",
+            f"{len(snapshot.hosts)} hosts {statuses}, data age median "
+            f"{statistics.median(ages):.0f} s",
+        )
+    )
+    for case, (walls, cpus, server_cpus) in figures.items():
+        rows.append((f"refresh ({case}): tick to complete snapshot", ms(walls)))
+        rows.append((f"refresh ({case}): console CPU", ms(cpus)))
+        rows.append((f"refresh ({case}): Prometheus CPU", ms(server_cpus)))
+    rows.append(("console RSS after refreshes", f"{rss_mib():.0f} MiB"))
+    source.focus("gpu00042")
+    cpu, wall = time.process_time(), time.perf_counter()
+    await source.poll_once()
+    rows.append(
+        (
+            "refresh with one host opened (drill-down)",
+            f"{(time.perf_counter() - wall) * 1000:.0f} ms wall, "
+            f"{(time.process_time() - cpu) * 1000:.0f} ms CPU",
+        )
+    )
+    for name, promql in (
+        ("GPU (1 of 2)", queries.GPU_FLEET[0]),
+        ("GPU (2 of 2)", queries.GPU_FLEET[1]),
+        ("host", queries.HOST_FLEET),
+        ("up == 0", queries.UP),
+    ):
+        seconds, size = curl(server.url, promql)
+        rows.append(
+            (
+                f"curl of the {name} fleet query",
+                f"{seconds * 1000:.0f} ms, {size / 1e6:.2f} MB gzipped",
+            )
+        )
+    client = PrometheusClient(PrometheusSettings(url=server.url, timeout=60))
+    cpu, wall = time.process_time(), time.perf_counter()
+    raw = await client.query(RAW_QUERY)
+    rows.append(
+        (
+            "baseline: raw unaggregated query, same client",
+            f"{len(raw)} series, {(time.perf_counter() - wall) * 1000:.0f} ms wall, "
+            f"{(time.process_time() - cpu) * 1000:.0f} ms CPU",
+        )
+    )
+    seconds, size = curl(server.url, RAW_QUERY)
+    rows.append(
+        (
+            "baseline: curl of the raw query (wire only)",
+            f"{seconds * 1000:.0f} ms, {size / 1e6:.1f} MB gzipped",
+        )
+    )
+    rows.append(("fleet render at this size", await render_times(store)))
+    return rows
+
+
+async def render_times(store: FleetStore) -> str:
+    from aiconsole.app import ConsoleApp
+
+    app = ConsoleApp(Fleet(store), collect=False)
+    snapshot = store.snapshot()
+    cpu_times: list[float] = []
+    async with app.run_test(size=(160, 50)) as pilot:
+        await pilot.pause()
+        for n in range(7):
+            start = time.process_time()
+            app.fleet_snapshot = snapshot
+            await pilot.pause()
+            app.screen._compositor.render_update(full=True)
+            if n >= 2:
+                cpu_times.append(time.process_time() - start)
+    return f"{len(snapshot.hosts)} rows, CPU {ms(cpu_times)}"
+
+
+def bench_scrape(hosts: int) -> list[tuple[str, str]]:
+    from aiconsole.exporter.server import Published, start
+    from tests.synthetic import fleet_store
+
+    snapshots = [fleet_store(hosts, GPUS, 2, seed=s, with_faults=False).snapshot() for s in (1, 2)]
+    published = Published()
+    server = start(("127.0.0.1", 0), published)
+    url = f"http://127.0.0.1:{server.server_address[1]}/metrics"
+
+    def scrape() -> tuple[float, int]:
+        """As Prometheus would: another process, gzip accepted (curl's own timing)."""
+        out = subprocess.run(
+            [
+                "curl",
+                "-s",
+                "-H",
+                "Accept-Encoding: gzip",
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{time_total} %{size_download}",
+                url,
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=300,
+        ).stdout.split()
+        return float(out[0]), int(out[1])
+
+    try:
+        published.publish(snapshots[0])
+        first, size = scrape()
+        encode = server.exposition.last_encode_s or 0.0
+        warm = [scrape()[0] for _ in range(5)]
+        during = []
+        published.publish(snapshots[1])  # scrapes meet the encoder at work on it
+        while not all(b.version == published.version for b in server.exposition._bodies.values()):
+            during.append(scrape()[0])
+            time.sleep(0.25)
+    finally:
+        server.shutdown()
+        server.server_close()
+    return [
+        (
+            f"serve: encode {hosts} x {GPUS} (background, once per snapshot)",
+            f"{encode * 1000:.0f} ms",
+        ),
+        (
+            "serve: first scrape ever (waits for that encoding)",
+            f"{first * 1000:.0f} ms, {size / 1e6:.1f} MB gzipped",
+        ),
+        ("serve: scrape of an encoded snapshot", ms(warm)),
+        ("serve: scrape while a new snapshot is being encoded", ms(during)),
+    ]
+
+
+def bench_fleet(hosts: int, runs: int) -> list[tuple[str, str]]:
+    rows: list[tuple[str, str]] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        (work / "data").mkdir()
+        started = time.perf_counter()
+        series = write_openmetrics(work / "fleet.om", hosts, int(time.time()))
+        subprocess.run(
+            [
+                PROMTOOL,
+                "tsdb",
+                "create-blocks-from",
+                "openmetrics",
+                str(work / "fleet.om"),
+                str(work / "data"),
+            ],
+            check=True,
+            capture_output=True,
+        )
+        (work / "fleet.om").unlink()
+        rows.append(
+            (
+                f"backfill {hosts} hosts x {GPUS} GPUs",
+                f"{series} series, {time.perf_counter() - started:.0f} s",
+            )
+        )
+        server = PrometheusServer(work, scrape_config({}))
+        try:
+            server.wait_ready(timeout=300)
+            server.wait_for_series("count(DCGM_FI_DEV_GPU_UTIL) >= 0", timeout=300)
+            rows += asyncio.run(bench_source(server, hosts, runs))
+        finally:
+            server.stop()
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--hosts", type=int, default=10_000)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--scrape-hosts", type=int, default=1024)
+    parser.add_argument("--scrape-only", action="store_true", help="only the serve figures")
+    args = parser.parse_args()
+    rows: list[tuple[str, str]] = [
+        ("machine", f"{os.cpu_count()} CPUs, load average at start {os.getloadavg()[0]:.1f}")
+    ]
+    rows += bench_scrape(args.scrape_hosts)
+    if not args.scrape_only:
+        rows += bench_fleet(args.hosts, args.runs)
+    rows.append(("load average at the end", f"{os.getloadavg()[0]:.1f}"))
+    width = max(len(label) for label, _ in rows)
+    for label, value in rows:
+        print(f"{label:<{width}}  {value}")
+
+
+if __name__ == "__main__":
+    main()
