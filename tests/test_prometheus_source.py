@@ -163,7 +163,7 @@ async def test_tui_lists_the_fleet_and_opening_a_host_fetches_its_gpus(estate: E
     async with app.run_test(size=(120, 30)) as pilot:
         await wait_for(pilot, lambda: any(r[0] == "gpu02" for r in fleet_rows(app)))
         row = next(r for r in fleet_rows(app) if r[0] == "gpu02")
-        assert row[1] == "ok" and row[5] == "4"  # GPU count from the server-side totals
+        assert row[1] == "ok" and row[6] == "4"  # GPU count from the server-side totals
         state = fleet.store.get("gpu02")
         assert state is not None and state.sample is not None
         assert state.sample.gpu.gpus == ()  # not drilled into before it is opened
