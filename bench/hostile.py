@@ -59,11 +59,10 @@ SAMPLE_HEAD = (
 HOSTILE = {
     "none": None,
     "flood": (
-        "import sys\nsys.stdin.buffer.read()\nchunk = b'x' * 65536\n"
-        "while True:\n    sys.stdout.buffer.write(chunk)\n"
+        "import sys\nchunk = b'x' * 65536\nwhile True:\n    sys.stdout.buffer.write(chunk)\n"
     ),
     "arrays": (
-        "import sys, time\nsys.stdin.buffer.read()\nseq = 0\n"
+        "import sys, time\nseq = 0\n"
         "while True:\n"
         "    base = seq * 100000\n"
         f"    head = {SAMPLE_HEAD!r}.format(seq=seq, now=time.time())\n"
@@ -72,7 +71,7 @@ HOSTILE = {
         "    seq += 1\n    time.sleep(1)\n"
     ),
     "slowloris": (
-        "import sys, time\nsys.stdin.buffer.read()\n"
+        "import sys, time\n"
         "while True:\n    sys.stdout.write('{')\n    sys.stdout.flush()\n    time.sleep(0.05)\n"
     ),
     "stderr": (
@@ -81,8 +80,7 @@ HOSTILE = {
         "os.execv('/usr/bin/python3', ['/usr/bin/python3', *sys.argv[1:]])\n"
     ),
     "oneshot": (
-        "import sys\nsys.stdin.buffer.read()\nline = b'x' * 65535 + b'\\n'\n"
-        "while True:\n    sys.stdout.buffer.write(line)\n"
+        "import sys\nline = b'x' * 65535 + b'\\n'\nwhile True:\n    sys.stdout.buffer.write(line)\n"
     ),
 }
 

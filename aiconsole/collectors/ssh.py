@@ -8,8 +8,8 @@ host's disk; the console only reads.
 Every line a host sends is untrusted: it is read with a hard size limit and decoded with
 validation into :class:`~aiconsole.model.HostSample`; the probe's stderr is drained as it
 comes, keeping only its tail. Every failure becomes a host status with a one-line reason, and
-the collector reconnects by itself with exponential backoff and jitter, after telling the old
-probe to stop (a hung probe would otherwise stay on the host, holding its GPUs' device files).
+the collector reconnects by itself with exponential backoff and jitter; the old probe is
+stopped on the host even when it hangs (see ``BOOTSTRAP``).
 Each host runs in its own task, so a dead, slow or hostile host delays nobody else.
 """
 
@@ -47,15 +47,33 @@ __all__ = ["MAX_LINE_BYTES", "HostCheck", "SshCollector", "SshOptions", "classif
 PROBE_SOURCE = Path(probe.__file__).read_bytes()
 
 OLD_PYTHON_EXIT = 3
-# Runs first on the host: refuses an interpreter too old for the probe with a clear message
-# (instead of a SyntaxError), then reads the probe from stdin and runs it as __main__.
+# Runs first on the host. It refuses an interpreter too old for the probe with a clear message
+# (instead of a SyntaxError), reads the probe's source (its size is the first argument), and
+# runs it in a child process while it watches stdin: the console keeps stdin open while it
+# wants samples, and it closes when the console says stop or its connection goes, whatever
+# the reason. The child is then killed. Closing the connection alone would end a probe only
+# when it next writes; one hung in a driver call never does, and keeps the GPUs' device
+# files open (which blocks a GPU reset). sshd cannot be asked instead: it refuses to signal
+# the sessions of root logins.
 BOOTSTRAP = (
-    "import sys\n"
+    "import os, sys\n"
     "if sys.version_info < (3, 8):\n"
     "    sys.stderr.write('aiconsole: the probe needs Python 3.8+, this host has %s\\n'"
     " % sys.version.split()[0])\n"
     f"    sys.exit({OLD_PYTHON_EXIT})\n"
-    "exec(compile(sys.stdin.read(), 'aiconsole-probe', 'exec'))\n"
+    "source = sys.stdin.buffer.read(int(sys.argv.pop(1)))\n"
+    "child = os.fork()\n"
+    "if child:\n"
+    "    import threading\n"
+    "    def watch():\n"
+    "        while os.read(0, 65536):\n"
+    "            pass\n"
+    "        os.kill(child, 9)\n"
+    "    threading.Thread(target=watch, daemon=True).start()\n"
+    "    status = os.waitpid(child, 0)[1]\n"
+    "    os._exit(os.WEXITSTATUS(status) if os.WIFEXITED(status) else 128 + os.WTERMSIG(status))\n"
+    "os.dup2(os.open(os.devnull, os.O_RDONLY), 0)\n"
+    "exec(compile(source, 'aiconsole-probe', 'exec'))\n"
 )
 
 
@@ -72,14 +90,16 @@ class SshOptions:
 def probe_command(python: str, interval: float, name: str, count: int | None = None) -> str:
     """The remote command line, built from quoted arguments (names never reach a shell raw).
 
-    ``exec`` makes the interpreter the session's own process, so a signal sent over the
-    session reaches it; ``-I`` keeps the host's working directory (the login's home), user
-    site-packages and PYTHON* variables out of the probe's imports.
+    ``exec``: the interpreter replaces the login shell (one process fewer per host); ``-I``
+    keeps the host's working directory (the login's home), user site-packages and PYTHON*
+    variables out of the probe's imports. The first argument after the bootstrap is the size
+    of the probe's source, which follows on stdin.
 
     A streaming probe samples on wall-clock ticks, so the whole fleet samples together; a
     one-shot probe takes its samples exactly ``interval`` apart.
     """
-    argv = [python, "-I", "-c", BOOTSTRAP, "--interval", f"{interval:g}", "--name", name]
+    argv = [python, "-I", "-c", BOOTSTRAP, str(len(PROBE_SOURCE))]
+    argv += ["--interval", f"{interval:g}", "--name", name]
     if count is None:
         argv.append("--align")
     else:
@@ -119,15 +139,16 @@ def too_long(error: LineTooLong) -> CollectionError:
     return CollectionError("probe_error", f"{error}; refused")
 
 
-def stop_remote(process: asyncssh.SSHClientProcess[bytes]) -> None:
-    """Tell a probe that has not exited to stop, before its connection closes.
+def start_probe(process: asyncssh.SSHClientProcess[bytes]) -> None:
+    """Send the probe's source; stdin then stays open for as long as samples are wanted."""
+    process.stdin.write(PROBE_SOURCE)
 
-    Closing the connection alone ends a probe only when it next writes; one hung in a driver
-    call never does, and keeps the GPUs' device files open (which blocks a GPU reset).
-    """
+
+def stop_remote(process: asyncssh.SSHClientProcess[bytes]) -> None:
+    """Tell the probe to stop: the bootstrap kills it when its stdin ends (see BOOTSTRAP)."""
     if process.exit_status is None and process.exit_signal is None:
         with contextlib.suppress(Exception):  # the channel may be gone already
-            process.send_signal("KILL")
+            process.stdin.write_eof()
 
 
 @dataclass(frozen=True)
@@ -213,8 +234,7 @@ class SshCollector(Collector):
         process = await connection.create_process(command, encoding=None, window=SSH_WINDOW)
         stderr = asyncio.create_task(read_tail(process.stderr))
         try:
-            process.stdin.write(PROBE_SOURCE)
-            process.stdin.write_eof()
+            start_probe(process)
             lines = BoundedLines(process.stdout)
             sample: HostSample | None = None
             for _ in range(count):
@@ -323,8 +343,7 @@ class SshCollector(Collector):
             process = await connection.create_process(command, encoding=None, window=SSH_WINDOW)
             stderr = asyncio.create_task(read_tail(process.stderr))
             try:
-                process.stdin.write(PROBE_SOURCE)
-                process.stdin.write_eof()
+                start_probe(process)
                 await self._publish_lines(process, BoundedLines(process.stdout), stale_after)
                 await asyncio.wait_for(process.wait_closed(), 5)
                 tail = await asyncio.wait_for(stderr, 5)
