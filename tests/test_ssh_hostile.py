@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import signal
 import socket
 import subprocess
 import sys
@@ -121,6 +123,13 @@ async def until(
     raise AssertionError(f"never seen; last states: {[(s.status, s.reason) for s in seen[-3:]]}")
 
 
+def stop(marker: str) -> None:
+    """Kill what this test started on the host (its command lines name ``marker``)."""
+    for pid in running(marker):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(int(pid), signal.SIGKILL)
+
+
 async def eventually(condition: Callable[[], bool], limit: float = 20) -> bool:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + limit
@@ -161,7 +170,7 @@ async def test_a_hung_probe_is_stopped_when_the_console_reconnects(host: Host) -
         # The console has stopped: none of the probes it started may be left on the host.
         assert await eventually(lambda: not running(hung)), running(hung)
     finally:
-        subprocess.run(["pkill", "-KILL", "-f", "--", hung], check=False)
+        stop(hung)
 
 
 async def test_a_probe_that_fills_stderr_still_streams(host: Host) -> None:
@@ -202,7 +211,7 @@ async def test_hosts_check_reports_a_hung_probe_as_a_row(host: Host) -> None:
     try:
         check = await collector(host, python, timeout=1).check()
     finally:
-        subprocess.run(["pkill", "-KILL", "-f", python], check=False)
+        stop(python)
     assert check.status == "stale"
     assert check.connect_ms is not None and check.rtt_ms is not None
 
@@ -263,8 +272,12 @@ def test_the_probe_ignores_modules_in_the_login_directory(tmp_path: Path) -> Non
     assert shell.stdin is not None and shell.stdout is not None and shell.stderr is not None
     shell.stdin.write(PROBE_SOURCE)
     shell.stdin.flush()  # and kept open: closing it tells the probe to stop
+    try:
+        status = shell.wait(timeout=60)  # one sample: it fits in the pipe, then the probe ends
+    finally:
+        shell.kill()
+        shell.stdin.close()
     output = shell.stdout.read()
-    shell.stdin.close()
-    assert shell.wait(timeout=60) == 0, shell.stderr.read().decode(errors="replace")
+    assert status == 0, shell.stderr.read().decode(errors="replace")
     assert not marker.exists()
     assert output.startswith(b"{")
