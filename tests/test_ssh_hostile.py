@@ -24,6 +24,7 @@ from aiconsole.collectors.lines import MAX_LINE_BYTES
 from aiconsole.collectors.ssh import PROBE_SOURCE, SshCollector, SshOptions, probe_command
 from aiconsole.model import HostState
 from aiconsole.store import FleetStore
+from tests.conftest import run_aiconsole
 from tests.estate import required
 from tests.sshd_loopback import Sshd, client_key, sshd_missing, start_sshd
 
@@ -214,6 +215,26 @@ async def test_hosts_check_reports_a_hung_probe_as_a_row(host: Host) -> None:
         stop(python)
     assert check.status == "stale"
     assert check.connect_ms is not None and check.rtt_ms is not None
+
+
+def test_hosts_check_prints_every_row_when_probes_hang(
+    host: Host, tmp_path: Path, no_gpu_env: dict[str, str]
+) -> None:
+    python = host.interpreter("hangs-cli", "import time\ntime.sleep(600)\n")
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f'hosts = "good,bad"\n[settings]\npython = "{python}"\nconnect_timeout = 1\n'
+        f'ssh_config = "{host.ssh_config}"\n'
+    )
+    try:
+        code, stdout, stderr = run_aiconsole(
+            "--config", str(config), "hosts", "check", env=no_gpu_env
+        )
+    finally:
+        stop(python)
+    assert code == 2, stderr
+    rows = [line.split() for line in stdout.splitlines()[1:]]
+    assert [(row[0], row[1]) for row in rows] == [("good", "stale"), ("bad", "stale")]
 
 
 async def test_a_dead_host_does_not_hold_the_handshake_bound(host: Host) -> None:
