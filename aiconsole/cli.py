@@ -394,12 +394,17 @@ def shown(value: str | None) -> str:
 
 
 def run_hosts_check(fleet: Fleet) -> int:
-    from aiconsole.collectors.ssh import SshCollector
+    from aiconsole.collectors.base import one_line
+    from aiconsole.collectors.ssh import HostCheck, SshCollector
 
     async def check_all() -> list[HostCheck]:
-        return await asyncio.gather(
-            *(c.check() for c in fleet.collectors if isinstance(c, SshCollector))
-        )
+        collectors = [c for c in fleet.collectors if isinstance(c, SshCollector)]
+        # One host's failure is its own row, never the loss of the whole report.
+        results = await asyncio.gather(*(c.check() for c in collectors), return_exceptions=True)
+        return [
+            r if isinstance(r, HostCheck) else HostCheck(c.name, "probe_error", one_line(r))
+            for c, r in zip(collectors, results, strict=True)
+        ]
 
     results = asyncio.run(check_all())
     print(format_checks(results))

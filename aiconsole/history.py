@@ -3,6 +3,11 @@
 The console keeps this itself (the probe sends only the present), fixed-size and compact: a
 float32 ring per GPU per metric, so 1,024 hosts of 8 GPUs cost about 12 MB at the default
 window, whatever the uptime.
+
+Bounded per host whatever a host sends: only the GPUs of a host's latest sample keep a
+history (a GPU that vanishes from it is forgotten at once), and a sample holds at most
+:data:`~aiconsole.model.MAX_GPUS` GPUs, so a host that announces new GPU indices on every
+sample costs no more than one with that many GPUs.
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ import math
 from array import array
 from collections.abc import Iterator
 
-from aiconsole.model import FleetSnapshot
+from aiconsole.model import MAX_GPUS, FleetSnapshot
 
 HISTORY_POINTS = 180
 """Samples kept per GPU: three minutes at the default one-second interval."""
@@ -47,8 +52,8 @@ class GpuHistory:
 
     def __init__(self, points: int = HISTORY_POINTS) -> None:
         self.points = points
-        self._util: dict[tuple[str, int], Ring] = {}
-        self._power: dict[tuple[str, int], Ring] = {}
+        self._hosts: dict[str, dict[int, tuple[Ring, Ring]]] = {}
+        """Host -> GPU index -> (utilisation, power) rings."""
         self._last_seen: dict[str, tuple[float, int]] = {}
 
     def record(self, snapshot: FleetSnapshot) -> None:
@@ -61,22 +66,38 @@ class GpuHistory:
             if self._last_seen.get(state.name) == stamp:
                 continue
             self._last_seen[state.name] = stamp
-            for gpu in sample.gpu.gpus:
+            gpus = sample.gpu.gpus[:MAX_GPUS]
+            self.forget_others(state.name, {gpu.index for gpu in gpus})
+            for gpu in gpus:
                 if gpu.lost:
                     self.add(state.name, gpu.index, None, None)
                 else:
                     self.add(state.name, gpu.index, gpu.util_gpu_percent, gpu.power_draw_w)
 
+    def forget_others(self, host: str, keep: set[int]) -> None:
+        """Drop the history of the host's GPUs not in ``keep`` (they left its sample)."""
+        rings = self._hosts.get(host)
+        if rings is not None and not rings.keys() <= keep:
+            self._hosts[host] = {index: pair for index, pair in rings.items() if index in keep}
+
     def add(self, host: str, index: int, util: float | None, power: float | None) -> None:
-        key = (host, index)
-        if key not in self._util:
-            self._util[key] = Ring(self.points)
-            self._power[key] = Ring(self.points)
-        self._util[key].append(util)
-        self._power[key].append(power)
+        rings = self._hosts.setdefault(host, {})
+        pair = rings.get(index)
+        if pair is None:
+            if len(rings) >= MAX_GPUS:
+                return  # bounded per host, whatever the caller passes
+            pair = rings[index] = (Ring(self.points), Ring(self.points))
+        pair[0].append(util)
+        pair[1].append(power)
+
+    def gpus(self, host: str) -> list[int]:
+        """The GPU indices of ``host`` that have a history."""
+        return list(self._hosts.get(host, ()))
 
     def utilisation(self, host: str, index: int) -> list[float]:
-        return list(self._util.get((host, index), ()))
+        pair = self._hosts.get(host, {}).get(index)
+        return list(pair[0]) if pair else []
 
     def power(self, host: str, index: int) -> list[float]:
-        return list(self._power.get((host, index), ()))
+        pair = self._hosts.get(host, {}).get(index)
+        return list(pair[1]) if pair else []

@@ -14,14 +14,33 @@ Bump :data:`SCHEMA_VERSION` on any change that breaks a consumer of ``snapshot -
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 import msgspec
 
 SCHEMA_VERSION = 1
 
-Reasons = dict[str, str]
+# -- Bounds: the most of each thing one host's sample may hold ------------------------------
+# A host's output is untrusted; these bounds are checked as a sample is decoded (a sample
+# past one is refused whole, and the host shows ``probe_error`` with the reason), so what one
+# host can make the console hold is bounded whatever it sends. Each is far above any real host.
+MAX_GPUS = 64
+MAX_GPU_PROCESSES = 1024
+"""Per GPU."""
+MAX_CPUS = 8192
+MAX_FILESYSTEMS = 4096
+MAX_DISKS = 4096
+MAX_NICS = 4096
+MAX_IB_PORTS = 256
+MAX_XID_EVENTS = 256
+MAX_NAMES = 64
+"""Short lists of names, such as a GPU's clock event reasons."""
+MAX_REASONS = 256
+"""Entries of one ``unavailable`` map."""
+
+Reasons = Annotated[dict[str, str], msgspec.Meta(max_length=MAX_REASONS)]
 """Field name -> why that field is ``None`` in this sample."""
+Names = Annotated[tuple[str, ...], msgspec.Meta(max_length=MAX_NAMES)]
 
 HostStatus = Literal[
     "ok",  # fresh sample
@@ -60,7 +79,7 @@ class Identity(Frozen, frozen=True, kw_only=True):
 class Cpu(Frozen, frozen=True, kw_only=True):
     count: int
     total_percent: float | None = None
-    per_core_percent: tuple[float, ...] | None = None
+    per_core_percent: Annotated[tuple[float, ...], msgspec.Meta(max_length=MAX_CPUS)] | None = None
     load1: float | None = None
     load5: float | None = None
     load15: float | None = None
@@ -166,7 +185,7 @@ class Gpu(Frozen, frozen=True, kw_only=True):
     fan_speed_percent: float | None = None
     performance_state: int | None = None
     """P-state: 0 is full performance, 15 the lowest."""
-    clock_event_reasons: tuple[str, ...] | None = None
+    clock_event_reasons: Names | None = None
     """Why clocks are held down now (NVML "clocks event" / "throttle" reasons), by name:
     ``gpu_idle``, ``applications_clocks_setting``, ``sw_power_cap``, ``hw_slowdown``,
     ``sync_boost``, ``sw_thermal_slowdown``, ``hw_thermal_slowdown``,
@@ -197,7 +216,7 @@ class Gpu(Frozen, frozen=True, kw_only=True):
     nvlink_links_up: int | None = None
     nvlink_links_total: int | None = None
     mig_enabled: bool | None = None
-    processes: tuple[GpuProcess, ...] = ()
+    processes: Annotated[tuple[GpuProcess, ...], msgspec.Meta(max_length=MAX_GPU_PROCESSES)] = ()
     unavailable: Reasons = {}
 
 
@@ -241,10 +260,10 @@ class GpuSection(Frozen, frozen=True, kw_only=True):
     driver_version: str | None = None
     cuda_driver_version: str | None = None
     """The CUDA version the driver supports, e.g. ``12.4``."""
-    gpus: tuple[Gpu, ...] = ()
+    gpus: Annotated[tuple[Gpu, ...], msgspec.Meta(max_length=MAX_GPUS)] = ()
     totals: GpuTotals | None = None
     """Set instead of ``gpus`` when only per-host aggregates were read (large fleets)."""
-    xid_events: tuple[XidEvent, ...] = ()
+    xid_events: Annotated[tuple[XidEvent, ...], msgspec.Meta(max_length=MAX_XID_EVENTS)] = ()
     """The newest XID events the probe knows of (history from the kernel log, then live)."""
     unavailable: Reasons = {}
     """``xid_history``: why the kernel log's XIDs are not known; ``xid_live``: why new XIDs
@@ -263,10 +282,10 @@ class HostSample(Frozen, frozen=True, kw_only=True):
     identity: Identity
     cpu: Cpu
     memory: Memory
-    filesystems: tuple[Filesystem, ...] = ()
-    disks: tuple[Disk, ...] = ()
-    nics: tuple[Nic, ...] = ()
-    ib_ports: tuple[IbPort, ...] = ()
+    filesystems: Annotated[tuple[Filesystem, ...], msgspec.Meta(max_length=MAX_FILESYSTEMS)] = ()
+    disks: Annotated[tuple[Disk, ...], msgspec.Meta(max_length=MAX_DISKS)] = ()
+    nics: Annotated[tuple[Nic, ...], msgspec.Meta(max_length=MAX_NICS)] = ()
+    ib_ports: Annotated[tuple[IbPort, ...], msgspec.Meta(max_length=MAX_IB_PORTS)] = ()
     gpu: GpuSection
     truncated: dict[str, str] = {}
     """What the probe left out to keep one sample bounded: ``filesystems``, ``disks``,

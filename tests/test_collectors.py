@@ -125,3 +125,111 @@ def test_store_replaces_and_never_mutates_what_readers_hold() -> None:
     assert [h.status for h in before.hosts] == ["connecting", "connecting"]
     assert [h.status for h in store.snapshot().hosts] == ["unreachable", "connecting"]
     assert store.version > version
+
+
+# -- a failing host's data age ----------------------------------------------------------------
+
+
+async def test_a_failing_host_keeps_the_age_of_its_last_good_sample() -> None:
+    """A failure must not make old data look fresh: the age keeps counting from the last
+    good sample, through any number of failures, and only a good sample resets it."""
+    from aiconsole import probe
+
+    real = probe.Sampler(gpu_reader=NoGpus())
+
+    class Failing:
+        fail = False
+
+        def sample(self) -> dict[str, Any]:
+            if self.fail:
+                raise OSError("host went away")
+            return real.sample()
+
+    clock = Clock()
+    store = FleetStore(clock=clock)
+    sampler = Failing()
+    collector = local(store, sampler=sampler, clock=clock)
+    await collector.collect_once()
+    good_at = clock.now
+    sampler.fail = True
+    for elapsed in (30.0, 35.0):
+        clock.now = good_at + elapsed
+        state = await collector.collect_once()
+        assert state.status == "probe_error"
+        assert state.received_at == good_at
+        (host,) = store.snapshot().hosts
+        assert host.age_s == elapsed
+        assert host.sample is not None  # what was known is still shown, with its true age
+    sampler.fail = False
+    clock.now += 1
+    await collector.collect_once()
+    assert store.snapshot().hosts[0].age_s == 0.0
+    collector.close()
+
+
+async def test_a_host_that_never_answered_has_no_age() -> None:
+    class Broken:
+        def sample(self) -> dict[str, Any]:
+            raise OSError("no route")
+
+    clock = Clock()
+    store = FleetStore(clock=clock)
+    await local(store, sampler=Broken(), clock=clock).collect_once()
+    (host,) = store.snapshot().hosts
+    assert (host.status, host.received_at, host.age_s) == ("probe_error", None, None)
+
+
+# -- the collector loop's schedule ------------------------------------------------------------
+
+
+class VirtualTime:
+    """Loop time that moves only when the collector sleeps or a sample "takes" time."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self._real_sleep = asyncio.sleep
+
+    def time(self) -> float:
+        return self.now
+
+    async def sleep(self, delay: float) -> None:
+        self.now += max(delay, 0.0)
+        await self._real_sleep(0)
+
+
+async def test_run_samples_on_a_fixed_grid_whatever_each_sample_costs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Ticks are ``interval`` apart from the first, not ``interval`` after each sample ends
+    (no drift); a sample slower than the interval is followed at once, and the grid goes on
+    from there (missed ticks are skipped, not made up in a burst)."""
+    import types
+
+    from aiconsole import probe
+    from aiconsole.collectors import base
+    from aiconsole.collectors.base import Collector, decode_sample
+    from aiconsole.model import HostSample
+
+    virtual = VirtualTime()
+    monkeypatch.setattr(
+        base,
+        "asyncio",
+        types.SimpleNamespace(
+            get_running_loop=lambda: virtual, sleep=virtual.sleep, wait_for=asyncio.wait_for
+        ),
+    )
+    costs = [0.3, 0.9, 0.1, 2.5, 0.2, 0.2]  # seconds each sample takes, interval 1 s
+    starts: list[float] = []
+    sample = decode_sample(probe.Sampler(name="timed", gpu_reader=NoGpus()).sample())
+
+    class Costly(Collector):
+        async def _collect(self) -> HostSample:
+            starts.append(virtual.now)
+            virtual.now += costs[len(starts) - 1]
+            if len(starts) == len(costs):
+                raise asyncio.CancelledError  # enough: end the loop here
+            return sample
+
+    with pytest.raises(asyncio.CancelledError):
+        await Costly("timed", FleetStore(), interval=1.0).run()
+    assert starts == pytest.approx([0.0, 1.0, 2.0, 3.0, 5.5, 6.5])

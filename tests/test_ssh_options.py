@@ -67,3 +67,12 @@ async def test_host_options_follow_the_ssh_config_and_its_changes(tmp_path: Path
     os.utime(config, ns=(0, 10**18))
     second = await options.resolve()
     assert (second.config.get("Hostname"), second.config.get("User")) == ("198.18.0.12", "bob")
+
+
+def test_jump_hops_parse_like_ssh() -> None:
+    from aiconsole.collectors.ssh_connect import parse_jump
+
+    assert parse_jump("bastion") == (None, "bastion", None)
+    assert parse_jump("ops@bastion:2222") == ("ops", "bastion", 2222)
+    assert parse_jump("ops@[fd00::1]:2200") == ("ops", "fd00::1", 2200)
+    assert parse_jump("[fd00::1]") == (None, "fd00::1", None)

@@ -1,51 +1,79 @@
 """Hosts over SSH, agentless: the probe's source goes over the connection and streams back.
 
-Per host: one SSH connection (asyncssh, honouring ~/.ssh/config and known_hosts) and ONE
-long-running ``python3`` process that reads the probe from stdin and then prints a JSON line
-per interval. Nothing is written to the host's disk; the console only reads.
+Per host: one SSH connection (asyncssh, honouring ~/.ssh/config and known_hosts; see
+:mod:`aiconsole.collectors.ssh_connect`) and ONE long-running ``python3`` process that reads
+the probe from stdin and then prints a JSON line per interval. Nothing is written to the
+host's disk; the console only reads.
 
-Every line a host sends is untrusted: it is size-limited and decoded with validation into
-:class:`~aiconsole.model.HostSample`. Every failure becomes a host status with a one-line
-reason, and the collector reconnects by itself with exponential backoff and jitter. Each host
-runs in its own task, so a dead, slow or hostile host delays nobody else.
+Every line a host sends is untrusted: it is read with a hard size limit and decoded with
+validation into :class:`~aiconsole.model.HostSample`; the probe's stderr is drained as it
+comes, keeping only its tail. Every failure becomes a host status with a one-line reason, and
+the collector reconnects by itself with exponential backoff and jitter; the old probe is
+stopped on the host even when it hangs (see ``BOOTSTRAP``).
+Each host runs in its own task, so a dead, slow or hostile host delays nobody else.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
+import contextlib
 import random
 import shlex
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import asyncssh
 import msgspec
 
 from aiconsole import probe
 from aiconsole.collectors.base import CollectionError, Collector, one_line
-from aiconsole.collectors.ssh_options import DEFAULT_KNOWN_HOSTS, HostOptions, KnownHostsCache
+from aiconsole.collectors.lines import (
+    MAX_LINE_BYTES,
+    SSH_WINDOW,
+    BoundedLines,
+    LineTooLong,
+    read_tail,
+)
+from aiconsole.collectors.ssh_connect import Connector, classify_connect_error
+from aiconsole.collectors.ssh_options import KnownHostsCache
 from aiconsole.model import HostSample, HostState
 from aiconsole.store import FleetStore
 from aiconsole.text import MAX_REASON, clean, clean_strings, plain_json
 
+__all__ = ["MAX_LINE_BYTES", "HostCheck", "SshCollector", "SshOptions", "classify_connect_error"]
+
 PROBE_SOURCE = Path(probe.__file__).read_bytes()
-MAX_LINE_BYTES = 4 * 1024 * 1024
-"""A sample of a big host is tens of KiB; anything near this is not a probe talking."""
 
 OLD_PYTHON_EXIT = 3
-# Runs first on the host: refuses an interpreter too old for the probe with a clear message
-# (instead of a SyntaxError), then reads the probe from stdin and runs it as __main__.
+# Runs first on the host. It refuses an interpreter too old for the probe with a clear message
+# (instead of a SyntaxError), reads the probe's source (its size is the first argument), and
+# runs it in a child process while it watches stdin: the console keeps stdin open while it
+# wants samples, and it closes when the console says stop or its connection goes, whatever
+# the reason. The child is then killed. Closing the connection alone would end a probe only
+# when it next writes; one hung in a driver call never does, and keeps the GPUs' device
+# files open (which blocks a GPU reset). sshd cannot be asked instead: it refuses to signal
+# the sessions of root logins.
 BOOTSTRAP = (
-    "import sys\n"
+    "import os, sys\n"
     "if sys.version_info < (3, 8):\n"
     "    sys.stderr.write('aiconsole: the probe needs Python 3.8+, this host has %s\\n'"
     " % sys.version.split()[0])\n"
     f"    sys.exit({OLD_PYTHON_EXIT})\n"
-    "exec(compile(sys.stdin.read(), 'aiconsole-probe', 'exec'))\n"
+    "source = sys.stdin.buffer.read(int(sys.argv.pop(1)))\n"
+    "child = os.fork()\n"
+    "if child:\n"
+    "    import threading\n"
+    "    def watch():\n"
+    "        while os.read(0, 65536):\n"
+    "            pass\n"
+    "        os.kill(child, 9)\n"
+    "    threading.Thread(target=watch, daemon=True).start()\n"
+    "    status = os.waitpid(child, 0)[1]\n"
+    "    os._exit(os.WEXITSTATUS(status) if os.WIFEXITED(status) else 128 + os.WTERMSIG(status))\n"
+    "os.dup2(os.open(os.devnull, os.O_RDONLY), 0)\n"
+    "exec(compile(source, 'aiconsole-probe', 'exec'))\n"
 )
 
 
@@ -62,49 +90,36 @@ class SshOptions:
 def probe_command(python: str, interval: float, name: str, count: int | None = None) -> str:
     """The remote command line, built from quoted arguments (names never reach a shell raw).
 
+    ``exec``: the interpreter replaces the login shell (one process fewer per host); ``-I``
+    keeps the host's working directory (the login's home), user site-packages and PYTHON*
+    variables out of the probe's imports. The first argument after the bootstrap is the size
+    of the probe's source, which follows on stdin.
+
     A streaming probe samples on wall-clock ticks, so the whole fleet samples together; a
     one-shot probe takes its samples exactly ``interval`` apart.
     """
-    argv = [python, "-c", BOOTSTRAP, "--interval", f"{interval:g}", "--name", name]
+    argv = [python, "-I", "-c", BOOTSTRAP, str(len(PROBE_SOURCE))]
+    argv += ["--interval", f"{interval:g}", "--name", name]
     if count is None:
         argv.append("--align")
     else:
         argv += ["--count", str(count)]
-    return shlex.join(argv)
+    return "exec " + shlex.join(argv)
 
 
-def classify_connect_error(name: str, error: BaseException, timeout: float) -> CollectionError:
-    """Turn what asyncssh raised while connecting into a status and a one-line reason."""
-    if isinstance(error, TimeoutError):
-        return CollectionError("unreachable", f"connect timed out after {timeout:g} s")
-    if isinstance(error, asyncssh.HostKeyNotVerifiable):
-        return CollectionError(
-            "host_key_refused",
-            f"host key of {name} is not in known_hosts or has changed ({error.reason}); "
-            "verify the key, then update known_hosts",
-        )
-    if isinstance(error, asyncssh.PermissionDenied):
-        return CollectionError(
-            "auth_failed",
-            f"{name} refused our keys ({error.reason}); check ssh-agent, IdentityFile and "
-            "the host's authorized_keys",
-        )
-    if isinstance(error, ConnectionRefusedError):
-        return CollectionError("unreachable", "connection refused (sshd not running?)")
-    if isinstance(error, OSError):
-        return CollectionError("unreachable", one_line(error))
-    if isinstance(error, asyncssh.Error):
-        return CollectionError("unreachable", f"ssh: {error.reason}")
-    return CollectionError("unreachable", one_line(error))
-
-
-def describe_exit(status: int | None, stderr: str, python: str) -> CollectionError:
+def describe_exit(
+    status: int | None, stderr: str, python: str, signal: str | None = None
+) -> CollectionError:
+    """Why the probe ended, from its exit status and the last line of its stderr (cleaned)."""
     last = next((line for line in reversed(stderr.strip().splitlines()) if line.strip()), "")
+    last = clean(last)
     if status == 127:
-        return CollectionError("probe_error", f"{python} not found on the host")
+        return CollectionError("probe_error", clean(f"{python} not found on the host"))
     if status == OLD_PYTHON_EXIT and "needs Python" in last:
         return CollectionError("probe_error", last.removeprefix("aiconsole: "))
     detail = f": {last}" if last else ""
+    if status is None and signal:
+        return CollectionError("probe_error", clean(f"probe killed by signal {signal}{detail}"))
     return CollectionError("probe_error", f"probe exited with status {status}{detail}")
 
 
@@ -127,10 +142,20 @@ def decode_line(line: bytes) -> HostSample:
     return sample if plain_json(line) else clean_strings(sample)
 
 
-def _as_bytes(data: bytes | str | None) -> bytes:
-    if data is None:
-        return b""
-    return data.encode() if isinstance(data, str) else data
+def too_long(error: LineTooLong) -> CollectionError:
+    return CollectionError("probe_error", f"{error}; refused")
+
+
+def start_probe(process: asyncssh.SSHClientProcess[bytes]) -> None:
+    """Send the probe's source; stdin then stays open for as long as samples are wanted."""
+    process.stdin.write(PROBE_SOURCE)
+
+
+def stop_remote(process: asyncssh.SSHClientProcess[bytes]) -> None:
+    """Tell the probe to stop: the bootstrap kills it when its stdin ends (see BOOTSTRAP)."""
+    if process.exit_status is None and process.exit_signal is None:
+        with contextlib.suppress(Exception):  # the channel may be gone already
+            process.stdin.write_eof()
 
 
 @dataclass(frozen=True)
@@ -167,9 +192,14 @@ class SshCollector(Collector):
             clock=clock,
         )
         self.options = options
-        self._handshakes = handshakes
-        self._known_hosts = known_hosts or KnownHostsCache()
-        self._host_options = HostOptions(name, options.ssh_config)
+        self._connector = Connector(
+            name,
+            ssh_config=options.ssh_config,
+            connect_timeout=options.connect_timeout,
+            handshakes=handshakes,
+            known_hosts=known_hosts or KnownHostsCache(),
+            accept_new_host_keys=options.accept_new_host_keys,
+        )
         self._notice: str | None = None
         """Shown as the reason on this host's rows while the connection that caused it lasts."""
         self._rng = random.Random()
@@ -177,7 +207,12 @@ class SshCollector(Collector):
     def notice(self) -> str | None:
         return self._notice
 
-    # -- one-shot (snapshot --json) ----------------------------------------------------------
+    async def _connect(self) -> asyncssh.SSHClientConnection:
+        connection = await self._connector.connect()
+        self._notice = self._connector.notice
+        return connection
+
+    # -- one-shot (snapshot --json, hosts check) -------------------------------------------
 
     async def _collect(self) -> HostSample:
         """Connect, take one sample, disconnect."""
@@ -201,34 +236,73 @@ class SshCollector(Collector):
     async def _run_probe(
         self, connection: asyncssh.SSHClientConnection, count: int, interval: float
     ) -> HostSample:
+        """Run a probe for ``count`` samples; the last. Reads at most ``count`` bounded lines."""
         command = probe_command(self.options.python, interval, self.name, count)
-        result = await connection.run(command, input=PROBE_SOURCE, encoding=None)
-        stdout = _as_bytes(result.stdout)
-        lines = [line for line in stdout.splitlines() if line.strip()]
-        if result.exit_status != 0 or not lines:
-            stderr = _as_bytes(result.stderr).decode("utf-8", "replace")
-            raise describe_exit(result.exit_status, stderr, self.options.python)
-        return decode_line(lines[-1])
+        process = await connection.create_process(command, encoding=None, window=SSH_WINDOW)
+        stderr = asyncio.create_task(read_tail(process.stderr))
+        try:
+            start_probe(process)
+            lines = BoundedLines(process.stdout)
+            sample: HostSample | None = None
+            for _ in range(count):
+                try:
+                    line = await lines.readline()
+                except LineTooLong as error:
+                    raise too_long(error) from None
+                if line is None:
+                    break
+                sample = decode_line(line)
+            else:
+                assert sample is not None
+                return sample
+            await asyncio.wait_for(process.wait_closed(), 5)
+            tail = await asyncio.wait_for(stderr, 5)
+            raise describe_exit(
+                process.exit_status,
+                tail.decode("utf-8", "replace"),
+                self.options.python,
+                process.exit_signal[0] if process.exit_signal else None,
+            )
+        finally:
+            stop_remote(process)
+            stderr.cancel()
 
     async def check(self) -> HostCheck:
-        """Reachability, authentication, one command's round trip, and the probe's version."""
+        """Reachability, authentication, one command's round trip, and the probe's version.
+
+        Never raises: whatever happens becomes this host's row, so one bad host never costs
+        the report of the others.
+        """
         started = time.monotonic()
+        connect_ms: float | None = None
+        rtt_ms: float | None = None
+        timeout = self.options.connect_timeout
         try:
             connection = await self._connect()
+            connect_ms = (time.monotonic() - started) * 1000
+            async with connection:
+                started = time.monotonic()
+                try:
+                    await asyncio.wait_for(connection.run("true"), timeout)
+                except TimeoutError:
+                    raise CollectionError(
+                        "unreachable", f"no answer to a command within {timeout:g} s"
+                    ) from None
+                rtt_ms = (time.monotonic() - started) * 1000
+                limit = timeout + 10
+                try:
+                    sample = await asyncio.wait_for(
+                        self._run_probe(connection, count=1, interval=self.interval), limit
+                    )
+                except TimeoutError:
+                    raise CollectionError("stale", f"no probe sample within {limit:g} s") from None
         except CollectionError as error:
-            return HostCheck(self.name, error.status, error.reason)
-        connect_ms = (time.monotonic() - started) * 1000
-        async with connection:
-            started = time.monotonic()
-            await asyncio.wait_for(connection.run("true"), self.options.connect_timeout)
-            rtt_ms = (time.monotonic() - started) * 1000
-            try:
-                sample = await asyncio.wait_for(
-                    self._run_probe(connection, count=1, interval=self.interval),
-                    self.options.connect_timeout + 10,
-                )
-            except CollectionError as error:
-                return HostCheck(self.name, error.status, error.reason, connect_ms, rtt_ms)
+            return HostCheck(self.name, error.status, error.reason, connect_ms, rtt_ms)
+        except (asyncssh.Error, OSError) as error:
+            reason = clean(f"connection lost: {one_line(error)}")
+            return HostCheck(self.name, "unreachable", reason, connect_ms, rtt_ms)
+        except Exception as error:
+            return HostCheck(self.name, "probe_error", clean(one_line(error)), connect_ms, rtt_ms)
         ident = sample.identity
         return HostCheck(
             self.name,
@@ -254,10 +328,11 @@ class SshCollector(Collector):
                 self.store.put(self._failed(error.status, error.reason))
                 failures += 1
             except (asyncssh.Error, OSError) as error:
-                self.store.put(self._failed("unreachable", f"connection lost: {one_line(error)}"))
+                reason = clean(f"connection lost: {one_line(error)}")
+                self.store.put(self._failed("unreachable", reason))
                 failures += 1
             except Exception as error:
-                self.store.put(self._failed("probe_error", one_line(error)))
+                self.store.put(self._failed("probe_error", clean(one_line(error))))
                 failures += 1
             await asyncio.sleep(self._backoff(failures))
 
@@ -267,115 +342,61 @@ class SshCollector(Collector):
         ceiling = min(self.options.reconnect_max_s, 2.0 ** (failures - 1))
         return ceiling * self._rng.uniform(0.5, 1.0)
 
-    async def _connect(self) -> asyncssh.SSHClientConnection:
-        # Handshakes are CPU-bound on both ends: bound how many run at once, fleet-wide.
-        async with self._handshakes:
-            options = await self._host_options.resolve()
-            known_hosts = self._known_hosts.lookup(options.known_hosts)
-            self._notice = None
-            try:
-                return await self._open(options, known_hosts)
-            except asyncssh.HostKeyNotVerifiable as error:
-                if not (self.options.accept_new_host_keys and self._unknown(options, known_hosts)):
-                    raise classify_connect_error(
-                        self.name, error, self.options.connect_timeout
-                    ) from None
-            except Exception as error:
-                raise classify_connect_error(
-                    self.name, error, self.options.connect_timeout
-                ) from None
-            return await self._accept_new(options)
-
-    async def _open(
-        self, options: asyncssh.SSHClientConnectionOptions, known_hosts: Any
-    ) -> asyncssh.SSHClientConnection:
-        return await asyncio.wait_for(
-            asyncssh.connect(
-                self.name,
-                options=options,
-                config=None,  # already evaluated into ``options``
-                known_hosts=known_hosts,
-                connect_timeout=self.options.connect_timeout,
-            ),
-            self.options.connect_timeout,
-        )
-
-    def _unknown(
-        self, options: asyncssh.SSHClientConnectionOptions, known_hosts: asyncssh.SSHKnownHosts
-    ) -> bool:
-        """True when known_hosts has no key at all for this host (by name or HostName)."""
-        names = {self.name, str(options.config.get("Hostname") or self.name)}
-        return not any(known_hosts.match(name, "", None)[0] for name in names)
-
-    async def _accept_new(
-        self, options: asyncssh.SSHClientConnectionOptions
-    ) -> asyncssh.SSHClientConnection:
-        """ssh's accept-new: trust this first key, record it, and say so on the host's row."""
-        try:
-            connection = await self._open(options, None)
-        except Exception as error:
-            raise classify_connect_error(self.name, error, self.options.connect_timeout) from None
-        key = connection.get_server_host_key()
-        files = options.known_hosts
-        target = Path(files[0] if isinstance(files, list) and files else DEFAULT_KNOWN_HOSTS[0])
-        target = target.expanduser()
-        host = str(options.config.get("Hostname") or self.name)
-        try:
-            if key is None:
-                raise OSError("the server sent no host key")
-            kind, data = key.export_public_key("openssh").decode().split()[:2]
-            line = f"{host} {kind} {data}\n"
-            target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            with target.open("a") as handle:
-                handle.write(line)
-                handle.flush()
-                os.fsync(handle.fileno())
-        except OSError as error:
-            connection.close()
-            raise CollectionError(
-                "host_key_refused", f"could not record the new host key in {target}: {error}"
-            ) from None
-        fingerprint = key.get_fingerprint("sha256")
-        self._notice = f"accepted new host key {fingerprint}, recorded in {target}"
-        return connection
-
     async def _stream(self) -> None:
         """Run the probe once and publish every line until the stream ends or stalls."""
         stale_after = max(3 * self.interval, self.options.connect_timeout)
         async with await self._connect() as connection:
             command = probe_command(self.options.python, self.interval, self.name)
-            process = await connection.create_process(command, encoding=None)
-            process.stdin.write(PROBE_SOURCE)
-            process.stdin.write_eof()
-            silent_since: float | None = None
-            while True:
-                try:
-                    line = await asyncio.wait_for(process.stdout.readline(), stale_after)
-                except TimeoutError:
-                    # No sample in time: say so at once, give the host a while longer, then
-                    # reconnect (a frozen or partitioned host never closes the stream).
-                    now = time.monotonic()
-                    silent_since = silent_since or now - stale_after
-                    silent = now - silent_since
-                    if silent >= 3 * stale_after:
-                        raise CollectionError(
-                            "unreachable", f"no data for {silent:.0f} s; reconnecting"
-                        ) from None
-                    self.store.put(self._failed("stale", f"no sample for {silent:.0f} s"))
-                    continue
-                silent_since = None
-                if not line:
-                    process.stdin.close()
-                    await asyncio.wait_for(process.wait_closed(), 5)
-                    stderr = (await process.stderr.read()).decode("utf-8", "replace")
-                    raise describe_exit(process.exit_status, stderr, self.options.python)
-                sample = decode_line(line)
-                self.store.put(
-                    HostState(
-                        name=self.name,
-                        status="ok",
-                        reason=self.notice(),
-                        received_at=self._clock(),
-                        sample=sample,
-                    )
+            process = await connection.create_process(command, encoding=None, window=SSH_WINDOW)
+            stderr = asyncio.create_task(read_tail(process.stderr))
+            try:
+                start_probe(process)
+                await self._publish_lines(process, BoundedLines(process.stdout), stale_after)
+                await asyncio.wait_for(process.wait_closed(), 5)
+                tail = await asyncio.wait_for(stderr, 5)
+                raise describe_exit(
+                    process.exit_status,
+                    tail.decode("utf-8", "replace"),
+                    self.options.python,
+                    process.exit_signal[0] if process.exit_signal else None,
                 )
+            finally:
+                stop_remote(process)
+                stderr.cancel()
+
+    async def _publish_lines(
+        self, process: asyncssh.SSHClientProcess[bytes], lines: BoundedLines, stale_after: float
+    ) -> None:
+        """Decode and publish each line until the stream ends (returns) or fails (raises)."""
+        silent_since: float | None = None
+        while True:
+            try:
+                line = await asyncio.wait_for(lines.readline(), stale_after)
+            except TimeoutError:
+                # No whole sample in time: say so at once, give the host a while longer, then
+                # reconnect (a frozen or partitioned host never closes the stream, and a
+                # host that trickles a line byte by byte never finishes it).
+                now = time.monotonic()
+                silent_since = silent_since or now - stale_after
+                silent = now - silent_since
+                if silent >= 3 * stale_after:
+                    raise CollectionError(
+                        "unreachable", f"no data for {silent:.0f} s; reconnecting"
+                    ) from None
+                self.store.put(self._failed("stale", f"no sample for {silent:.0f} s"))
+                continue
+            except LineTooLong as error:
+                raise too_long(error) from None
+            silent_since = None
+            if line is None:
+                return
+            sample = decode_line(line)
+            self.store.put(
+                HostState(
+                    name=self.name,
+                    status="ok",
+                    reason=self.notice(),
+                    received_at=self._clock(),
+                    sample=sample,
+                )
+            )

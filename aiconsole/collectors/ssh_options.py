@@ -17,6 +17,7 @@ from pathlib import Path
 import asyncssh
 
 from aiconsole.collectors.base import CollectionError
+from aiconsole.text import clean
 
 FileStamp = tuple[str, int, int, int] | tuple[str, None, None, None]
 
@@ -74,7 +75,7 @@ class KnownHostsCache:
                     known.load(Path(path).read_text(errors="replace"))
                 except (OSError, ValueError) as error:
                     raise CollectionError(
-                        "host_key_refused", f"cannot read known_hosts file {path}: {error}"
+                        "host_key_refused", clean(f"cannot read known_hosts file {path}: {error}")
                     ) from None
             # Keep only the latest version of each file set: old ones are never asked again.
             self._loaded = {k: v for k, v in self._loaded.items() if k[0][0] != paths[0]}
@@ -85,9 +86,22 @@ class KnownHostsCache:
 class HostOptions:
     """One host's asyncssh options, evaluated from the client config once per config version."""
 
-    def __init__(self, name: str, ssh_config: str | None) -> None:
+    def __init__(
+        self,
+        name: str,
+        ssh_config: str | None,
+        *,
+        username: str | None = None,
+        port: int | None = None,
+    ) -> None:
         self.name = name
         self._ssh_config = ssh_config
+        self._overrides: dict[str, object] = {}
+        """What a ProxyJump hop says over the config (``user@host:port``), as with ssh -J."""
+        if username is not None:
+            self._overrides["username"] = username
+        if port is not None:
+            self._overrides["port"] = port
         self._key: tuple[FileStamp, ...] | None = None
         self._options: asyncssh.SSHClientConnectionOptions | None = None
 
@@ -98,11 +112,16 @@ class HostOptions:
             try:
                 # Parsing runs in a thread (asyncssh's construct), so the event loop never waits.
                 self._options = await asyncssh.SSHClientConnectionOptions.construct(
-                    config=files, host=self.name
+                    config=files,
+                    host=self.name,
+                    # The console never needs the operator's agent on a host: a
+                    # ``ForwardAgent yes`` in the config would expose it there all session.
+                    agent_forwarding=False,
+                    **self._overrides,
                 )
             except (OSError, ValueError, asyncssh.Error) as error:
                 raise CollectionError(
-                    "unreachable", f"ssh config for {self.name}: {error}"
+                    "unreachable", clean(f"ssh config for {self.name}: {error}")
                 ) from None
             self._key = key
         return self._options
