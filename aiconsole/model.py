@@ -6,7 +6,7 @@ Every type is a frozen ``msgspec.Struct``: a snapshot, once built, is never chan
 A metric that cannot be read is ``None``, never a fake ``0``; the owning struct's ``unavailable``
 map says why (``{"fan_speed_percent": "Not Supported"}``). Field names carry their unit.
 
-The probe (``aiconsole/probe.py``) emits plain JSON with these same field names; the console
+The probe (``aiconsole/probe/``) emits plain JSON with these same field names; the console
 decodes it *into* these types, which is also where untrusted input from hosts is validated.
 Bump :data:`SCHEMA_VERSION` on any change that breaks a consumer of ``snapshot --json``
 (removing or retyping a field); adding a field does not.

@@ -25,14 +25,17 @@ from typing import Any
 import asyncssh
 import msgspec
 
-from aiconsole import probe
+from aiconsole import probe, wire
 from aiconsole.collectors.base import CollectionError, Collector, one_line
 from aiconsole.collectors.ssh_options import DEFAULT_KNOWN_HOSTS, HostOptions, KnownHostsCache
 from aiconsole.model import HostSample, HostState
 from aiconsole.store import FleetStore
 from aiconsole.text import MAX_REASON, clean, clean_strings, plain_json
 
-PROBE_SOURCE = Path(probe.__file__).read_bytes()
+# Every module of the probe package in one program, loaded on the host from memory.
+PROBE_SOURCE = wire.bundle(
+    Path(probe.__file__).parent, "aiconsole.probe", "aiconsole.probe.main:main"
+).encode()
 MAX_LINE_BYTES = 4 * 1024 * 1024
 """A sample of a big host is tens of KiB; anything near this is not a probe talking."""
 
