@@ -23,6 +23,7 @@ interval on stdout. Field names match ``aiconsole.model``.
 
 from __future__ import annotations
 
+from aiconsole.probe.accelerators import OtherAccelerators
 from aiconsole.probe.clocks import clock_event_names
 from aiconsole.probe.common import (
     CLIPPED,
@@ -68,6 +69,7 @@ from aiconsole.probe.smi import (
     parse_smi_rejected_field,
     smi_value,
 )
+from aiconsole.probe.storage import Storage
 from aiconsole.probe.xid import XID_MARKER, parse_kernel_log, parse_xid_message, pci_key, xid_name
 
 __all__ = [
@@ -94,8 +96,10 @@ __all__ = [
     "DeadlineRunner",
     "Host",
     "NvmlReader",
+    "OtherAccelerators",
     "ProcessInfo",
     "Sampler",
+    "Storage",
     "clip",
     "clock_event_names",
     "describe_processes",

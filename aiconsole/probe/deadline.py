@@ -124,6 +124,10 @@ class _Worker:
         raise value
 
 
+class StatvfsHung(OSError):
+    """statvfs did not return in time: the mount's server is gone or unreachable."""
+
+
 class StatvfsGuard:
     """statvfs that cannot hang the probe on a dead network, cluster or FUSE filesystem.
 
@@ -150,7 +154,7 @@ class StatvfsGuard:
             return self._runner.call(("statvfs", mount), self._timeout_s, self._statvfs, mount)
         except CallTimedOut as late:
             if late.earlier:
-                raise OSError("statvfs still hung from an earlier sample") from None
-            raise OSError(
+                raise StatvfsHung("statvfs still hung from an earlier sample") from None
+            raise StatvfsHung(
                 "statvfs did not answer in %.1f s (server down?)" % self._timeout_s
             ) from None

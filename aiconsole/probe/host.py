@@ -71,6 +71,13 @@ class Host:
                 pass
         self._open.clear()
 
+    def readlink(self, relative: str) -> Optional[str]:
+        """Where a symbolic link points (an fd under /proc/PID/fd), or None."""
+        try:
+            return os.readlink(self.path(relative))
+        except OSError:
+            return None
+
     def listdir(self, relative: str) -> List[str]:
         try:
             return sorted(os.listdir(self.path(relative)))

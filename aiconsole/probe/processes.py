@@ -19,6 +19,9 @@ from aiconsole.probe.deadline import CallTimedOut, DeadlineRunner
 from aiconsole.probe.host import Host
 from aiconsole.probe.proc import parse_uid
 
+# A process's cgroup file is a few lines; a hostile cgroup name is cut here.
+MAX_CGROUP_BYTES = 4096
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Callable, Dict, List, Optional, Set, Tuple
@@ -55,6 +58,23 @@ class ProcessInfo:
             "command": self.command(pid),
             "cpu_percent": cpu_percent,
             "rss_bytes": rss,
+            "workload": self.workload(pid),
+        }
+
+    def workload(self, pid: int) -> Optional[JsonDict]:
+        """The Slurm job, pod or container of a process, from its cgroup path."""
+        text = self._host.read("proc/%d/cgroup" % pid, False, MAX_CGROUP_BYTES)
+        if not text:
+            return None
+        # Imported on first use: its patterns need re, which hosts without GPU processes
+        # should not pay for at start-up.
+        from aiconsole.probe.cgroup import workload_of
+
+        found = workload_of(text)
+        if found is None:
+            return None
+        return {
+            key: clip(value) if isinstance(value, str) else value for key, value in found.items()
         }
 
     def usage(self, pid: int) -> Tuple[Optional[float], Optional[int]]:

@@ -6,6 +6,7 @@ import os
 import sys
 import time
 
+from aiconsole.probe.accelerators import OtherAccelerators
 from aiconsole.probe.common import (
     COUNTER_RESET,
     FIRST_SAMPLE,
@@ -22,7 +23,7 @@ from aiconsole.probe.common import (
     clip,
     keep_first,
 )
-from aiconsole.probe.deadline import DeadlineRunner, StatvfsGuard
+from aiconsole.probe.deadline import DeadlineRunner, StatvfsGuard, StatvfsHung
 from aiconsole.probe.gpu import GpuReader
 from aiconsole.probe.host import Host
 from aiconsole.probe.ib import parse_ib_rate, parse_ib_state
@@ -37,6 +38,7 @@ from aiconsole.probe.proc import (
     parse_uptime,
 )
 from aiconsole.probe.processes import ProcessInfo
+from aiconsole.probe.storage import Storage
 from aiconsole.probe.xid import KERNEL_LOG
 
 TYPE_CHECKING = False
@@ -44,6 +46,7 @@ if TYPE_CHECKING:
     from typing import Any, Callable, Dict, List, Optional, Tuple
 
     from aiconsole.probe.common import JsonDict
+    from aiconsole.probe.storage import StatvfsResult
 
 
 class Sampler:
@@ -58,6 +61,8 @@ class Sampler:
         clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
         kernel_log: Optional[str] = None,
+        accelerators: Any = None,
+        storage: Any = None,
     ) -> None:
         self.host = Host(root)
         self._name = clip(name) if name else None
@@ -77,6 +82,15 @@ class Sampler:
                 self.runner,
             )
         )
+        self.accelerators = (
+            accelerators
+            if accelerators is not None
+            else OtherAccelerators(
+                self.host, ProcessInfo(self.host, monotonic, self.runner), monotonic
+            )
+        )
+        self.storage = storage if storage is not None else Storage(self.host, monotonic)
+        self._statvfs_results: List[StatvfsResult] = []
         self._seq = 0
         self._previous_at: Optional[float] = None
         self._previous_cpu: Dict[str, Tuple[int, int]] = {}
@@ -108,6 +122,7 @@ class Sampler:
             "ib_ports": keep_first(self._ib_ports(elapsed), MAX_IB_PORTS, "ib_ports", truncated),
             "gpu": gpu,
         }
+        self._storage(sample)
         if truncated:
             sample["truncated"] = truncated
         sample["probe_cpu_s"] = time.process_time()
@@ -211,6 +226,7 @@ class Sampler:
         mounts.sort(key=lambda mount: mount[2].startswith("fuse"))
         mounts = keep_first(mounts, MAX_FILESYSTEMS, "filesystems", truncated, " (FUSE last)")
         result = []
+        self._statvfs_results = []
         for device, mount, fstype in mounts:
             entry: JsonDict = {
                 "mount": clip(mount),
@@ -218,16 +234,21 @@ class Sampler:
                 "fstype": clip(fstype),
                 "unavailable": {},
             }
+            started = self._monotonic()
             try:
                 stats = self._statvfs(mount, fstype)
             except OSError as error:
                 reason = _first_line(error.strerror or error)
+                hung = isinstance(error, StatvfsHung)
+                self._statvfs_results.append((mount, device, fstype, None, hung, reason))
                 entry["unavailable"] = {
                     "size_bytes": reason,
                     "used_bytes": reason,
                     "free_bytes": reason,
                 }
             else:
+                took = max(0.0, self._monotonic() - started)
+                self._statvfs_results.append((mount, device, fstype, took, False, None))
                 if stats.f_blocks == 0:
                     continue  # size-less mounts (e.g. some overlays, /proc-like FUSE): no data
                 entry["size_bytes"] = stats.f_blocks * stats.f_frsize
@@ -378,11 +399,27 @@ class Sampler:
 
     def _gpu(self) -> JsonDict:
         try:
-            return self.gpu_reader.read()  # type: ignore[no-any-return, unused-ignore]
+            section: JsonDict = self.gpu_reader.read()
         except Exception as error:
-            return {
+            section = {
                 "status": "error",
                 "source": "nvml",
                 "gpus": [],
                 "reason": "GPU read failed: %s: %s" % (type(error).__name__, _first_line(error)),
             }
+        try:
+            return self.accelerators.add_to(section)  # type: ignore[no-any-return, unused-ignore]
+        except Exception as error:  # the NVIDIA GPUs stand without the other vendors'
+            section.setdefault("unavailable", {})["accelerators"] = "read failed: %s: %s" % (
+                type(error).__name__,
+                _first_line(error),
+            )
+            return section
+
+    def _storage(self, sample: JsonDict) -> None:
+        """NVMe health and shared mounts; a failure costs only these two sections."""
+        try:
+            sample["nvme"] = self.storage.nvme()
+            sample["shared_filesystems"] = self.storage.shared_filesystems(self._statvfs_results)
+        except Exception as error:
+            sample["unavailable"] = {"nvme": "storage read failed: %s" % _first_line(error)}

@@ -1,0 +1,30 @@
+"""Running a vendor's command-line tool (hl-smi, nvme) with a time limit."""
+
+from __future__ import annotations
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import List, Tuple
+
+COMMAND_TIMEOUT_S = 10.0
+
+
+def run_command(argv: List[str], timeout_s: float = COMMAND_TIMEOUT_S) -> Tuple[int, str]:
+    """(exit status, stdout and stderr as text); -1 and the reason when it could not run or
+    did not finish in time. Never raises."""
+    import subprocess  # only hosts with such a tool pay for the import
+
+    try:
+        done = subprocess.run(
+            argv,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            timeout=timeout_s,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        return -1, "%s did not answer within %g s" % (argv[0], timeout_s)
+    except OSError as error:
+        return -1, "cannot run %s: %s" % (argv[0], error.strerror or error)
+    return done.returncode, done.stdout.decode("utf-8", "replace")
