@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -29,7 +30,9 @@ def probe_argv(*args: str, python: str = sys.executable) -> list[str]:
     return [python, "-c", BOOTSTRAP, *args]
 
 
-def run_probe(*args: str, env: dict[str, str], python: str = sys.executable) -> list[dict]:
+def run_probe(
+    *args: str, env: dict[str, str], python: str = sys.executable
+) -> list[dict[str, Any]]:
     result = subprocess.run(
         probe_argv(*args, python=python),
         input=PROGRAM,
@@ -315,3 +318,28 @@ def test_probe_start_up_imports_only_what_it_needs(no_gpu_env: dict[str, str]) -
     # json (with re, enum, functools) was a third of the start-up: _json's encoder does.
     heavy = {"argparse", "typing", "platform", "socket", "threading", "contextlib", "json", "re"}
     assert not loaded & heavy
+
+
+def test_a_host_compiles_only_the_readers_for_what_it_has(no_gpu_env: dict[str, str]) -> None:
+    """Every module compiled is start-up paid at every connect: a host with no GPU, no NVMe
+    and no shared mount never compiles the readers for those."""
+    root = str(FIXTURES / "plainhost")
+    code = (
+        f"import sys\nsys.argv = ['probe', '--count', '1', '--root', {root!r}]\n"
+        "try:\n"
+        "    exec(compile(sys.stdin.read(), 'probe', 'exec'))\n"
+        "finally:\n"
+        "    print(' '.join(sorted(sys.modules)), file=sys.stderr)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-S", "-c", code],
+        input=PROGRAM,
+        env=no_gpu_env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    loaded = {name for name in result.stderr.split() if name.startswith("aiconsole.probe.")}
+    assert {"aiconsole.probe.sampler", "aiconsole.probe.nvml"} <= loaded  # the list is real
+    readers = ("smi", "xid", "amd", "drm_clients", "gaudi", "nvme", "mounts", "cgroup")
+    assert not loaded & {"aiconsole.probe." + name for name in readers}

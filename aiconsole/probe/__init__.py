@@ -23,54 +23,130 @@ interval on stdout. Field names match ``aiconsole.model``.
 
 from __future__ import annotations
 
-from aiconsole.probe.accelerators import OtherAccelerators
-from aiconsole.probe.clocks import clock_event_names
-from aiconsole.probe.common import (
-    CLIPPED,
-    COUNTER_RESET,
-    FIRST_SAMPLE,
-    MAX_COMMAND_BYTES,
-    MAX_DISKS,
-    MAX_FILESYSTEMS,
-    MAX_NICS,
-    MAX_PROCESSES_PER_GPU,
-    MAX_PROCESSES_PER_SAMPLE,
-    MAX_SAMPLE_BYTES,
-    MAX_TEXT_BYTES,
-    NVML_DEADLINE_S,
-    PROBE_VERSION,
-    SHRUNK_LIST_ITEMS,
-    clip,
-)
-from aiconsole.probe.deadline import CallTimedOut, DeadlineRunner
-from aiconsole.probe.encode import dumps, encode_sample
-from aiconsole.probe.host import Host
-from aiconsole.probe.ib import parse_ib_rate, parse_ib_state
-from aiconsole.probe.main import parse_args, stream
-from aiconsole.probe.net import NET_DEV_FIELDS, parse_net_dev
-from aiconsole.probe.nvml import NvmlReader
-from aiconsole.probe.proc import (
-    PSEUDO_FSTYPES,
-    parse_diskstats,
-    parse_loadavg,
-    parse_meminfo,
-    parse_mounts,
-    parse_proc_stat,
-    parse_uid,
-    parse_uptime,
-    statvfs_may_hang,
-)
-from aiconsole.probe.processes import ProcessInfo, describe_processes
-from aiconsole.probe.sampler import Sampler
-from aiconsole.probe.smi import (
-    SMI_GPU_FIELDS,
-    SMI_NOT_IN_CSV,
-    parse_smi_gpus,
-    parse_smi_rejected_field,
-    smi_value,
-)
-from aiconsole.probe.storage import Storage
-from aiconsole.probe.xid import XID_MARKER, parse_kernel_log, parse_xid_message, pci_key, xid_name
+# The console and the tests use these names from the package; a host imports only the modules
+# its sample needs (every module compiled is start-up paid on every host), so they are
+# resolved on first use rather than imported here.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from aiconsole.probe.accelerators import OtherAccelerators
+    from aiconsole.probe.clocks import clock_event_names
+    from aiconsole.probe.common import (
+        CLIPPED,
+        COUNTER_RESET,
+        FIRST_SAMPLE,
+        MAX_COMMAND_BYTES,
+        MAX_DISKS,
+        MAX_FILESYSTEMS,
+        MAX_NICS,
+        MAX_PROCESSES_PER_GPU,
+        MAX_PROCESSES_PER_SAMPLE,
+        MAX_SAMPLE_BYTES,
+        MAX_TEXT_BYTES,
+        NVML_DEADLINE_S,
+        PROBE_VERSION,
+        SHRUNK_LIST_ITEMS,
+        clip,
+    )
+    from aiconsole.probe.deadline import CallTimedOut, DeadlineRunner
+    from aiconsole.probe.encode import dumps, encode_sample
+    from aiconsole.probe.host import Host
+    from aiconsole.probe.ib import parse_ib_rate, parse_ib_state
+    from aiconsole.probe.main import parse_args, stream
+    from aiconsole.probe.net import NET_DEV_FIELDS, parse_net_dev
+    from aiconsole.probe.nvml import NvmlReader
+    from aiconsole.probe.proc import (
+        PSEUDO_FSTYPES,
+        parse_diskstats,
+        parse_loadavg,
+        parse_meminfo,
+        parse_mounts,
+        parse_proc_stat,
+        parse_uid,
+        parse_uptime,
+        statvfs_may_hang,
+    )
+    from aiconsole.probe.processes import ProcessInfo, describe_processes
+    from aiconsole.probe.sampler import Sampler
+    from aiconsole.probe.smi import (
+        SMI_GPU_FIELDS,
+        SMI_NOT_IN_CSV,
+        parse_smi_gpus,
+        parse_smi_rejected_field,
+        smi_value,
+    )
+    from aiconsole.probe.storage import Storage
+    from aiconsole.probe.xid import (
+        XID_MARKER,
+        parse_kernel_log,
+        parse_xid_message,
+        pci_key,
+        xid_name,
+    )
+
+_HOMES = {
+    "CLIPPED": "common",
+    "COUNTER_RESET": "common",
+    "CallTimedOut": "deadline",
+    "DeadlineRunner": "deadline",
+    "FIRST_SAMPLE": "common",
+    "Host": "host",
+    "MAX_COMMAND_BYTES": "common",
+    "MAX_DISKS": "common",
+    "MAX_FILESYSTEMS": "common",
+    "MAX_NICS": "common",
+    "MAX_PROCESSES_PER_GPU": "common",
+    "MAX_PROCESSES_PER_SAMPLE": "common",
+    "MAX_SAMPLE_BYTES": "common",
+    "MAX_TEXT_BYTES": "common",
+    "NET_DEV_FIELDS": "net",
+    "NVML_DEADLINE_S": "common",
+    "NvmlReader": "nvml",
+    "OtherAccelerators": "accelerators",
+    "PROBE_VERSION": "common",
+    "PSEUDO_FSTYPES": "proc",
+    "ProcessInfo": "processes",
+    "SHRUNK_LIST_ITEMS": "common",
+    "SMI_GPU_FIELDS": "smi",
+    "SMI_NOT_IN_CSV": "smi",
+    "Sampler": "sampler",
+    "Storage": "storage",
+    "XID_MARKER": "xid",
+    "clip": "common",
+    "clock_event_names": "clocks",
+    "describe_processes": "processes",
+    "dumps": "encode",
+    "encode_sample": "encode",
+    "parse_args": "main",
+    "parse_diskstats": "proc",
+    "parse_ib_rate": "ib",
+    "parse_ib_state": "ib",
+    "parse_kernel_log": "xid",
+    "parse_loadavg": "proc",
+    "parse_meminfo": "proc",
+    "parse_mounts": "proc",
+    "parse_net_dev": "net",
+    "parse_proc_stat": "proc",
+    "parse_smi_gpus": "smi",
+    "parse_smi_rejected_field": "smi",
+    "parse_uid": "proc",
+    "parse_uptime": "proc",
+    "parse_xid_message": "xid",
+    "pci_key": "xid",
+    "smi_value": "smi",
+    "statvfs_may_hang": "proc",
+    "stream": "main",
+    "xid_name": "xid",
+}
+
+
+def __getattr__(name: str) -> object:
+    module = _HOMES.get(name)
+    if module is None:
+        raise AttributeError("module %r has no attribute %r" % (__name__, name))
+    from importlib import import_module
+
+    return getattr(import_module(__name__ + "." + module), name)
+
 
 __all__ = [
     "CLIPPED",

@@ -10,20 +10,19 @@ from __future__ import annotations
 
 import time
 
-from aiconsole.probe.amd import read_all
-from aiconsole.probe.commands import run_command
+from aiconsole.probe.commands import find_program, run_command
 from aiconsole.probe.common import MAX_GPUS, _first_line, clip, keep_first
-from aiconsole.probe.drm_clients import DrmClients
 from aiconsole.probe.processes import ProcessInfo, describe_processes
-from aiconsole.probe.smi import find_program
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, Callable, Dict, List, Optional
 
     from aiconsole.probe.common import JsonDict
+    from aiconsole.probe.drm_clients import DrmClients
 
 HL_SMI_SEARCH_S = 60.0
+DRM = "sys/class/drm"
 TEXT_FIELDS = ("name", "uuid", "bus_id", "serial", "driver_version")
 
 
@@ -96,6 +95,11 @@ class OtherAccelerators:
     def _amd(
         self, first_index: int, truncated: Dict[str, str], unavailable: Dict[str, str]
     ) -> List[JsonDict]:
+        if not any(name.startswith("card") for name in self._host.listdir(DRM)):
+            return []  # no display or accelerator device at all: no AMD code compiled
+        from aiconsole.probe.amd import read_all
+        from aiconsole.probe.drm_clients import DrmClients
+
         try:
             gpus = [_clip_text(gpu) for gpu in read_all(self._host)]
         except Exception as error:  # a reader bug must not cost the other vendors' GPUs

@@ -12,6 +12,8 @@ if TYPE_CHECKING:
 
 PROBE_VERSION = "0.1.0"
 
+KERNEL_LOG = "/dev/kmsg"  # XID history and, without NVML, new XIDs
+
 SECTOR_BYTES = 512  # /proc/diskstats always counts 512-byte sectors, whatever the device's
 FIRST_SAMPLE = "first sample: rates need two samples"
 COUNTER_RESET = "counter went backwards (reset or wrapped)"

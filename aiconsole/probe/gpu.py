@@ -5,17 +5,19 @@ from __future__ import annotations
 import os
 import time
 
+from aiconsole.probe.commands import find_program
+from aiconsole.probe.common import KERNEL_LOG
 from aiconsole.probe.deadline import DeadlineRunner
 from aiconsole.probe.nvml import NvmlReader
 from aiconsole.probe.processes import ProcessInfo
-from aiconsole.probe.smi import SmiReader, find_program
-from aiconsole.probe.xid import KERNEL_LOG, KernelLogFollower, XidLog, XidWatcher
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Callable, Dict, List, Optional
 
     from aiconsole.probe.common import JsonDict
+    from aiconsole.probe.smi import SmiReader
+    from aiconsole.probe.xid import KernelLogFollower, XidLog, XidWatcher
 
 
 class GpuReader:
@@ -38,11 +40,11 @@ class GpuReader:
         self._monotonic = monotonic
         self._runner = runner if runner is not None else DeadlineRunner()
         self._nvml = NvmlReader(process_info, monotonic, self._runner)
-        self._smi: Optional[SmiReader] = None
+        self._smi: Optional[SmiReader] = None  # imported when NVML is unusable
         self._fallback_failure: Optional[JsonDict] = None
         self._fallback_retry_at = 0.0
         self._kernel_log = kernel_log
-        self._xids = XidLog()
+        self._xids: Optional[XidLog] = None  # imported when GPUs are first seen
         self._watching = False
         self._follower: Optional[KernelLogFollower] = None
         self._unavailable: Dict[str, str] = {}
@@ -58,7 +60,7 @@ class GpuReader:
                 self._follow_kernel_log(section["gpus"])
             if self._watcher is not None and self._watcher.reason:
                 self._unavailable["xid_live"] = self._watcher.reason
-            section["xid_events"] = self._xids.recent()
+            section["xid_events"] = self._xids.recent() if self._xids is not None else []
             section["unavailable"] = dict(self._unavailable)
         return section
 
@@ -92,6 +94,8 @@ class GpuReader:
                         "no /proc/driver/nvidia)",
                     }
                 return nvml_section
+            from aiconsole.probe.smi import SmiReader
+
             self._smi = SmiReader(executable, self._process_info)
         section = self._smi.read()
         if section["status"] != "ok" and nvml_section["status"] == "no_driver":
@@ -102,6 +106,10 @@ class GpuReader:
         if self._watching:
             return
         self._watching = True
+        # Only hosts with GPUs pay for compiling the XID readers.
+        from aiconsole.probe.xid import KernelLogFollower, XidLog, XidWatcher
+
+        self._xids = XidLog()
         gpus = section["gpus"]
         boot_time = self._clock() - self._monotonic()
         follower = KernelLogFollower(self._kernel_log, boot_time)
@@ -126,6 +134,6 @@ class GpuReader:
             )
 
     def _follow_kernel_log(self, gpus: List[JsonDict]) -> None:
-        assert self._follower is not None
+        assert self._follower is not None and self._xids is not None
         for event in self._follower.read_new(gpus) or []:
             self._xids.add(event)

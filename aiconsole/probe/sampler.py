@@ -10,6 +10,7 @@ from aiconsole.probe.accelerators import OtherAccelerators
 from aiconsole.probe.common import (
     COUNTER_RESET,
     FIRST_SAMPLE,
+    KERNEL_LOG,
     MAX_DISKS,
     MAX_FILESYSTEMS,
     MAX_IB_PORTS,
@@ -39,7 +40,6 @@ from aiconsole.probe.proc import (
 )
 from aiconsole.probe.processes import ProcessInfo
 from aiconsole.probe.storage import Storage
-from aiconsole.probe.xid import KERNEL_LOG
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

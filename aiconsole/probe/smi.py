@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 from aiconsole.probe.clocks import clock_event_names
 from aiconsole.probe.common import MAX_GPUS, _finite, _first_line, _is_number, clip, keep_first
 from aiconsole.probe.processes import ProcessInfo, describe_processes
@@ -320,18 +318,3 @@ class SmiReader:
             used = smi_value(values[2], _smi_mib, "gpu_memory_bytes", {})
             owner["processes"].append((int(values[1]), "compute", used))
         describe_processes(gpus, self._process_info, truncated)
-
-
-def find_program(name: str) -> Optional[str]:
-    """Where ``name`` is on $PATH (shutil.which without shutil's import cost).
-
-    Only absolute entries count: an empty or relative one means the working directory, where
-    whoever controls it could leave an ``nvidia-smi`` for the probe to run.
-    """
-    for directory in os.environ.get("PATH", os.defpath).split(os.pathsep):
-        if not directory.startswith("/"):
-            continue
-        candidate = os.path.join(directory, name)
-        if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
-            return candidate
-    return None

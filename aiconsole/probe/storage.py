@@ -11,21 +11,21 @@ from __future__ import annotations
 import os
 import time
 
-from aiconsole.probe.commands import run_command
+from aiconsole.probe.commands import find_program, run_command
 from aiconsole.probe.common import _first_line, clip
-from aiconsole.probe.mounts import SharedFilesystems
-from aiconsole.probe.nvme import NvmeReader
-from aiconsole.probe.smi import find_program
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, Callable, List, Optional, Tuple
 
     from aiconsole.probe.common import JsonDict
+    from aiconsole.probe.mounts import SharedFilesystems
+    from aiconsole.probe.nvme import NvmeReader
 
     # mount, device, fstype, statvfs seconds (None: no answer), hung, reason
     StatvfsResult = Tuple[str, str, str, Optional[float], bool, Optional[str]]
 
+NVME = "sys/class/nvme"
 NVME_INTERVAL_S = 60.0
 MAX_NVME_DRIVES = 64
 # fstype -> the kind an operator knows the filesystem by.
@@ -66,15 +66,26 @@ class Storage:
         # read is that machine's own.
         if is_root is None:
             is_root = os.geteuid() == 0 and os.path.realpath(host.root) == "/"
-        self._nvme = NvmeReader(host, run, is_root, find("nvme"))
+        self._is_root = is_root
+        self._find = find
+        self._run = run
+        # Each reader is compiled only on a host that has what it reads.
+        self._nvme: Optional[NvmeReader] = None
         self._nvme_read_at: Optional[float] = None
         self._nvme_drives: List[JsonDict] = []
-        self._shared = SharedFilesystems(host)
+        self._shared: Optional[SharedFilesystems] = None
 
     def nvme(self) -> List[JsonDict]:
         now = self._monotonic()
         if self._nvme_read_at is None or now - self._nvme_read_at >= NVME_INTERVAL_S:
             self._nvme_read_at = now
+            if not self._host.listdir(NVME):
+                self._nvme_drives = []
+                return []
+            if self._nvme is None:
+                from aiconsole.probe.nvme import NvmeReader
+
+                self._nvme = NvmeReader(self._host, self._run, self._is_root, self._find("nvme"))
             try:
                 drives = self._nvme.read()[:MAX_NVME_DRIVES]
             except Exception as error:  # a reader bug must not cost the whole sample
@@ -91,6 +102,12 @@ class Storage:
 
     def shared_filesystems(self, statvfs: List[StatvfsResult]) -> List[JsonDict]:
         """One entry per shared mount the filesystem table asked statvfs about."""
+        if not any(shared_kind(fstype) for _, _, fstype, _, _, _ in statvfs):
+            return []
+        if self._shared is None:
+            from aiconsole.probe.mounts import SharedFilesystems
+
+            self._shared = SharedFilesystems(self._host)
         try:
             counters = self._shared.read(self._monotonic())
         except Exception:  # counters are extra: the answering state stands without them

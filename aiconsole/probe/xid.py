@@ -51,8 +51,6 @@ XID_NAMES = {
 XID_RECENT_LIMIT = 32
 """Events each sample carries: the newest ones, so a reconnecting console still sees them."""
 
-KERNEL_LOG = "/dev/kmsg"
-
 
 def xid_name(code: int) -> str:
     return XID_NAMES.get(code, "XID %d" % code)
