@@ -4,7 +4,9 @@ the real sampler from recorded trees and stand-in vendor programs (tests/recorde
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
+import msgspec
 import pytest
 
 from aiconsole import probe
@@ -124,3 +126,25 @@ def test_a_failing_accelerator_reader_costs_only_its_own_gpus(tmp_path: Path) ->
                             statvfs=Statvfs(), accelerators=Broken())  # fmt: skip
     section = decode_sample(sampler.sample()).gpu
     assert section.unavailable["accelerators"] == "read failed: RuntimeError: bug"
+
+
+def test_text_in_the_new_fields_is_cleaned_at_decode(tmp_path: Path) -> None:
+    """A drive model, a mount point, a RAS block name or a container id is host text."""
+    raw = mi300x_node(tmp_path)
+    tree: dict[str, Any] = msgspec.to_builtins(raw)
+    hostile = "\x1b]52;c;cm0gLXJmIH4=\x07x"
+    tree["nvme"][0]["model"] = hostile
+    tree["shared_filesystems"][0]["mount"] = hostile
+    tree["gpu"]["gpus"][0]["ras_errors"] = {hostile: [1, 2]}
+    tree["gpu"]["gpus"][5]["processes"][0]["workload"]["id"] = hostile
+    tree["gpu"]["unavailable"]["nvidia"] = hostile
+    sample = decode_sample(tree)
+    texts = [
+        sample.nvme[0].model,
+        sample.shared_filesystems[0].mount,
+        *(sample.gpu.gpus[0].ras_errors or {}),
+        sample.gpu.gpus[5].processes[0].workload.id,  # type: ignore[union-attr]
+        sample.gpu.unavailable["nvidia"],
+    ]
+    for text in texts:
+        assert text is not None and "\x1b" not in text and "\x07" not in text
