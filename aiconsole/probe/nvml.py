@@ -5,7 +5,12 @@ from __future__ import annotations
 import sys
 import time
 
-from aiconsole.probe.clocks import NVLINK_MAX_LINKS, PSTATE_UNKNOWN, clock_event_names
+from aiconsole.probe.clocks import (
+    PSTATE_UNKNOWN,
+    clock_event_names,
+    read_clock_reasons,
+    read_nvlinks,
+)
 from aiconsole.probe.common import MAX_GPUS, NVML_DEADLINE_S, _text, keep_first
 from aiconsole.probe.deadline import CallTimedOut, DeadlineRunner
 from aiconsole.probe.processes import ProcessInfo, describe_processes
@@ -257,7 +262,7 @@ class NvmlReader:
             pstate = None
             unavailable["performance_state"] = "driver reports the P-state as unknown"
         gpu["performance_state"] = pstate
-        mask = self._clock_reasons(ask, handle, unavailable)
+        mask = read_clock_reasons(self._nvml, ask, handle, unavailable)
         gpu["clock_event_reasons"] = None if mask is None else clock_event_names(int(mask))
 
         energy = ask("energy_j", nvml.nvmlDeviceGetTotalEnergyConsumption, handle)
@@ -330,54 +335,9 @@ class NvmlReader:
             ("pcie_link_width_max", "nvmlDeviceGetMaxPcieLinkWidth"),
         ):
             gpu[field] = ask(field, getattr(nvml, call), handle)
-        self._nvlinks(gpu, ask, handle)
+        read_nvlinks(self._nvml, gpu, ask, handle)
         mig = ask("mig_enabled", nvml.nvmlDeviceGetMigMode, handle)
         gpu["mig_enabled"] = None if mig is None else bool(mig[0])
-
-    def _clock_reasons(
-        self, ask: Callable[..., Any], handle: Any, unavailable: Dict[str, str]
-    ) -> Any:
-        # R535 renamed the call; older drivers (and older pynvml) only have the throttle name.
-        nvml = self._nvml
-        if getattr(nvml, "nvmlDeviceGetCurrentClocksEventReasons", None) is not None:
-            try:
-                return nvml.nvmlDeviceGetCurrentClocksEventReasons(handle)
-            except nvml.NVMLError_FunctionNotFound:
-                pass  # a driver before R535: ask under the old name
-            except nvml.NVMLError_GpuIsLost:
-                pass  # ask() below records the loss as for every other field
-            except nvml.NVMLError as error:
-                unavailable["clock_event_reasons"] = str(error)
-                return None
-        return ask("clock_event_reasons", nvml.nvmlDeviceGetCurrentClocksThrottleReasons, handle)
-
-    def _nvlinks(self, gpu: JsonDict, ask: Callable[..., Any], handle: Any) -> None:
-        nvml = self._nvml
-        up = total = 0
-        reason = None
-        for link in range(NVLINK_MAX_LINKS):
-            try:
-                state = nvml.nvmlDeviceGetNvLinkState(handle, link)
-            except nvml.NVMLError_GpuIsLost:
-                ask("nvlink_links_up", nvml.nvmlDeviceGetNvLinkState, handle, link)
-                reason = gpu["unavailable"]["nvlink_links_up"]
-                break
-            except (nvml.NVMLError_InvalidArgument, nvml.NVMLError_NotSupported) as error:
-                if total == 0:
-                    reason = "no NVLink (%s)" % error
-                break  # past this GPU's last link
-            except nvml.NVMLError as error:
-                reason = str(error)
-                break
-            total += 1
-            up += 1 if state else 0
-        if total == 0:
-            gpu["nvlink_links_up"] = gpu["nvlink_links_total"] = None
-            gpu["unavailable"]["nvlink_links_up"] = gpu["unavailable"]["nvlink_links_total"] = (
-                reason or "no NVLink"
-            )
-        else:
-            gpu["nvlink_links_up"], gpu["nvlink_links_total"] = up, total
 
     def _memory(self, ask: Callable[..., Any], handle: Any, unavailable: Dict[str, str]) -> Any:
         # The v1 call's "used" is wrong on drivers >= 510 (it counts reserved memory), so ask

@@ -18,8 +18,6 @@ from aiconsole.probe.common import (
     PROBE_VERSION,
     SECTOR_BYTES,
     _first_line,
-    _int_or_none,
-    _is_number,
     _rate,
     clip,
     keep_first,
@@ -27,7 +25,7 @@ from aiconsole.probe.common import (
 from aiconsole.probe.deadline import DeadlineRunner, StatvfsGuard, StatvfsHung
 from aiconsole.probe.gpu import GpuReader
 from aiconsole.probe.host import Host
-from aiconsole.probe.ib import parse_ib_rate, parse_ib_state
+from aiconsole.probe.ib import IbPorts
 from aiconsole.probe.net import _nic_speed, parse_net_dev
 from aiconsole.probe.proc import (
     SKIPPED_DISK_PREFIXES,
@@ -96,7 +94,7 @@ class Sampler:
         self._previous_cpu: Dict[str, Tuple[int, int]] = {}
         self._previous_disks: Dict[str, Tuple[int, int, int, int]] = {}
         self._previous_nics: Dict[str, Dict[str, int]] = {}
-        self._previous_ib: Dict[str, Tuple[int, int]] = {}
+        self._ib = IbPorts(self.host)
         # Fixed for the life of the process: read once.
         kernel = self.host.read("proc/sys/kernel/osrelease")
         self._kernel = clip(kernel.strip()) if kernel else None
@@ -119,7 +117,7 @@ class Sampler:
             "filesystems": self._filesystems(truncated),
             "disks": keep_first(self._disks(elapsed), MAX_DISKS, "disks", truncated),
             "nics": self._nics(elapsed, truncated),
-            "ib_ports": keep_first(self._ib_ports(elapsed), MAX_IB_PORTS, "ib_ports", truncated),
+            "ib_ports": keep_first(self._ib.read(elapsed), MAX_IB_PORTS, "ib_ports", truncated),
             "gpu": gpu,
         }
         self._storage(sample)
@@ -338,64 +336,6 @@ class Sampler:
             device = self.host.path("sys/class/net/%s/device" % nic)
             self._nic_is_virtual[nic] = not os.path.exists(device)
         return self._nic_is_virtual[nic]
-
-    def _ib_ports(self, elapsed: float) -> List[JsonDict]:
-        result = []
-        current: Dict[str, Tuple[int, int]] = {}
-        for device in self.host.listdir("sys/class/infiniband"):
-            ports_dir = "sys/class/infiniband/%s/ports" % device
-            for port in self.host.listdir(ports_dir):
-                if not _is_number(port):
-                    continue
-                base = "%s/%s/" % (ports_dir, port)
-                unavailable: Dict[str, str] = {}
-                entry: JsonDict = {
-                    "device": clip(device),
-                    "port": int(port),
-                    "unavailable": unavailable,
-                }
-                for field, filename in (("state", "state"), ("phys_state", "phys_state")):
-                    text = self.host.read(base + filename, keep_open=True)
-                    entry[field] = clip(parse_ib_state(text)) if text else None
-                rate_text = self.host.read(base + "rate", keep_open=True)
-                entry["rate"] = clip(rate_text.strip()) if rate_text else None
-                entry["rate_gbps"] = parse_ib_rate(rate_text) if rate_text else None
-                link_layer = self.host.read(base + "link_layer")
-                entry["link_layer"] = clip(link_layer.strip()) if link_layer else None
-                for field, counter in (
-                    ("symbol_errors", "symbol_error"),
-                    ("link_downed", "link_downed"),
-                ):
-                    entry[field] = _int_or_none(
-                        self.host.read(base + "counters/" + counter, keep_open=True)
-                    )
-                    if entry[field] is None:
-                        unavailable[field] = "counters/%s unreadable" % counter
-                # port_{rcv,xmit}_data count 4-byte words (IBA spec), not bytes.
-                rx_words = _int_or_none(
-                    self.host.read(base + "counters/port_rcv_data", keep_open=True)
-                )
-                tx_words = _int_or_none(
-                    self.host.read(base + "counters/port_xmit_data", keep_open=True)
-                )
-                key = "%s/%s" % (device, port)
-                old = self._previous_ib.get(key)
-                if rx_words is not None and tx_words is not None:
-                    current[key] = (rx_words, tx_words)
-                for position, (field, words) in enumerate(
-                    (("rx_bytes_per_s", rx_words), ("tx_bytes_per_s", tx_words))
-                ):
-                    if words is None:
-                        entry[field] = None
-                        unavailable[field] = "data counters unreadable"
-                        continue
-                    rate, reason = _rate(words, None if old is None else old[position], elapsed)
-                    entry[field] = None if rate is None else rate * 4
-                    if reason:
-                        unavailable[field] = reason
-                result.append(entry)
-        self._previous_ib = current
-        return result
 
     def _gpu(self) -> JsonDict:
         try:
