@@ -22,7 +22,7 @@ from tests.conftest import NvmlConfig
 from tests.recorded_hosts import HUNG_MOUNT, gaudi_node, mi300x_node, nvidia_node
 from tests.synthetic import NOW
 from tests.test_host_screen_whole import columns
-from tests.test_screens import on_screen, static_app, wait_for
+from tests.test_screens import fleet_rows, on_screen, static_app, wait_for
 
 # What every accelerator must say: a value, or None with the reason beside it.
 MEASURES = (
@@ -134,3 +134,16 @@ async def test_the_host_screen_shows_every_vendor_and_storage(store: FleetStore)
         assert mounts[HUNG_MOUNT]["State"] == "HUNG"
         assert mounts["/home"]["State"] in ("answering", "retransmitting")
         assert mounts["/lustre"]["Read"] != "–"
+
+
+async def test_the_fleet_lists_every_vendors_node_with_its_gpus(store: FleetStore) -> None:
+    app = static_app(store)
+    async with app.run_test(size=(160, 40)) as pilot:
+        await pilot.pause()
+        rows = {row[0]: row for row in fleet_rows(app)}
+        assert {name: row[1] for name, row in rows.items()} == dict.fromkeys(HOSTS, "ok")
+        assert {name: row[5] for name, row in rows.items()} == {
+            "mi300x01": "8",
+            "gaudi01": "8",
+            "h100n01": "4",
+        }
