@@ -22,6 +22,7 @@ from tests.recorded_hosts import (
     gaudi_node,
     hl_smi,
     mi300x_node,
+    stand_in,
 )
 
 FIELDS = ("util_gpu_percent", "memory_used_bytes", "memory_total_bytes", "temperature_c")
@@ -148,3 +149,16 @@ def test_text_in_the_new_fields_is_cleaned_at_decode(tmp_path: Path) -> None:
     ]
     for text in texts:
         assert text is not None and "\x1b" not in text and "\x07" not in text
+
+
+def test_a_failing_hl_smi_is_reported_with_its_reason(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    broken = tmp_path / "bin"
+    stand_in(broken, "hl-smi", "echo 'hl-smi: no devices were found' >&2\nexit 6\n")
+    monkeypatch.setenv("PATH", str(broken))
+    sampler = probe.Sampler(root=str(base_tree(tmp_path / "root")), gpu_reader=NoNvidia(),
+                            statvfs=Statvfs())  # fmt: skip
+    section = decode_sample(sampler.sample()).gpu
+    assert section.status == "no_driver" and section.gpus == ()
+    assert section.unavailable["intel"] == "hl-smi: no devices were found"

@@ -77,6 +77,8 @@ class OtherAccelerators:
         others = amd + gaudi
         if not others:
             section["sources"] = sources
+            if unavailable:  # why another vendor's tool failed, beside the NVIDIA status
+                section["unavailable"] = unavailable
             return section
         for offset, gpu in enumerate(others):
             gpu["index"] = len(gpus) + offset
