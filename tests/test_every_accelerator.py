@@ -7,11 +7,13 @@ errors; NVMe wear and media errors and a hung NFS mount, on the host screen and 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import msgspec
 import pytest
+from textual.pilot import Pilot
 from textual.widgets import DataTable
 
 from aiconsole.health import judge
@@ -147,3 +149,17 @@ async def test_the_fleet_lists_every_vendors_node_with_its_gpus(store: FleetStor
             "gaudi01": "8",
             "h100n01": "4",
         }
+
+
+def test_mi300x_host_screen_snapshot(tmp_path: Path, snap_compare: Callable[..., bool]) -> None:
+    store = FleetStore(clock=lambda: NOW)
+    sample = mi300x_node(tmp_path)
+    store.put(HostState(name="mi300x01", status="ok", received_at=NOW - 0.4, sample=sample))
+
+    async def open_host(pilot: Pilot[Any]) -> None:
+        await pilot.pause()
+        pilot.app.open_host("mi300x01")  # type: ignore[attr-defined]
+        await pilot.pause()
+        await pilot.pause()
+
+    assert snap_compare(static_app(store), terminal_size=(130, 100), run_before=open_host)
