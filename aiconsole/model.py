@@ -6,7 +6,7 @@ Every type is a frozen ``msgspec.Struct``: a snapshot, once built, is never chan
 A metric that cannot be read is ``None``, never a fake ``0``; the owning struct's ``unavailable``
 map says why (``{"fan_speed_percent": "Not Supported"}``). Field names carry their unit.
 
-The probe (``aiconsole/probe.py``) emits plain JSON with these same field names; the console
+The probe (``aiconsole/probe/``) emits plain JSON with these same field names; the console
 decodes it *into* these types, which is also where untrusted input from hosts is validated.
 Bump :data:`SCHEMA_VERSION` on any change that breaks a consumer of ``snapshot --json``
 (removing or retyping a field); adding a field does not.
@@ -153,6 +153,20 @@ class IbPort(Frozen, frozen=True, kw_only=True):
     unavailable: Reasons = {}
 
 
+class ProcessWorkload(Frozen, frozen=True, kw_only=True):
+    """What a process belongs to, by its cgroup: a Slurm job (and step), a Kubernetes pod
+    (and container), or a container of a local runtime."""
+
+    kind: Literal["slurm_job", "pod", "container"]
+    id: str
+    """Job id, pod UID or container id."""
+    step: str | None = None
+    """Slurm step: ``0``, ``batch``, ``extern``, ..."""
+    container_id: str | None = None
+    runtime: str | None = None
+    """``docker``, ``containerd``, ``cri-o``, ``podman``, ..."""
+
+
 class GpuProcess(Frozen, frozen=True, kw_only=True):
     pid: int
     user: str | None = None
@@ -162,6 +176,11 @@ class GpuProcess(Frozen, frozen=True, kw_only=True):
     cpu_percent: float | None = None
     """Of one core, since the previous sample (None on a process's first sample)."""
     rss_bytes: int | None = None
+    gpu_util_percent: float | None = None
+    """Of the GPU's busiest engine, since the previous sample (AMD and other DRM drivers, from
+    ``/proc/PID/fdinfo``; None where the driver does not say per process)."""
+    workload: ProcessWorkload | None = None
+    """The Slurm job, pod or container the process runs in (from ``/proc/PID/cgroup``)."""
 
 
 class Gpu(Frozen, frozen=True, kw_only=True):
@@ -218,6 +237,15 @@ class Gpu(Frozen, frozen=True, kw_only=True):
     mig_enabled: bool | None = None
     processes: Annotated[tuple[GpuProcess, ...], msgspec.Meta(max_length=MAX_GPU_PROCESSES)] = ()
     unavailable: Reasons = {}
+    vendor: Literal["nvidia", "amd", "intel"] | None = None
+    """None from probes older than the field: NVIDIA."""
+    serial: str | None = None
+    temperature_junction_c: float | None = None
+    """Hotspot temperature (AMD); ``temperature_c`` is the edge sensor where there is one."""
+    temperature_memory_c: float | None = None
+    ras_errors: dict[str, tuple[int, int]] | None = None
+    """AMD RAS error counts per block (``umc``, ``gfx``, ``xgmi_wafl``...):
+    (uncorrectable, correctable). Their sums are the ``ecc_*_volatile`` fields."""
 
 
 class XidEvent(Frozen, frozen=True, kw_only=True):
@@ -267,7 +295,67 @@ class GpuSection(Frozen, frozen=True, kw_only=True):
     """The newest XID events the probe knows of (history from the kernel log, then live)."""
     unavailable: Reasons = {}
     """``xid_history``: why the kernel log's XIDs are not known; ``xid_live``: why new XIDs
-    are not watched."""
+    are not watched; ``nvidia``, ``amd``, ``intel``: why a vendor's accelerators are not read
+    on a host that has another vendor's."""
+    sources: tuple[str, ...] = ()
+    """Every source the GPUs were read from: ``nvml`` or ``nvidia-smi``, ``amdgpu`` (sysfs),
+    ``hl-smi``. Empty from probes older than the field (then ``source`` says it)."""
+
+
+class NvmeHealth(Frozen, frozen=True, kw_only=True):
+    """The NVMe SMART / health log (log page 02h)."""
+
+    critical_warning: int | None = None
+    """The raw bit field; ``warnings`` names the bits that are set."""
+    warnings: tuple[str, ...] | None = None
+    temperature_c: float | None = None
+    available_spare_percent: int | None = None
+    available_spare_threshold_percent: int | None = None
+    percentage_used: int | None = None
+    """Wear: the vendor's estimate of life used; can exceed 100."""
+    data_units_read: int | None = None
+    """In units of 512,000 bytes, as the log counts them."""
+    data_units_written: int | None = None
+    power_cycles: int | None = None
+    power_on_hours: int | None = None
+    unsafe_shutdowns: int | None = None
+    media_errors: int | None = None
+    """Unrecovered data-integrity errors."""
+    error_log_entries: int | None = None
+
+
+class NvmeDrive(Frozen, frozen=True, kw_only=True):
+    name: str
+    """Controller: ``nvme0``."""
+    model: str | None = None
+    serial: str | None = None
+    firmware: str | None = None
+    health: NvmeHealth | None = None
+    unavailable: Reasons = {}
+    """``health``: why the health log was not read (no nvme-cli and not root, ...)."""
+
+
+class SharedFilesystem(Frozen, frozen=True, kw_only=True):
+    """A network or parallel filesystem mount: does it answer, and how fast."""
+
+    mount: str
+    kind: str
+    """``nfs``, ``lustre``, ``gpfs``, ``beegfs``, ``cephfs``, ``wekafs``, ..."""
+    server: str | None = None
+    """NFS server, Lustre fsname or the mount's device."""
+    answering: bool
+    hung: bool = False
+    """statvfs did not return within the probe's deadline (or is still stuck from an earlier
+    sample): the server is gone or unreachable."""
+    statvfs_ms: float | None = None
+    """How long statvfs took this sample (None when it did not return)."""
+    rtt_ms: float | None = None
+    """NFS: mean RPC round-trip per call over the last interval."""
+    retrans_per_s: float | None = None
+    read_bytes_per_s: float | None = None
+    """Lustre client reads (llite stats)."""
+    write_bytes_per_s: float | None = None
+    unavailable: Reasons = {}
 
 
 class HostSample(Frozen, frozen=True, kw_only=True):
@@ -290,6 +378,10 @@ class HostSample(Frozen, frozen=True, kw_only=True):
     truncated: dict[str, str] = {}
     """What the probe left out to keep one sample bounded: ``filesystems``, ``disks``,
     ``nics``, ``ib_ports``, ``gpus``, ``gpuN.processes`` -> how many of how many were kept."""
+    nvme: tuple[NvmeDrive, ...] = ()
+    shared_filesystems: tuple[SharedFilesystem, ...] = ()
+    unavailable: Reasons = {}
+    """``nvme``: why NVMe health is not read at all on this host."""
 
 
 class HostState(Frozen, frozen=True, kw_only=True):

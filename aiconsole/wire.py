@@ -17,14 +17,16 @@ from pathlib import Path
 # Runs on the host (Python 3.8+), before any module of the package.
 _LOADER = """\
 import sys
-from importlib.abc import Loader, MetaPathFinder
-from importlib.machinery import ModuleSpec
+
+# The import machinery's spec class, without importing importlib (its abc module pulls in
+# typing, re and more: tens of ms on every host). A finder and loader need no base class.
+_ModuleSpec = type(sys.__spec__)
 
 
-class _FromMemory(MetaPathFinder, Loader):
+class _FromMemory:
     def find_spec(self, name, path=None, target=None):
         if name in _PACKAGES or name in _SOURCES:
-            return ModuleSpec(name, self, is_package=name in _PACKAGES)
+            return _ModuleSpec(name, self, is_package=name in _PACKAGES)
         return None
 
     def create_module(self, spec):
@@ -65,5 +67,6 @@ def bundle(package_dir: Path, package: str, entry: str) -> str:
     return (
         f"_SOURCES = {sources!r}\n_PACKAGES = {sorted(packages)!r}\n"
         + _LOADER
-        + f"import {module}\nsys.exit({module}.{function}())\n"
+        # from-import: a package may bind a name equal to its entry module's
+        + f"from {module} import {function} as _entry\nsys.exit(_entry())\n"
     )

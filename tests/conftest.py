@@ -137,7 +137,10 @@ def run_aiconsole(*args: str, env: dict[str, str], timeout: float = 60) -> tuple
     return result.returncode, result.stdout, result.stderr
 
 
-PROBE = REPO / "aiconsole" / "probe.py"
+PROBE_MAIN = (
+    f"import sys; sys.path.insert(0, {str(REPO)!r}); from aiconsole.probe.main import main; "
+    "sys.exit(main())"
+)
 
 
 @pytest.fixture
@@ -155,7 +158,7 @@ def smi_env(gpu_env: dict[str, str], tmp_path: Path) -> dict[str, str]:
 def probe_without_pynvml(*args: str) -> list[str]:
     """The probe program under an interpreter that cannot import pynvml (``-S``: no
     site-packages), as on a host where only the driver and nvidia-smi are installed."""
-    return [sys.executable, "-S", str(PROBE), *args]
+    return [sys.executable, "-S", "-c", PROBE_MAIN, *args]
 
 
 @pytest.fixture(autouse=True)

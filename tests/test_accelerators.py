@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 
 from aiconsole import probe
-from aiconsole.probe_readers import amd
-from aiconsole.probe_readers.drm_clients import DrmClients, parse_fdinfo
-from aiconsole.probe_readers.gaudi import GaudiReader
-from aiconsole.probe_readers.mounts import SharedFilesystems, parse_mountstats
-from aiconsole.probe_readers.nvme import NvmeReader, parse_cli_json, parse_smart_log
+from aiconsole.probe import amd
+from aiconsole.probe.drm_clients import DrmClients, parse_fdinfo
+from aiconsole.probe.gaudi import GaudiReader
+from aiconsole.probe.mounts import SharedFilesystems, parse_mountstats
+from aiconsole.probe.nvme import NvmeReader, parse_cli_json, parse_smart_log
 from tests.conftest import FIXTURES
 
 

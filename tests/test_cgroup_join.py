@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from aiconsole.probe_readers.cgroup import workload_of
+from aiconsole.probe.cgroup import workload_of
 from tests.conftest import FIXTURES
 
 CONTAINER = "0123456789abcdef" * 4

@@ -101,6 +101,7 @@ def test_process_memory_not_available_is_none(
         "command": None,
         "cpu_percent": None,
         "rss_bytes": None,
+        "workload": None,
     }
 
 

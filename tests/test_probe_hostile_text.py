@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from aiconsole import probe
 from aiconsole.collectors.base import decode_sample
 from aiconsole.model import Gpu
+from aiconsole.probe.smi import _smi_reasons
 from tests.conftest import FIXTURES
 from tests.test_probe_parsers import FakeStatvfs, NoGpus
 
@@ -202,6 +203,6 @@ def not_json(constant: str) -> None:
 
 def test_a_negative_clock_event_mask_is_refused_not_expanded_forever() -> None:
     unavailable: dict[str, str] = {}
-    assert probe.smi_value("-1", probe._smi_reasons, "clock_event_reasons", unavailable) is None
+    assert probe.smi_value("-1", _smi_reasons, "clock_event_reasons", unavailable) is None
     assert unavailable == {"clock_event_reasons": "nvidia-smi printed '-1'"}
     assert len(probe.clock_event_names(-1)) == 64  # 64 bits at most, whatever the int

@@ -1,4 +1,5 @@
-"""The probe as the program that runs on hosts: this machine's /proc, Python 3.8, the stream."""
+"""The probe as the program that runs on hosts: the package bundled as the SSH collector sends
+it, this machine's /proc, Python 3.8, the stream."""
 
 from __future__ import annotations
 
@@ -10,19 +11,31 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from aiconsole import probe
 from aiconsole.collectors.base import decode_sample
+from aiconsole.collectors.ssh import BOOTSTRAP, PROBE_SOURCE
 from tests.conftest import FIXTURES
 
-PROBE = Path(probe.__file__)
+PACKAGE = Path(probe.__file__).parent
+MODULES = sorted(PACKAGE.glob("*.py"))
+PROGRAM = PROBE_SOURCE.decode()
 
 
-def run_probe(*args: str, env: dict[str, str], python: str = sys.executable) -> list[dict]:
+def probe_argv(*args: str, python: str = sys.executable) -> list[str]:
+    """The probe as a host runs it: the bootstrap reads the bundled package on stdin."""
+    return [python, "-c", BOOTSTRAP, *args]
+
+
+def run_probe(
+    *args: str, env: dict[str, str], python: str = sys.executable
+) -> list[dict[str, Any]]:
     result = subprocess.run(
-        [python, str(PROBE), *args],
+        probe_argv(*args, python=python),
+        input=PROGRAM,
         env=env,
         capture_output=True,
         text=True,
@@ -32,8 +45,16 @@ def run_probe(*args: str, env: dict[str, str], python: str = sys.executable) -> 
     return [json.loads(line) for line in result.stdout.splitlines()]
 
 
+def test_every_module_is_in_the_program_sent_to_hosts() -> None:
+    assert len(MODULES) > 10
+    for module in MODULES:
+        assert module.read_text() in PROGRAM or repr(module.read_text()) in PROGRAM, module
+
+
 def test_probe_source_parses_with_python_3_8_grammar() -> None:
-    ast.parse(PROBE.read_text(), feature_version=(3, 8))
+    for module in MODULES:
+        ast.parse(module.read_text(), feature_version=(3, 8))
+    ast.parse(PROGRAM, feature_version=(3, 8))
 
 
 def test_probe_needs_no_newer_python_than_3_8() -> None:
@@ -44,7 +65,7 @@ def test_probe_needs_no_newer_python_than_3_8() -> None:
             "--violations",
             "--no-tips",
             "--eval-annotations",
-            str(PROBE),
+            str(PACKAGE),
         ],
         capture_output=True,
         text=True,
@@ -52,8 +73,15 @@ def test_probe_needs_no_newer_python_than_3_8() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_probe_imports_only_the_standard_library() -> None:
-    tree = ast.parse(PROBE.read_text())
+@pytest.mark.parametrize("module", MODULES, ids=lambda path: path.name)
+def test_probe_imports_only_the_standard_library(module: Path) -> None:
+    tree = ast.parse(module.read_text())
+    own = {
+        node.module
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("aiconsole")
+    }
+    assert all(name.startswith("aiconsole.probe.") for name in own), own
     imported = {
         alias.name.split(".")[0]
         for node in ast.walk(tree)
@@ -65,7 +93,7 @@ def test_probe_imports_only_the_standard_library() -> None:
         if isinstance(node, ast.ImportFrom) and node.module
     }
     # pynvml is imported inside a try: used when the host has it, never required.
-    assert imported - {"pynvml", "__future__"} <= set(sys.stdlib_module_names)
+    assert imported - {"pynvml", "__future__", "aiconsole"} <= set(sys.stdlib_module_names)
 
 
 def find_python_3_8() -> str | None:
@@ -140,12 +168,16 @@ def test_host_without_gpus_reports_no_driver_not_an_error(no_gpu_env: dict[str, 
 
 def test_probe_exits_quietly_when_its_reader_goes_away(no_gpu_env: dict[str, str]) -> None:
     process = subprocess.Popen(
-        [sys.executable, str(PROBE), "--interval", "0.05"],
+        probe_argv("--interval", "0.05"),
         env=no_gpu_env,
+        stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
-    assert process.stdout is not None
+    assert process.stdin is not None and process.stdout is not None
+    process.stdin.write(PROBE_SOURCE)
+    process.stdin.close()
+    process.stdin = None  # closed: communicate() must not flush it
     process.stdout.readline()
     process.stdout.close()  # as when the SSH channel closes
     _, stderr = process.communicate(timeout=10)
@@ -242,7 +274,7 @@ def test_bad_probe_arguments_exit_2_with_one_line(
     args: list[str], message: str, no_gpu_env: dict[str, str]
 ) -> None:
     result = subprocess.run(
-        [sys.executable, str(PROBE), *args], env=no_gpu_env, capture_output=True, text=True
+        probe_argv(*args), input=PROGRAM, env=no_gpu_env, capture_output=True, text=True
     )
     assert result.returncode == 2
     assert result.stderr.splitlines()[0] == f"aiconsole-probe: {message}"
@@ -268,13 +300,14 @@ def test_probe_start_up_imports_only_what_it_needs(no_gpu_env: dict[str, str]) -
     code = (
         "import sys\nsys.argv = ['probe', '--count', '1']\n"
         "try:\n"
-        f"    exec(compile(open({str(PROBE)!r}).read(), 'probe', 'exec'))\n"
+        "    exec(compile(sys.stdin.read(), 'probe', 'exec'))\n"
         "finally:\n"
         "    print(' '.join(sorted(sys.modules)), file=sys.stderr)\n"
     )
     # -S: no site-packages, so the list holds the probe's own imports (no pynvml, no .pth).
     result = subprocess.run(
         [sys.executable, "-S", "-c", code],
+        input=PROGRAM,
         env=no_gpu_env,
         capture_output=True,
         text=True,
@@ -285,3 +318,28 @@ def test_probe_start_up_imports_only_what_it_needs(no_gpu_env: dict[str, str]) -
     # json (with re, enum, functools) was a third of the start-up: _json's encoder does.
     heavy = {"argparse", "typing", "platform", "socket", "threading", "contextlib", "json", "re"}
     assert not loaded & heavy
+
+
+def test_a_host_compiles_only_the_readers_for_what_it_has(no_gpu_env: dict[str, str]) -> None:
+    """Every module compiled is start-up paid at every connect: a host with no GPU, no NVMe
+    and no shared mount never compiles the readers for those."""
+    root = str(FIXTURES / "plainhost")
+    code = (
+        f"import sys\nsys.argv = ['probe', '--count', '1', '--root', {root!r}]\n"
+        "try:\n"
+        "    exec(compile(sys.stdin.read(), 'probe', 'exec'))\n"
+        "finally:\n"
+        "    print(' '.join(sorted(sys.modules)), file=sys.stderr)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-S", "-c", code],
+        input=PROGRAM,
+        env=no_gpu_env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    loaded = {name for name in result.stderr.split() if name.startswith("aiconsole.probe.")}
+    assert {"aiconsole.probe.sampler", "aiconsole.probe.nvml"} <= loaded  # the list is real
+    readers = ("smi", "xid", "amd", "drm_clients", "gaudi", "nvme", "mounts", "cgroup")
+    assert not loaded & {"aiconsole.probe." + name for name in readers}

@@ -27,7 +27,7 @@ from pathlib import Path
 import asyncssh
 import msgspec
 
-from aiconsole import probe
+from aiconsole import probe, wire
 from aiconsole.collectors.base import CollectionError, Collector, one_line
 from aiconsole.collectors.lines import (
     MAX_LINE_BYTES,
@@ -44,7 +44,10 @@ from aiconsole.text import MAX_REASON, clean, clean_strings, plain_json
 
 __all__ = ["MAX_LINE_BYTES", "HostCheck", "SshCollector", "SshOptions", "classify_connect_error"]
 
-PROBE_SOURCE = Path(probe.__file__).read_bytes()
+# Every module of the probe package in one program, loaded on the host from memory.
+PROBE_SOURCE = wire.bundle(
+    Path(probe.__file__).parent, "aiconsole.probe", "aiconsole.probe.main:main"
+).encode()
 
 OLD_PYTHON_EXIT = 3
 # Runs first on the host. It refuses an interpreter too old for the probe with a clear message

@@ -1,4 +1,5 @@
-"""The host screen: one machine in full (GPUs and their processes, CPU, memory, disks, links).
+"""The host screen: one machine in full (GPUs and their processes, CPU, memory, disks, NVMe
+health, shared filesystems, links).
 
 The rows and lines come from :mod:`aiconsole.widgets.gpu_sections` and
 :mod:`aiconsole.widgets.host_sections`; this module lays them out and keeps them current.
@@ -35,6 +36,11 @@ from aiconsole.widgets.host_sections import (
     nic_rows,
     resources_text,
     slurm_line,
+)
+from aiconsole.widgets.storage_sections import (
+    nvme_empty_reason,
+    nvme_rows,
+    shared_fs_rows,
 )
 from aiconsole.widgets.table_sync import Cell, Rows, TableSync
 
@@ -92,12 +98,43 @@ SECTIONS: dict[str, tuple[str, tuple[tuple[str, int | None], ...]]] = {
             ("GPU mem", 7),
             ("CPU", 5),
             ("RSS", 6),
+            ("GPU %", 5),
+            ("Job / pod", None),
             ("Command", None),
         ),
     ),
     "filesystems": (
         "Filesystems",
         (("Mount", None), ("Type", None), ("Size", 6), ("Used", 6), ("Free", 6), ("Use", 11)),
+    ),
+    "nvme": (
+        "NVMe drives",
+        (
+            ("Drive", None),
+            ("Model", None),
+            ("Firmware", None),
+            ("Temp", 4),
+            ("Used", 5),
+            ("Spare", 5),
+            ("Media err", 9),
+            ("Unsafe off", 10),
+            ("Power-on h", 10),
+            ("Warnings", None),
+        ),
+    ),
+    "shared-fs": (
+        "Shared filesystems",
+        (
+            ("Mount", None),
+            ("Kind", 6),
+            ("Server", None),
+            ("State", None),
+            ("statvfs", 8),
+            ("RTT", 8),
+            ("Retrans/s", 9),
+            ("Read", 8),
+            ("Write", 8),
+        ),
     ),
     "disks": ("Disks", (("Disk", None), ("Read", 8), ("Write", 8), ("r/s", 6), ("w/s", 6))),
     "nics": (
@@ -203,6 +240,10 @@ class HostScreen(LiveScreen):
             "processes", process_rows(sample, self.process_order), "no processes on the GPUs"
         )
         self._show("filesystems", filesystem_rows(sample, palette), "no filesystems")
+        self._show("nvme", nvme_rows(sample, palette), nvme_empty_reason(sample))
+        self._show(
+            "shared-fs", shared_fs_rows(sample, palette), "no network or parallel filesystems"
+        )
         self._show("disks", disk_rows(sample), "no disks")
         self._show("nics", nic_rows(sample), "no network interfaces")
         self._show("ib", ib_rows(sample, palette), "no InfiniBand ports")

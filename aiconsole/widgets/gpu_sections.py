@@ -43,6 +43,7 @@ def gpu_empty_reason(sample: HostSample) -> str:
 def gpu_rows(sample: HostSample, palette: Palette, owners: dict[int, str] | None = None) -> Rows:
     owners = owners or {}
     rows: dict[str, tuple[Cell, ...]] = {}
+    mixed = len({gpu.vendor or "nvidia" for gpu in sample.gpu.gpus}) > 1
     for gpu in sample.gpu.gpus:
         if gpu.lost:
             lost = Text("GPU is lost", style=palette.level("error"))
@@ -62,7 +63,7 @@ def gpu_rows(sample: HostSample, palette: Palette, owners: dict[int, str] | None
         )
         rows[str(gpu.index)] = (
             str(gpu.index),
-            short_gpu_name(gpu.name),
+            gpu_label(gpu, mixed),
             percent_bar(gpu.util_gpu_percent, BAR_WIDTH, palette),
             memory,
             Text(
@@ -173,6 +174,20 @@ def _reasons(reasons: tuple[str, ...] | None, palette: Palette) -> Cell:
     return text
 
 
+VENDOR_LABELS = {"nvidia": "NVIDIA", "amd": "AMD", "intel": "Intel"}
+
+
+def gpu_label(gpu: Gpu, mixed: bool = False) -> str:
+    """The GPU's name with its vendor: NVIDIA's is implied on an all-NVIDIA host (as it always
+    was), every other vendor is named, and on a host with several vendors every row says."""
+    vendor = gpu.vendor or "nvidia"
+    if vendor == "nvidia" and not mixed:
+        return short_gpu_name(gpu.name)
+    label = VENDOR_LABELS.get(vendor, vendor)
+    name = gpu.name or units.NA
+    return name if name.lower().startswith(label.lower()) else f"{label} {name}"
+
+
 def short_gpu_name(name: str | None) -> str:
     """'NVIDIA H100 80GB HBM3' -> 'H100 80GB HBM3': the vendor is the same on every row."""
     if name is None:
@@ -191,10 +206,27 @@ def process_rows(sample: HostSample, order: str = "GPU, then memory") -> Rows:
             units.bytes_short(process.gpu_memory_bytes),
             units.percent(process.cpu_percent),
             units.bytes_short(process.rss_bytes),
+            units.percent(process.gpu_util_percent),
+            workload_text(process),
             (process.command or units.NA)[:200],
         )
         for index, process in processes
     }
+
+
+WORKLOAD_PREFIXES = {"slurm_job": "job", "pod": "pod", "container": "ctr"}
+
+
+def workload_text(process: GpuProcess) -> str:
+    """``job 81234.0``, ``pod 5b7c…``, ``ctr 1f2e…`` (ids cut to 12 characters)."""
+    workload = process.workload
+    if workload is None:
+        return ""
+    prefix = WORKLOAD_PREFIXES.get(workload.kind, workload.kind)
+    if workload.kind == "slurm_job":
+        step = f".{workload.step}" if workload.step else ""
+        return f"{prefix} {workload.id}{step}"
+    return f"{prefix} {workload.id[:12]}"
 
 
 def gpu_history_rows(host: str, sample: HostSample, history: GpuHistory, palette: Palette) -> Rows:

@@ -7,7 +7,6 @@ The log's layout is the NVMe base specification's (log page 02h, 512 bytes, litt
 
 from __future__ import annotations
 
-import json
 import struct
 
 TYPE_CHECKING = False
@@ -81,6 +80,8 @@ def parse_smart_log(data: bytes) -> Optional[JsonDict]:
 def parse_cli_json(text: str) -> Optional[JsonDict]:
     """``nvme smart-log -o json`` -> our fields; None if it is not such a document."""
     try:
+        import json  # only where nvme-cli answers: json costs start-up on every host
+
         document = json.loads(text)
     except ValueError:
         return None
