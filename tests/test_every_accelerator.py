@@ -144,7 +144,7 @@ async def test_the_fleet_lists_every_vendors_node_with_its_gpus(store: FleetStor
         await pilot.pause()
         rows = {row[0]: row for row in fleet_rows(app)}
         assert {name: row[1] for name, row in rows.items()} == dict.fromkeys(HOSTS, "ok")
-        assert {name: row[5] for name, row in rows.items()} == {
+        assert {name: row[6] for name, row in rows.items()} == {
             "mi300x01": "8",
             "gaudi01": "8",
             "h100n01": "4",
