@@ -10,6 +10,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -26,22 +27,40 @@ PROGRAM = PROBE_SOURCE.decode()
 
 
 def probe_argv(*args: str, python: str = sys.executable) -> list[str]:
-    """The probe as a host runs it: the bootstrap reads the bundled package on stdin."""
-    return [python, "-c", BOOTSTRAP, *args]
+    """The probe as a host runs it: the bootstrap reads the bundled package (its size is the
+    first argument) on stdin, and stops the probe when stdin closes."""
+    return [python, "-I", "-c", BOOTSTRAP, str(len(PROBE_SOURCE)), *args]
+
+
+def run_program(
+    *args: str, env: dict[str, str], python: str = sys.executable
+) -> subprocess.CompletedProcess[str]:
+    """Send the program as the SSH collector does and keep stdin open until the probe ends
+    by itself (closing it would stop the probe, as a dropped connection does)."""
+    read_end, write_end = os.pipe()
+    process = subprocess.Popen(
+        probe_argv(*args, python=python),
+        env=env,
+        stdin=read_end,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    os.close(read_end)
+    writer = threading.Thread(target=os.write, args=(write_end, PROBE_SOURCE), daemon=True)
+    writer.start()
+    try:
+        stdout, stderr = process.communicate(timeout=60)
+    finally:
+        os.close(write_end)
+    return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
 
 
 def run_probe(
     *args: str, env: dict[str, str], python: str = sys.executable
 ) -> list[dict[str, Any]]:
-    result = subprocess.run(
-        probe_argv(*args, python=python),
-        input=PROGRAM,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
+    result = run_program(*args, env=env, python=python)
+    assert result.returncode == 0, result.stderr
     return [json.loads(line) for line in result.stdout.splitlines()]
 
 
@@ -176,12 +195,13 @@ def test_probe_exits_quietly_when_its_reader_goes_away(no_gpu_env: dict[str, str
     )
     assert process.stdin is not None and process.stdout is not None
     process.stdin.write(PROBE_SOURCE)
-    process.stdin.close()
-    process.stdin = None  # closed: communicate() must not flush it
+    process.stdin.flush()  # stdin stays open: only the reader of the samples goes away
     process.stdout.readline()
-    process.stdout.close()  # as when the SSH channel closes
-    _, stderr = process.communicate(timeout=10)
-    assert process.returncode == 0
+    process.stdout.close()  # as when the console stops reading
+    assert process.stderr is not None
+    assert process.wait(timeout=10) == 0
+    stderr = process.stderr.read()
+    process.stdin.close()
     assert b"Traceback" not in stderr
 
 
@@ -273,9 +293,7 @@ def test_the_number_of_files_kept_open_is_bounded(tmp_path: Path) -> None:
 def test_bad_probe_arguments_exit_2_with_one_line(
     args: list[str], message: str, no_gpu_env: dict[str, str]
 ) -> None:
-    result = subprocess.run(
-        probe_argv(*args), input=PROGRAM, env=no_gpu_env, capture_output=True, text=True
-    )
+    result = run_program(*args, env=no_gpu_env)
     assert result.returncode == 2
     assert result.stderr.splitlines()[0] == f"aiconsole-probe: {message}"
     assert result.stdout == ""
