@@ -295,10 +295,10 @@ def fold(names: Iterable[str]) -> str:
         vector = tuple(int(number) for number in numbers)
         shapes.setdefault((tuple(texts), widths), set()).add(vector)
     folded = list(plain)
-    for (texts, widths), vectors in shapes.items():
+    for (between, widths), vectors in shapes.items():
         for box in _boxes(vectors, len(widths)):
-            written: list[str] = [texts[0]]
-            for values, width, text in zip(box, widths, texts[1:], strict=True):
+            written: list[str] = [between[0]]
+            for values, width, text in zip(box, widths, between[1:], strict=True):
                 written.append(_ranges(values, width))
                 written.append(text)
             folded.append("".join(written))
