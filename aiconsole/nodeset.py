@@ -36,7 +36,7 @@ MAX_HOSTS = 100_000
 MAX_DIGITS = 100
 """Longest number in a name or a range (ClusterShell refuses numbers above 1e100)."""
 
-_DIGITS = re.compile(r"[0-9]+")  # ASCII only: ``\\d`` would let Arabic-Indic digits in
+_DIGITS = re.compile(r"[0-9]+")  # ASCII only: \d would let Arabic-Indic digits in
 UNSUPPORTED_OPERATORS = {"&": "intersection", "^": "symmetric difference"}
 
 DELIBERATE_REFUSALS: tuple[tuple[str, str], ...] = (

@@ -53,9 +53,13 @@ SLURM_TESTS = "tests/test_slurm_parse.py tests/test_slurm_estate.py"
 NODESET_TESTS = "tests/test_nodeset.py tests/test_config.py tests/test_slurm_parse.py"
 
 MUTANTS: tuple[Mutant, ...] = (
-    m("rate-first-sample", "aiconsole/probe.py", PROBE_TESTS,
-      "a rate over zero seconds is computed (division by zero) instead of 'first sample'",
-      ("if previous is None or seconds <= 0:", "if previous is None or seconds < 0:")),
+    m("disk-sector-bytes", "aiconsole/probe.py", PROBE_TESTS,
+      "disk rates count the device's 4 KiB blocks, though /proc/diskstats counts 512-byte sectors",
+      ("SECTOR_BYTES = 512", "SECTOR_BYTES = 4096")),
+    m("gpu-power-units", "aiconsole/probe.py", PROBE_TESTS,
+      "NVML's milliwatts shown as kilowatts",
+      ("gpu[\"power_draw_w\"] = None if power is None else power / 1000.0",
+       "gpu[\"power_draw_w\"] = None if power is None else power / 1000000.0")),
     m("rate-reset", "aiconsole/probe.py", PROBE_TESTS,
       "a counter that did not move is reported as reset",
       ("if current < previous:", "if current <= previous:")),
@@ -140,7 +144,7 @@ MUTANTS: tuple[Mutant, ...] = (
       ('partition_name = partition.strip().rstrip("*")', "partition_name = partition.strip()")),
     m("duration-minutes", "aiconsole/slurm/parse.py", SLURM_TESTS,
       "a bare number in a Slurm duration is read as seconds, not minutes",
-      ("seconds *= 60  # a bare number is minutes in Slurm's time formats", "seconds *= 1")),
+      ("seconds *= 60", "seconds *= 1")),
     m("duration-days", "aiconsole/slurm/parse.py", SLURM_TESTS,
       "a day in a Slurm duration counts as an hour",
       ("return days * 86400 + seconds", "return days * 3600 + seconds")),
@@ -198,24 +202,47 @@ def pytest(tree: Path, tests: list[str], timeout: float) -> tuple[str, float]:
     return status, time.monotonic() - started
 
 
-def apply(mutant: Mutant, tree: Path) -> tuple[str, str] | str:
-    """Mutate the copy in place: the original text to restore, or why not applicable."""
+def code(line: str) -> str:
+    """A line without its indentation and trailing comment: what mutants match."""
+    return re.sub(r"\s+#.*$", "", line).strip()
+
+
+def locate(mutant: Mutant, tree: Path) -> tuple[int, str] | str:
+    """(line index, replacement) of the first listed original present once, or why none is."""
     target = tree / mutant.path
     if not target.exists():
         return "file gone"
-    original = target.read_text()
-    lines = original.splitlines(keepends=True)
+    lines = target.read_text().splitlines()
     for old, new in mutant.changes:
-        found = [i for i, line in enumerate(lines) if line.strip() == old.strip()]
+        found = [i for i, line in enumerate(lines) if code(line) == code(old)]
         if len(found) > 1:
             return f"line found {len(found)} times"
         if found:
-            line = lines[found[0]]
-            indent = line[: len(line) - len(line.lstrip())]
-            lines[found[0]] = indent + new.strip() + "\n"
-            target.write_text("".join(lines))
-            return original, old
+            return found[0], new
     return "line gone"
+
+
+def apply(mutant: Mutant, tree: Path, index: int, new: str) -> str:
+    """Mutate the copy in place; returns the original text to restore."""
+    target = tree / mutant.path
+    original = target.read_text()
+    lines = original.splitlines(keepends=True)
+    indent = lines[index][: len(lines[index]) - len(lines[index].lstrip())]
+    lines[index] = indent + new.strip() + "\n"
+    target.write_text("".join(lines))
+    return original
+
+
+def run_one(
+    mutant: Mutant, tree: Path, tests: list[str], where: tuple[int, str], timeout: float
+) -> tuple[str, float]:
+    """(verdict, seconds) for one mutant; its file is restored afterwards."""
+    original = apply(mutant, tree, *where)
+    try:
+        status, seconds = pytest(tree, tests, timeout)
+    finally:
+        (tree / mutant.path).write_text(original)
+    return {"pass": "survived", "fail": "killed", "timeout": "killed (timeout)"}[status], seconds
 
 
 def check_import(tree: Path) -> None:
@@ -245,28 +272,26 @@ def main() -> int:
         tree = Path(temporary)
         copy_tree(args.rev, tree)
         check_import(tree)
-        baseline: dict[tuple[str, ...], str] = {}
+        baseline: dict[tuple[str, ...], tuple[str, float]] = {}
         rows: list[tuple[str, str, str, float, str]] = []
         for mutant in chosen:
             tests = tests_for(mutant, tree, args.estate)
-            applied = apply(mutant, tree)
-            if isinstance(applied, str):
-                rows.append((mutant.name, mutant.path, f"not applicable ({applied})", 0.0, ""))
-                continue
-            original, _ = applied
-            try:
-                status, seconds = pytest(tree, tests, args.timeout) if tests else ("none", 0.0)
-            finally:
-                (tree / mutant.path).write_text(original)
-            if status == "pass" and tuple(tests) not in baseline:
-                baseline[tuple(tests)] = pytest(tree, tests, args.timeout)[0]
-            if status == "pass":
-                verdict = "survived" if baseline[tuple(tests)] == "pass" else "baseline fails"
-            else:
-                verdict = {"fail": "killed", "timeout": "killed (timeout)", "none": "no tests"}[
-                    status
-                ]
             files = " ".join(re.sub(r"^tests/test_|\.py$", "", t) for t in tests)
+            where = locate(mutant, tree)
+            if isinstance(where, str):
+                verdict, seconds = f"not applicable ({where})", 0.0
+            elif not tests:
+                verdict, seconds = "no tests", 0.0
+            else:
+                if tuple(tests) not in baseline:  # the unmutated copy, once per set of tests
+                    baseline[tuple(tests)] = pytest(tree, tests, args.timeout)
+                base_status, base_seconds = baseline[tuple(tests)]
+                # A mutant that makes a loop spin is killed by the clock, well past the baseline.
+                timeout = min(args.timeout, 3 * base_seconds + 30)
+                if base_status == "pass":
+                    verdict, seconds = run_one(mutant, tree, tests, where, timeout)
+                else:
+                    verdict, seconds = f"tests fail unmutated ({base_status})", 0.0
             rows.append((mutant.name, mutant.path, verdict, seconds, files))
             print(f"  {mutant.name}: {verdict} ({seconds:.0f} s)", file=sys.stderr, flush=True)
     print(f"{'mutant':26} {'file':28} {'result':30} {'s':>4}  tests")

@@ -37,6 +37,7 @@ def test_groups() -> None:
         ("gpu[1-", "unclosed '['"),
         ("gpu1]", "unbalanced ']'"),
         ("gpu[5-1]", "goes backwards"),
+        ("gpu[2-1]", "goes backwards"),
         ("gpu[a-b]", "bad range"),
         ("n[1-1000000]", "more than"),
         ("a,,b", "empty term"),
