@@ -187,8 +187,8 @@ def copy_tree(rev: str | None, into: Path) -> None:
     shutil.copytree(REPO, into, ignore=ignore, dirs_exist_ok=True)
 
 
-def pytest(tree: Path, tests: list[str], timeout: float) -> tuple[str, float]:
-    """("pass" | "fail" | "timeout", seconds) for the tests in the copy."""
+def pytest(tree: Path, tests: list[str], timeout: float) -> tuple[str, float, str]:
+    """("pass" | "fail" | "timeout", seconds, first failing test) for the tests in the copy."""
     env = dict(os.environ, PYTHONPATH=str(tree), PYTHONDONTWRITEBYTECODE="1")
     env.setdefault("HYPOTHESIS_PROFILE", "ci")
     command = [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", *tests]
@@ -196,10 +196,13 @@ def pytest(tree: Path, tests: list[str], timeout: float) -> tuple[str, float]:
     try:
         result = subprocess.run(command, cwd=tree, env=env, capture_output=True, timeout=timeout)
     except subprocess.TimeoutExpired:
-        return "timeout", time.monotonic() - started
+        return "timeout", time.monotonic() - started, ""
     # 5: nothing collected; anything else non-zero: a test failed or could not import.
     status = "pass" if result.returncode == 0 else "fail"
-    return status, time.monotonic() - started
+    # Which test noticed: a kill by a test that has nothing to do with the change is a flake.
+    failed = re.search(rb"^(?:FAILED|ERROR) (\S+)", result.stdout, re.MULTILINE)
+    first = failed.group(1).decode(errors="replace") if failed else ""
+    return status, time.monotonic() - started, first.removeprefix("tests/test_").split("[")[0]
 
 
 def code(line: str) -> str:
@@ -235,14 +238,15 @@ def apply(mutant: Mutant, tree: Path, index: int, new: str) -> str:
 
 def run_one(
     mutant: Mutant, tree: Path, tests: list[str], where: tuple[int, str], timeout: float
-) -> tuple[str, float]:
-    """(verdict, seconds) for one mutant; its file is restored afterwards."""
+) -> tuple[str, float, str]:
+    """(verdict, seconds, first failing test) for one mutant; its file is restored afterwards."""
     original = apply(mutant, tree, *where)
     try:
-        status, seconds = pytest(tree, tests, timeout)
+        status, seconds, failed = pytest(tree, tests, timeout)
     finally:
         (tree / mutant.path).write_text(original)
-    return {"pass": "survived", "fail": "killed", "timeout": "killed (timeout)"}[status], seconds
+    verdict = {"pass": "survived", "fail": "killed", "timeout": "killed (timeout)"}[status]
+    return verdict, seconds, failed
 
 
 def check_import(tree: Path) -> None:
@@ -272,31 +276,31 @@ def main() -> int:
         tree = Path(temporary)
         copy_tree(args.rev, tree)
         check_import(tree)
-        baseline: dict[tuple[str, ...], tuple[str, float]] = {}
+        baseline: dict[tuple[str, ...], tuple[str, float, str]] = {}
         rows: list[tuple[str, str, str, float, str]] = []
         for mutant in chosen:
             tests = tests_for(mutant, tree, args.estate)
-            files = " ".join(re.sub(r"^tests/test_|\.py$", "", t) for t in tests)
+            verdict, seconds, detail = "no tests", 0.0, ""
             where = locate(mutant, tree)
             if isinstance(where, str):
-                verdict, seconds = f"not applicable ({where})", 0.0
-            elif not tests:
-                verdict, seconds = "no tests", 0.0
-            else:
+                verdict = f"not applicable ({where})"
+            elif tests:
                 if tuple(tests) not in baseline:  # the unmutated copy, once per set of tests
                     baseline[tuple(tests)] = pytest(tree, tests, args.timeout)
-                base_status, base_seconds = baseline[tuple(tests)]
+                base_status, base_seconds, base_failed = baseline[tuple(tests)]
                 # A mutant that makes a loop spin is killed by the clock, well past the baseline.
                 timeout = min(args.timeout, 3 * base_seconds + 30)
                 if base_status == "pass":
-                    verdict, seconds = run_one(mutant, tree, tests, where, timeout)
+                    verdict, seconds, detail = run_one(mutant, tree, tests, where, timeout)
                 else:
-                    verdict, seconds = f"tests fail unmutated ({base_status})", 0.0
-            rows.append((mutant.name, mutant.path, verdict, seconds, files))
-            print(f"  {mutant.name}: {verdict} ({seconds:.0f} s)", file=sys.stderr, flush=True)
-    print(f"{'mutant':26} {'file':28} {'result':30} {'s':>4}  tests")
-    for name, path, verdict, seconds, files in rows:
-        print(f"{name:26} {path:28} {verdict:30} {seconds:4.0f}  {files}")
+                    verdict, detail = f"tests fail unmutated ({base_status})", base_failed
+            if verdict == "survived":
+                detail = " ".join(re.sub(r"^tests/test_|\.py$", "", t) for t in tests)
+            rows.append((mutant.name, mutant.path, verdict, seconds, detail))
+            print(f"  {mutant.name}: {verdict} ({seconds:.0f} s) {detail}", file=sys.stderr)
+    print(f"{'mutant':26} {'file':28} {'result':18} {'s':>4}  killed by / tests that missed it")
+    for name, path, verdict, seconds, detail in rows:
+        print(f"{name:26} {path:28} {verdict:18} {seconds:4.0f}  {detail}")
     counts = {v: sum(row[2].startswith(v) for row in rows) for v in ("killed", "survived")}
     other = len(rows) - counts["killed"] - counts["survived"]
     print(
