@@ -298,9 +298,9 @@ def main() -> int:
                 detail = " ".join(re.sub(r"^tests/test_|\.py$", "", t) for t in tests)
             rows.append((mutant.name, mutant.path, verdict, seconds, detail))
             print(f"  {mutant.name}: {verdict} ({seconds:.0f} s) {detail}", file=sys.stderr)
-    print(f"{'mutant':26} {'file':28} {'result':18} {'s':>4}  killed by / tests that missed it")
+    print(f"{'mutant':26} {'file':28} {'result':26} {'s':>4}  killed by / tests that missed it")
     for name, path, verdict, seconds, detail in rows:
-        print(f"{name:26} {path:28} {verdict:18} {seconds:4.0f}  {detail}")
+        print(f"{name:26} {path:28} {verdict:26} {seconds:4.0f}  {detail}")
     counts = {v: sum(row[2].startswith(v) for row in rows) for v in ("killed", "survived")}
     other = len(rows) - counts["killed"] - counts["survived"]
     print(
