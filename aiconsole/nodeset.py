@@ -161,9 +161,10 @@ def _parse_range(piece: str, term: str) -> _Range:
 
 def _parse_bracket(text: str, term: str) -> _Bracket:
     ranges = []
+    written = f"[{text}]"
     for piece in text.split(","):
         if not piece.strip():
-            raise NodeSetError(f"empty range in [{text}] in {term!r}")
+            raise NodeSetError(f"empty range in {written!r} in {term!r}")
         ranges.append(_parse_range(piece.strip(), term))
     return _Bracket(tuple(ranges), text)
 
@@ -185,14 +186,15 @@ def _parse_term(term: str) -> list[str | _Bracket]:
         assert isinstance(after, str)
         # ClusterShell glues digits beside a bracket onto its numbers (n6[8-10] is n68..n610),
         # which only reads as written when every number in it has one width.
+        written = f"[{bracket.text}]"
         if _ends_in_digit(before) or _starts_with_digit(after):
             if len({w for r in bracket.ranges for w in r.widths()}) > 1:
                 raise NodeSetError(
-                    f"digits beside [{bracket.text}] in {term!r} are ambiguous: "
+                    f"digits beside {written!r} in {term!r} are ambiguous: "
                     "its numbers differ in width"
                 )
             if re.search(r"\s", bracket.text):
-                raise NodeSetError(f"digits beside [{bracket.text}] in {term!r}: no spaces there")
+                raise NodeSetError(f"digits beside {written!r} in {term!r}: no spaces there")
         if _starts_with_digit(after) and "/" in bracket.text:
             raise NodeSetError(f"digits after a stepped range in {term!r} are ambiguous")
     return parts

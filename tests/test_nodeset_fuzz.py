@@ -3,7 +3,7 @@ never another exception (no RecursionError, ValueError, MemoryError from a short
 
 from __future__ import annotations
 
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from aiconsole.nodeset import HOST_NAME, MAX_HOSTS, NodeSetError, expand, fold
@@ -35,6 +35,8 @@ def test_any_text(text: str) -> None:
 
 
 @given(st.text(alphabet="[]-,!/&^@ 0123456789n_\n\t+١", max_size=40))
+@example("[\n]")  # an empty bracket's message once carried the newline
+@example("1[\n1]")
 def test_text_made_of_node_set_syntax(text: str) -> None:
     expand_or_refuse(text)
 
