@@ -24,13 +24,15 @@ the agent and ~/.ssh/config.
 
 from __future__ import annotations
 
+import functools
+import math
 import os
 import re
 import shlex
 import sys
 import urllib.parse
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -131,21 +133,23 @@ def config_path(explicit: str | None) -> Path | None:
 
 def load(path: Path) -> Inventory:
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8")  # TOML is UTF-8, whatever the locale says
     except OSError as error:
-        raise ConfigError(f"{path}: cannot read: {error.strerror}") from None
+        raise ConfigError(f"{path}: cannot read: {error.strerror or error}") from None
+    except UnicodeDecodeError as error:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {error.start + 1})") from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
-        raise ConfigError(f"{path}: {error}") from None
+        raise ConfigError(f"{path}: {_one_line(str(error))}") from None
     return parse(data, text, path)
 
 
 def parse(data: dict[str, Any], text: str, path: Path) -> Inventory:
     def fail(table: str | None, key: str, problem: str) -> ConfigError:
         where = f"{path}:{_line_of(text, table, key)}"
-        dotted = f"{table}.{key}" if table else key
-        return ConfigError(f"{where}: {dotted}: {problem}")
+        dotted = f"{table}.{_key(key)}" if table else _key(key)
+        return ConfigError(f"{where}: {dotted}: {_one_line(problem)}")
 
     unknown = set(data) - {
         "hosts",
@@ -176,6 +180,8 @@ def parse(data: dict[str, Any], text: str, path: Path) -> Inventory:
         raise fail(None, "clusters", 'must be a table of name = "local" or an SSH host')
     clusters: dict[str, str] = {}
     for name, where in raw_clusters.items():
+        if not re.fullmatch(r"[A-Za-z0-9_.-]+", name):
+            raise fail("clusters", name, "cluster names are letters, digits, '.', '-' and '_'")
         if not isinstance(where, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._@-]*", where):
             raise fail("clusters", name, 'must be "local" or an SSH host name')
         clusters[name] = where
@@ -265,40 +271,69 @@ def _missing(group: str) -> tuple[str, ...]:
     raise NodeSetError(f"unknown group @{group} (define it above its first use)")
 
 
+_SETTINGS = {setting.name: setting for setting in fields(Settings)}
+_PATHS = ("ssh_config", "audit_log")
+_POSITIVE = ("interval", "connect_timeout", "reconnect_max", "slurm_timeout")
+
+
 def _settings(raw: Any, fail: Any) -> Settings:
     if not isinstance(raw, dict):
         raise fail(None, "settings", "must be a table")
     defaults = Settings()
     values: dict[str, Any] = {}
     for key, value in raw.items():
-        if not hasattr(defaults, key):
+        # The dataclass's fields, not hasattr(): "__dict__" or "__class__" are no settings.
+        if key not in _SETTINGS:
             raise fail("settings", key, "unknown setting")
         expected = type(getattr(defaults, key))
-        if key in ("ssh_config", "audit_log"):
-            if not isinstance(value, str):
-                raise fail("settings", key, "must be a path")
-            value = str(Path(value).expanduser())
-        elif expected is float and isinstance(value, int) and not isinstance(value, bool):
+        if key in _PATHS:
+            values[key] = _path(value, functools.partial(fail, "settings", key))
+            continue
+        if expected is float and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
         elif not isinstance(value, expected) or isinstance(value, bool):
-            raise fail("settings", key, f"must be a {expected.__name__}, not {value!r}")
+            raise fail("settings", key, f"must be a {expected.__name__}, not {_shown(value)}")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise fail("settings", key, f"must be a finite number, not {value}")
+        if isinstance(value, str) and (not value or not value.isprintable()):
+            raise fail("settings", key, "must be a non-empty string of printable characters")
         values[key] = value
     settings = Settings(**values)
-    if settings.interval <= 0:
-        raise fail("settings", "interval", "must be positive")
-    if settings.connect_timeout <= 0:
-        raise fail("settings", "connect_timeout", "must be positive")
+    for key in _POSITIVE:
+        if getattr(settings, key) <= 0:
+            raise fail("settings", key, "must be positive")
     if settings.max_handshakes < 1:
         raise fail("settings", "max_handshakes", "must be at least 1")
     if settings.role not in ROLES:
         raise fail("settings", "role", f"must be one of {', '.join(ROLES)}")
     if not 0 < settings.max_out_of_service <= 1:
         raise fail("settings", "max_out_of_service", "must be a share in (0, 1]")
-    if settings.slurm_timeout <= 0:
-        raise fail("settings", "slurm_timeout", "must be positive")
     if settings.host_key_policy not in HOST_KEY_POLICIES:
         raise fail("settings", "host_key_policy", f"must be one of {', '.join(HOST_KEY_POLICIES)}")
     return settings
+
+
+def _path(value: Any, fail: Callable[[str], ConfigError]) -> str:
+    if not isinstance(value, str) or not value or "\0" in value:
+        raise fail("must be a path (a non-empty string)")
+    try:
+        return str(Path(value).expanduser())
+    except RuntimeError:  # ~someone for a user this machine does not know
+        raise fail(f"cannot expand {_shown(value)}: no such user") from None
+
+
+def _key(key: str) -> str:
+    """A key as the message shows it: plain keys as they are, others quoted on one line."""
+    return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else _shown(key)
+
+
+def _shown(value: Any, limit: int = 60) -> str:
+    shown = repr(value)  # repr escapes newlines and other controls: one line
+    return shown if len(shown) <= limit else shown[: limit - 1] + "\u2026"
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.splitlines())
 
 
 def _line_of(text: str, table: str | None, key: str) -> int:

@@ -9,8 +9,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from tests.fakenvml.build import SONAME, build
+
+# Property tests: a short budget by default (CI), a long one by hand: HYPOTHESIS_PROFILE=long.
+# No deadline: eight test runs share two cores, and speed belongs in bench/.
+settings.register_profile("ci", max_examples=200, deadline=None)
+settings.register_profile("long", max_examples=20_000, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 FIXTURES = Path(__file__).parent / "fixtures"
 REPO = Path(__file__).parent.parent

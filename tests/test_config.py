@@ -49,6 +49,25 @@ rack = ["r1-n[1-2]", "@gpu!gpu02"]
         ('hosts = ["a;b"]\n', ":1: hosts: 'a;b'"),
         ('hostz = "a"\n', ":1: hostz: unknown key"),
         ('hosts = "a\n', "config.toml: "),
+        # Names that exist on the Settings object but are no settings.
+        ('[settings]\n"__dict__" = {}\n', ":2: settings.__dict__: unknown setting"),
+        ('[settings]\n"__class__" = 1\n', ":2: settings.__class__: unknown setting"),
+        (
+            '[settings]\naudit_log = "~nouser-aiconsole/x"\n',
+            ":2: settings.audit_log: cannot expand",
+        ),
+        ('[settings]\nssh_config = ""\n', ":2: settings.ssh_config: must be a path"),
+        ('[settings]\naudit_log = "a\\u0000b"\n', ":2: settings.audit_log: must be a path"),
+        ("[settings]\ninterval = nan\n", ":2: settings.interval: must be a finite number"),
+        ("[settings]\nconnect_timeout = inf\n", ":2: settings.connect_timeout: must be a finite"),
+        ("[settings]\nreconnect_max = -1\n", ":2: settings.reconnect_max: must be positive"),
+        ("[settings]\nreconnect_max = 0.0\n", ":2: settings.reconnect_max: must be positive"),
+        ('[settings]\npython = ""\n', ":2: settings.python: must be a non-empty string"),
+        ('[settings]\npython = "py\\nthon"\n', ":2: settings.python: must be a non-empty string"),
+        ('[clusters]\n"a\\nb" = "local"\n', "clusters.'a\\nb': cluster names are"),
+        ('[groups]\n"g\\u001b[31m" = "a"\n', "groups.'g\\x1b[31m': group names are"),
+        ('hosts = ["-v"]\n', ":1: hosts: '-v' (from '-v') is not a valid host name"),
+        ('hosts = "a&b"\n', ":1: hosts: the '&' (intersection) operator is not supported"),
     ],
 )
 def test_errors_name_file_line_and_key(tmp_path: Path, text: str, message: str) -> None:
@@ -63,3 +82,12 @@ def test_errors_name_file_line_and_key(tmp_path: Path, text: str, message: str) 
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot read"):
         load(tmp_path / "nope.toml")
+
+
+def test_unreadable_files_are_config_errors(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read"):
+        load(tmp_path)  # a directory
+    binary = tmp_path / "config.toml"
+    binary.write_bytes(b'hosts = "a"\n\xff\xfe')
+    with pytest.raises(ConfigError, match=r"config.toml: not UTF-8 text \(byte 13\)"):
+        load(binary)
