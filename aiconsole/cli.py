@@ -1,4 +1,5 @@
-"""Command line: ``aiconsole`` (TUI), ``snapshot [--json]``, ``schema``, ``hosts check``.
+"""Command line: ``aiconsole`` (TUI), ``snapshot [--json]``, ``schema``, ``hosts check``,
+``record`` and ``replay`` (aiconsole/cli_record.py).
 
 Only the TUI path imports Textual; the other commands stay headless and fast.
 
@@ -29,6 +30,7 @@ from aiconsole.cli_actions import (
     run_action,
     run_audit,
 )
+from aiconsole.cli_record import add_record_parsers, run_record, run_replay
 from aiconsole.collectors.slurm import SlurmCollector
 from aiconsole.config import ConfigError, Inventory, config_path, load
 from aiconsole.fleet import Fleet, local_fleet, ssh_fleet
@@ -112,6 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
         "check", help="reachability, auth, round trip and probe version of every host"
     )
     add_action_parsers(commands)
+    add_record_parsers(commands)
     return parser
 
 
@@ -121,6 +124,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "schema":
             print(json.dumps(json_schema(), indent=2))
             return EXIT_OK
+        if args.command == "replay":
+            return run_replay(args)
         inventory = load_inventory(args)
         if args.command == "audit":
             return run_audit(inventory)
@@ -132,6 +137,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return run_snapshot(fleet, as_json=args.json, window=args.window)
             if args.command == "hosts":
                 return run_hosts_check(fleet)
+            if args.command == "record":
+                return run_record(args, fleet, audit_log(inventory))
             return run_tui(fleet, policy_from(args, inventory), audit_log(inventory))
         finally:
             fleet.close()
