@@ -16,6 +16,7 @@ from aiconsole.actions.policy import Policy
 from aiconsole.fleet import Fleet
 from aiconsole.history import GpuHistory
 from aiconsole.model import FleetSnapshot
+from aiconsole.recording.live import LiveRecording
 from aiconsole.screens.fleet import FleetScreen
 from aiconsole.screens.help import HelpScreen
 from aiconsole.screens.host import HostScreen
@@ -31,6 +32,7 @@ class ConsoleApp(App[None]):
         Binding("q", "quit", "Quit"),
         Binding("question_mark", "help", "Help", key_display="?"),
         Binding("j", "jobs", "Slurm jobs"),
+        Binding("R", "toggle_recording", "Record", show=False),
     ]
 
     fleet_snapshot: reactive[FleetSnapshot | None] = reactive(None, always_update=True)
@@ -53,6 +55,8 @@ class ConsoleApp(App[None]):
         self.policy = policy or Policy()
         self.audit = audit or AuditLog()
         self.gpu_history = GpuHistory()
+        self.live_recording = LiveRecording(interval=refresh_interval, groups=fleet.group_of)
+        """``R`` records what this console publishes (aiconsole/recording/)."""
 
     def on_mount(self) -> None:
         self.push_screen(FleetScreen())
@@ -81,7 +85,14 @@ class ConsoleApp(App[None]):
         """Hand the screens the store's current state (data ages move even without new data)."""
         snapshot = self.fleet.store.snapshot()
         self.gpu_history.record(snapshot)
+        self.live_recording.add(snapshot)
         self.fleet_snapshot = snapshot
+
+    def action_toggle_recording(self) -> None:
+        self.notify(self.live_recording.toggle(self.audit.path), markup=False)
+
+    def on_unmount(self) -> None:
+        self.live_recording.stop()  # a recording running at quit is closed, not cut short
 
     def open_host(self, name: str) -> None:
         self.push_screen(HostScreen(name))

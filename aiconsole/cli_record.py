@@ -96,7 +96,9 @@ def run_record(args: argparse.Namespace, fleet: Fleet, audit: AuditLog) -> int:
         return 1
     interval = fleet.collectors[0].interval if fleet.collectors else 1.0
     try:
-        writer = RecordingWriter(args.file, interval=interval, audit_path=audit.path)
+        writer = RecordingWriter(
+            args.file, interval=interval, audit_path=audit.path, groups=fleet.group_of
+        )
     except OSError as error:
         print(f"aiconsole: error: cannot write {args.file}: {error.strerror}", file=sys.stderr)
         return 1

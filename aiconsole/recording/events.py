@@ -47,11 +47,11 @@ def snapshot_events(previous: Any, current: Any, frame: int) -> list[Event]:
             continue
         seen = {msgspec.json.encode(xid) for xid in known}
         for xid in xids:
-            if type(xid) is dict and msgspec.json.encode(xid) not in seen:
+            if type(xid) is dict and msgspec.json.encode(xid) not in seen:  # noqa: SIM102
                 events.append(Event(time=at, frame=frame, kind="xid", host=host.get("name"),
                                     text=_xid_text(xid)))
     findings = current.get("findings")
-    if type(findings) is list and findings != previous.get("findings"):
+    if type(findings) in (list, tuple) and findings != previous.get("findings"):
         seen = {msgspec.json.encode(f) for f in previous.get("findings") or ()}
         for finding in findings:
             if msgspec.json.encode(finding) not in seen:
@@ -63,7 +63,7 @@ def _xids(host: Any) -> list[Any]:
     sample = host.get("sample") if type(host) is dict else None
     gpu = sample.get("gpu") if type(sample) is dict else None
     xids = gpu.get("xid_events") if type(gpu) is dict else None
-    return xids if type(xids) is list else []
+    return list(xids) if type(xids) in (list, tuple) else []  # tuples from to_builtins
 
 
 def _xid_text(xid: dict[str, Any]) -> str:

@@ -34,9 +34,15 @@ def new_recording_path(directory: Path | None = None, clock: float | None = None
 
 
 class LiveRecording:
-    def __init__(self, directory: Path | None = None, interval: float | None = None) -> None:
+    def __init__(
+        self,
+        directory: Path | None = None,
+        interval: float | None = None,
+        groups: dict[str, str] | None = None,
+    ) -> None:
         self.directory = directory
         self.interval = interval
+        self.groups = groups
         self.writer: RecordingWriter | None = None
 
     @property
@@ -49,7 +55,9 @@ class LiveRecording:
             return self.stop()
         path = new_recording_path(self.directory)
         try:
-            self.writer = RecordingWriter(path, interval=self.interval, audit_path=audit_path)
+            self.writer = RecordingWriter(
+                path, interval=self.interval, audit_path=audit_path, groups=self.groups
+            )
         except OSError as error:
             return f"cannot record to {path}: {error.strerror or error}"
         return f"recording to {path} (R again to stop)"

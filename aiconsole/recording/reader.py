@@ -35,6 +35,8 @@ class Header(msgspec.Struct, kw_only=True):
     chunk_frames: int
     interval: float | None = None
     snapshot_schema_version: int | None = None
+    groups: dict[str, str] = {}
+    """Host name -> inventory group, for the fleet screen's grouping."""
 
 
 class ChunkEntry(msgspec.Struct, kw_only=True):

@@ -80,6 +80,7 @@ class RecordingWriter:
         chunk_frames: int = CHUNK_FRAMES,
         interval: float | None = None,
         audit_path: Path | None = None,
+        groups: dict[str, str] | None = None,
     ) -> None:
         if chunk_frames < 1:
             raise ValueError("chunk_frames must be at least 1")
@@ -99,6 +100,7 @@ class RecordingWriter:
             "chunk_frames": chunk_frames,
             "interval": interval,
             "writer": f"aiconsole {__version__}",
+            "groups": groups or {},
         }
         self._write(container.MAGIC + container.block(container.HEADER, json.dumps(header).encode()))
         self._index: list[dict[str, Any]] = []
