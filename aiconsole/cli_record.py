@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import datetime
 import re
 import signal
@@ -73,9 +74,7 @@ def parse_moment(text: str, start: float) -> float:
     try:
         moment = datetime.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError:
-        raise BadTime(
-            f"--at {text!r}: give seconds from the start or an ISO 8601 time"
-        ) from None
+        raise BadTime(f"--at {text!r}: give seconds from the start or an ISO 8601 time") from None
     return moment.timestamp()  # a time without a zone is local time, as the TUI shows it
 
 
@@ -126,10 +125,9 @@ async def _record(
     next_tick = started + interval  # the first tick after the collectors' first samples
     try:
         while not stop.is_set():
-            try:
+            # asyncio.TimeoutError: the builtin TimeoutError is this only from 3.11 on.
+            with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(stop.wait(), max(0.0, next_tick - loop.time()))
-            except asyncio.TimeoutError:  # TimeoutError is this only from 3.11 on
-                pass
             if stop.is_set():
                 break
             writer.add(live_snapshot(fleet))

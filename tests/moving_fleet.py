@@ -68,9 +68,7 @@ class MovingFleet:
         s = state.sample
         dt = 1.0 + rng.gauss(0, 0.003)  # the interval as the host's monotonic clock saw it
         cpu = s.cpu
-        cores = tuple(
-            round(_walk(rng, c, 8, 0.0, 100.0), 1) for c in (cpu.per_core_percent or ())
-        )
+        cores = tuple(round(_walk(rng, c, 8, 0.0, 100.0), 1) for c in (cpu.per_core_percent or ()))
         cpu = replace(
             cpu,
             total_percent=round(sum(cores) / len(cores), 1) if cores else None,
@@ -91,7 +89,9 @@ class MovingFleet:
             used = (fs.used_bytes or 0) + 4096 * rng.randrange(0, 50_000)
             filesystems = (replace(fs, used_bytes=used), *filesystems[1:])
         disks = tuple(
-            d if index != 1 else replace(
+            d
+            if index != 1
+            else replace(
                 d,
                 read_bytes_per_s=512 * rng.randrange(0, 400_000) / dt,
                 write_bytes_per_s=512 * rng.randrange(0, 800_000) / dt,
@@ -101,7 +101,9 @@ class MovingFleet:
             for index, d in enumerate(s.disks)
         )
         nics = tuple(
-            n if n.state != "up" or n.virtual else replace(
+            n
+            if n.state != "up" or n.virtual
+            else replace(
                 n,
                 rx_bytes_per_s=rng.randrange(0, 3_000_000) / dt,
                 tx_bytes_per_s=rng.randrange(0, 1_000_000) / dt,
@@ -110,7 +112,9 @@ class MovingFleet:
             for n in s.nics
         )
         ib_ports = tuple(
-            p if p.state != "ACTIVE" else replace(
+            p
+            if p.state != "ACTIVE"
+            else replace(
                 p,
                 rx_bytes_per_s=rng.randrange(0, 20_000_000_000) / dt,
                 tx_bytes_per_s=rng.randrange(0, 20_000_000_000) / dt,
@@ -136,8 +140,9 @@ class MovingFleet:
             gpu=section,
         )
         received = collected + rng.uniform(0.001, 0.05)
-        return replace(state, received_at=received, age_s=round(self.now - received, 3),
-                       sample=sample)
+        return replace(
+            state, received_at=received, age_s=round(self.now - received, 3), sample=sample
+        )
 
     def _gpu(self, gpu: Gpu, dt: float) -> Gpu:
         if gpu.lost:
@@ -161,8 +166,10 @@ class MovingFleet:
                 processes = (*processes, self._new_process())
         memory_used = gpu.memory_used_bytes
         if memory_used is not None and rng.random() < 0.3:
-            memory_used = min(gpu.memory_total_bytes or memory_used,
-                              max(0, memory_used + 1024**2 * rng.randrange(-512, 512)))
+            memory_used = min(
+                gpu.memory_total_bytes or memory_used,
+                max(0, memory_used + 1024**2 * rng.randrange(-512, 512)),
+            )
         return replace(
             gpu,
             util_gpu_percent=float(round(_walk(rng, gpu.util_gpu_percent or 0, 6, 0, 100))),
@@ -170,7 +177,9 @@ class MovingFleet:
             memory_used_bytes=memory_used,
             temperature_c=temperature,
             power_draw_w=power_mw / 1000.0,
-            sm_clock_mhz=gpu.sm_clock_mhz if rng.random() < 0.95 else rng.choice((1410, 1755, 1980)),
+            sm_clock_mhz=gpu.sm_clock_mhz
+            if rng.random() < 0.95
+            else rng.choice((1410, 1755, 1980)),
             energy_j=energy_mj / 1000.0,
             energy_session_j=session_mj / 1000.0,
             clock_event_reasons=reasons,
@@ -197,8 +206,15 @@ class MovingFleet:
     def _xid(self, gpus: tuple[Gpu, ...]) -> XidEvent:
         gpu = self.rng.choice(gpus)
         xid = self.rng.choice((48, 79, 94, 95))
-        return XidEvent(xid=xid, name=probe.xid_name(xid), at=self.now - 0.5, source="nvml",
-                        gpu_index=gpu.index, bus_id=gpu.bus_id, uuid=gpu.uuid)
+        return XidEvent(
+            xid=xid,
+            name=probe.xid_name(xid),
+            at=self.now - 0.5,
+            source="nvml",
+            gpu_index=gpu.index,
+            bus_id=gpu.bus_id,
+            uuid=gpu.uuid,
+        )
 
 
 def with_xid(snapshot: FleetSnapshot, host: str, xid: int, gpu_index: int = 0) -> FleetSnapshot:
@@ -206,8 +222,13 @@ def with_xid(snapshot: FleetSnapshot, host: str, xid: int, gpu_index: int = 0) -
     hosts: list[Any] = []
     for state in snapshot.hosts:
         if state.name == host and state.sample is not None:
-            event = XidEvent(xid=xid, name=probe.xid_name(xid), at=snapshot.generated_at,
-                             source="nvml", gpu_index=gpu_index)
+            event = XidEvent(
+                xid=xid,
+                name=probe.xid_name(xid),
+                at=snapshot.generated_at,
+                source="nvml",
+                gpu_index=gpu_index,
+            )
             section = state.sample.gpu
             section = replace(section, xid_events=(*section.xid_events, event))
             state = replace(state, sample=replace(state.sample, gpu=section))

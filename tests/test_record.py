@@ -34,11 +34,17 @@ def incident(hosts: int = 8, frames: int = 40, seed: int = 3) -> list[FleetSnaps
             assert host.sample is not None
             gpus = list(host.sample.gpu.gpus)
             kept = gpus[0].processes[:-1] if frame == 5 else ()
-            gpus[0] = replace(gpus[0], processes=kept, temperature_c=None,
-                              unavailable={"temperature_c": "Not Supported"})
+            gpus[0] = replace(
+                gpus[0],
+                processes=kept,
+                temperature_c=None,
+                unavailable={"temperature_c": "Not Supported"},
+            )
             sample = replace(host.sample, gpu=replace(host.sample.gpu, gpus=tuple(gpus)))
-            snapshot = replace(snapshot, hosts=(snapshot.hosts[0], replace(host, sample=sample),
-                                                *snapshot.hosts[2:]))
+            snapshot = replace(
+                snapshot,
+                hosts=(snapshot.hosts[0], replace(host, sample=sample), *snapshot.hosts[2:]),
+            )
             fleet.snapshot = snapshot
         if frame == 12:
             joined = HostState(name="late-joiner", status="connecting")
@@ -51,8 +57,9 @@ def incident(hosts: int = 8, frames: int = 40, seed: int = 3) -> list[FleetSnaps
     return snapshots
 
 
-def write(path: Path, snapshots: list[FleetSnapshot], chunk_frames: int = 7,
-          audit: Path | None = None) -> RecordingWriter:
+def write(
+    path: Path, snapshots: list[FleetSnapshot], chunk_frames: int = 7, audit: Path | None = None
+) -> RecordingWriter:
     writer = RecordingWriter(path, chunk_frames=chunk_frames, interval=1.0, audit_path=audit)
     for snapshot in snapshots:
         writer.add(snapshot)
@@ -93,7 +100,9 @@ def test_times_are_iso_8601_or_seconds_and_durations_take_units() -> None:
     assert parse_moment("2026-11-29T16:40:03+00:00", 0) == 1_795_970_403.0
     assert parse_moment("2026-11-29T16:40:03Z", 0) == 1_795_970_403.0
     assert parse_moment("90", 1000.0) == 1090.0
-    assert parse_duration("15m") == 900 and parse_duration("2") == 2 and parse_duration("1h") == 3600
+    assert (
+        parse_duration("15m") == 900 and parse_duration("2") == 2 and parse_duration("1h") == 3600
+    )
     for bad in ("soon", "-5", "0"):
         with pytest.raises(BadTime):
             parse_duration(bad)
@@ -108,8 +117,14 @@ def test_xids_and_audit_records_become_events_on_their_frames(tmp_path: Path) ->
     writer = RecordingWriter(tmp_path / "r.aicrec", chunk_frames=7, audit_path=audit)
     for frame, snapshot in enumerate(snapshots):
         if frame == 9:
-            record = {"time": snapshot.generated_at, "action": "drain", "phase": "intent",
-                      "targets": ["gpu-node-01"], "scope": "prod", "reason": "xid 79"}
+            record = {
+                "time": snapshot.generated_at,
+                "action": "drain",
+                "phase": "intent",
+                "targets": ["gpu-node-01"],
+                "scope": "prod",
+                "reason": "xid 79",
+            }
             with audit.open("a") as log:
                 log.write(json.dumps(record) + "\n")
         writer.add(snapshot)
@@ -175,8 +190,9 @@ def test_replay_of_a_damaged_file_prints_one_line_and_no_traceback(
     tmp_path: Path, no_gpu_env: dict[str, str]
 ) -> None:
     path = damaged(tmp_path)["a flipped byte"]
-    code, out, err = run_aiconsole("replay", str(path), "--at", "0", "snapshot", "--json",
-                                   env=no_gpu_env)
+    code, out, err = run_aiconsole(
+        "replay", str(path), "--at", "0", "snapshot", "--json", env=no_gpu_env
+    )
     assert code == 1 and out == ""
     assert err.count("\n") == 1 and "Traceback" not in err
     assert err.startswith("aiconsole: error: ") and "checksum" in err
@@ -187,8 +203,9 @@ def test_record_a_live_fleet_then_print_it_as_it_was(
 ) -> None:
     env = {**no_gpu_env, "XDG_STATE_HOME": str(tmp_path / "state")}
     path = tmp_path / "live.aicrec"
-    code, out, err = run_aiconsole("--interval", "0.3", "record", str(path), "--duration", "2",
-                                   env=env)
+    code, out, err = run_aiconsole(
+        "--interval", "0.3", "record", str(path), "--duration", "2", env=env
+    )
     assert code == 0, err
     assert out.startswith("recorded ") and str(path) in out
     with Recording(path) as recording:
@@ -204,6 +221,7 @@ def test_record_a_live_fleet_then_print_it_as_it_was(
     assert printed == wanted
     assert printed.hosts and printed.hosts[0].sample is not None
     # Seconds from the start give the same frame.
-    code, again, err = run_aiconsole("replay", str(path), "--at", f"{offset}", "snapshot",
-                                     "--json", env=env)
+    code, again, err = run_aiconsole(
+        "replay", str(path), "--at", f"{offset}", "snapshot", "--json", env=env
+    )
     assert again == out

@@ -49,10 +49,10 @@ def encode(frames: list[int], values: list[Any], base: Any) -> list[Any]:
     if frames == list(range(1, len(frames) + 1)):
         spec: Any = len(frames)
     else:
-        spec = [b - a for a, b in zip([0, *frames], frames)]
+        spec = [b - a for a, b in zip([0, *frames], frames, strict=False)]
     if all(type(v) is int for v in values):
-        start = base if type(base) is int else 0
-        deltas = [b - a for a, b in zip([start, *values], values)]
+        origin = base if type(base) is int else 0
+        deltas = [b - a for a, b in zip([origin, *values], values, strict=False)]
         step = math.gcd(*deltas) or 1
         return [spec, "i" if type(base) is int else "I", [step, *(d // step for d in deltas)]]
     if all(type(v) is float for v in values):
@@ -60,11 +60,11 @@ def encode(frames: list[int], values: list[Any], base: Any) -> list[Any]:
         start = _decimal(base) if type(base) is float else None
         if all(p is not None for p in parts):
             known = [p for p in parts if p is not None]
-            exp = min(e for _, e in [*known, *([start] if start else [])])
+            exp = min(e for _, e in [*known, *([start] if start is not None else [])])
             scaled = [m * 10 ** (e - exp) for m, e in known]
-            first = start[0] * 10 ** (start[1] - exp) if start else 0
-            deltas = [b - a for a, b in zip([first, *scaled], scaled)]
-            return [spec, "f" if start else "F", [exp, *deltas]]
+            first = start[0] * 10 ** (start[1] - exp) if start is not None else 0
+            deltas = [b - a for a, b in zip([first, *scaled], scaled, strict=False)]
+            return [spec, "f" if start is not None else "F", [exp, *deltas]]
     return [spec, "r", [DELETION if v is DELETED else v for v in values]]
 
 
@@ -76,7 +76,7 @@ def frames_of(column: Column) -> list[int]:
     spec = column[0]
     if type(spec) is int:
         return list(range(1, spec + 1))
-    if spec and min(spec) > 0:
+    if type(spec) is list and spec and min(spec) > 0:
         return list(accumulate(spec))
     raise ShapeError("bad frame list in a column")
 

@@ -47,9 +47,12 @@ def snapshot_events(previous: Any, current: Any, frame: int) -> list[Event]:
             continue
         seen = {msgspec.json.encode(xid) for xid in known}
         for xid in xids:
-            if type(xid) is dict and msgspec.json.encode(xid) not in seen:  # noqa: SIM102
-                events.append(Event(time=at, frame=frame, kind="xid", host=host.get("name"),
-                                    text=_xid_text(xid)))
+            if type(xid) is dict and msgspec.json.encode(xid) not in seen:
+                events.append(
+                    Event(
+                        time=at, frame=frame, kind="xid", host=host.get("name"), text=_xid_text(xid)
+                    )
+                )
     findings = current.get("findings")
     if type(findings) in (list, tuple) and findings != previous.get("findings"):
         seen = {msgspec.json.encode(f) for f in previous.get("findings") or ()}
@@ -62,7 +65,7 @@ def snapshot_events(previous: Any, current: Any, frame: int) -> list[Event]:
 def _xids(host: Any) -> list[Any]:
     sample = host.get("sample") if type(host) is dict else None
     gpu = sample.get("gpu") if type(sample) is dict else None
-    xids = gpu.get("xid_events") if type(gpu) is dict else None
+    xids: Any = gpu.get("xid_events") if type(gpu) is dict else None
     return list(xids) if type(xids) in (list, tuple) else []  # tuples from to_builtins
 
 
@@ -77,17 +80,21 @@ def _finding(finding: Any, at: float, frame: int) -> Event:
         return Event(time=at, frame=frame, kind="finding", text=str(finding))
     host = finding.get("host")
     words = next(
-        (finding[key] for key in ("summary", "message", "title", "rule", "check") if
-         type(finding.get(key)) is str),
+        (
+            finding[key]
+            for key in ("summary", "message", "title", "rule", "check")
+            if type(finding.get(key)) is str
+        ),
         "finding",
     )
-    return Event(time=at, frame=frame, kind="finding",
-                 host=host if type(host) is str else None, text=words)
+    return Event(
+        time=at, frame=frame, kind="finding", host=host if type(host) is str else None, text=words
+    )
 
 
 def action_event(record: dict[str, Any], frame: int) -> Event | None:
     """An audit record as a timeline event; None for a record without a time."""
-    at = record.get("time")
+    at: Any = record.get("time")
     if type(at) not in (int, float):
         return None
     targets = record.get("targets")

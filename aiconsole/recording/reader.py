@@ -139,10 +139,14 @@ class Recording:
                 break
             if kind == container.CHUNK:
                 where = f"chunk at byte {offset}"
-                document = self._decode(container.inflate(payload, f"{self.name}: {where}"),
-                                        ChunkDocument, where)
-                chunks.append(ChunkEntry(offset=offset, first_frame=document.first_frame,
-                                         times=document.times))
+                document = self._decode(
+                    container.inflate(payload, f"{self.name}: {where}"), ChunkDocument, where
+                )
+                chunks.append(
+                    ChunkEntry(
+                        offset=offset, first_frame=document.first_frame, times=document.times
+                    )
+                )
                 events.extend(document.events)
             offset = following
         if not chunks:
@@ -187,7 +191,7 @@ class Recording:
             state = msgspec.json.decode(chunk.key)
             changes = []
             for path, column, frames, base in zip(
-                chunk.paths, chunk.columns, chunk.frames, chunk.bases
+                chunk.paths, chunk.columns, chunk.frames, chunk.bases, strict=True
             ):
                 value = columns.value_at(column, frames, local, base)
                 if value is not columns.NO_CHANGE:
@@ -222,7 +226,7 @@ class Recording:
             frames=frames,
             bases=[
                 leaf(key, path) if columns.needs_base(column) else None
-                for path, column in zip(paths, document.columns)
+                for path, column in zip(paths, document.columns, strict=True)
             ],
         )
         self._cached = (number, chunk)

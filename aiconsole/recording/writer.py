@@ -102,7 +102,9 @@ class RecordingWriter:
             "writer": f"aiconsole {__version__}",
             "groups": groups or {},
         }
-        self._write(container.MAGIC + container.block(container.HEADER, json.dumps(header).encode()))
+        self._write(
+            container.MAGIC + container.block(container.HEADER, json.dumps(header).encode())
+        )
         self._index: list[dict[str, Any]] = []
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="recording")
         self._pending: list[Future[None]] = []
@@ -182,7 +184,7 @@ class RecordingWriter:
         previous: LeafPath = ()
         for path, (frames, values) in changes.items():
             shared = 0
-            for a, b in zip(previous, path):
+            for a, b in zip(previous, path, strict=False):
                 if a != b or type(a) is not type(b):
                     break
                 shared += 1
@@ -218,7 +220,9 @@ class RecordingWriter:
             future.result()  # a failed chunk write fails the close, loudly
         index = {"chunks": self._index, "events": self.events}
         offset = self._offset
-        self._write(container.block(container.INDEX, container.compress(msgspec.json.encode(index))))
+        self._write(
+            container.block(container.INDEX, container.compress(msgspec.json.encode(index)))
+        )
         self._write(container.trailer(offset))
         self._file.flush()
         os.fsync(self._file.fileno())
@@ -230,10 +234,10 @@ def leaf(tree: Any, path: LeafPath) -> Any:
     """The leaf at ``path`` in a builtins tree, or ``DELETED`` when there is none."""
     node = tree
     for part in path:
-        if type(node) is dict and part in node:
-            node = node[part]
-        elif type(node) is list and type(part) is int and 0 <= part < len(node):
-            node = node[part]
-        else:
+        found = (type(node) is dict and part in node) or (
+            type(node) in (list, tuple) and type(part) is int and 0 <= part < len(node)
+        )
+        if not found:
             return DELETED
-    return node if not (type(node) in (dict, list) and node) else DELETED
+        node = node[part]
+    return node if not (type(node) in (dict, list, tuple) and node) else DELETED
