@@ -85,7 +85,9 @@ class ConsoleApp(App[None]):
         """Hand the screens the store's current state (data ages move even without new data)."""
         snapshot = self.fleet.store.snapshot()
         self.gpu_history.record(snapshot)
-        self.live_recording.add(snapshot)
+        problem = self.live_recording.add(snapshot)
+        if problem is not None:
+            self.notify(problem, severity="error", markup=False)
         self.fleet_snapshot = snapshot
 
     def action_toggle_recording(self) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import datetime
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import msgspec
@@ -225,3 +227,21 @@ def test_record_a_live_fleet_then_print_it_as_it_was(
         "replay", str(path), "--at", f"{offset}", "snapshot", "--json", env=env
     )
     assert again == out
+
+
+def test_record_and_replay_at_stay_headless(tmp_path: Path, no_gpu_env: dict[str, str]) -> None:
+    path = tmp_path / "r.aicrec"
+    write(path, incident(frames=3))
+    script = (
+        "import sys\n"
+        "from aiconsole.cli import main\n"
+        f"assert main(['replay', {str(path)!r}, '--at', '1', 'snapshot', '--json']) in (0, 2)\n"
+        "import aiconsole.recording, aiconsole.recording.live, aiconsole.cli_record\n"
+        "loaded = sorted(m for m in sys.modules if m.split('.')[0] in ('textual', 'rich'))\n"
+        "print(loaded, file=sys.stderr)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], env=no_gpu_env, capture_output=True, text=True, check=True
+    )
+    assert result.stderr.strip() == "[]"
+    assert json.loads(result.stdout)["hosts"]

@@ -6,6 +6,7 @@ every snapshot it publishes to :meth:`LiveRecording.add` (a no-op while not reco
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from pathlib import Path
@@ -62,9 +63,19 @@ class LiveRecording:
             return f"cannot record to {path}: {error.strerror or error}"
         return f"recording to {path} (R again to stop)"
 
-    def add(self, snapshot: FleetSnapshot) -> None:
-        if self.writer is not None:
+    def add(self, snapshot: FleetSnapshot) -> str | None:
+        """Record one snapshot; returns a line for the operator when recording had to stop
+        (a full disk must not take the console down with it)."""
+        if self.writer is None:
+            return None
+        try:
             self.writer.add(snapshot)
+        except (OSError, ValueError) as error:
+            writer, self.writer = self.writer, None
+            with contextlib.suppress(OSError, ValueError):
+                writer.close()
+            return f"recording to {writer.path} stopped: {error}"
+        return None
 
     def stop(self) -> str:
         writer, self.writer = self.writer, None
