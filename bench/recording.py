@@ -35,9 +35,17 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=3600)
     parser.add_argument("--chunk", type=int, default=300, help="frames per keyframe chunk")
     parser.add_argument("--seeks", type=int, default=5)
+    parser.add_argument(
+        "--rate-decimals",
+        type=int,
+        default=None,
+        metavar="N",
+        help="round the fleet's rates to N decimals (default: full precision, as the probe "
+        "reports them): what rounding in the probe would save",
+    )
     args = parser.parse_args()
 
-    fleet = MovingFleet(args.hosts)
+    fleet = MovingFleet(args.hosts, rate_decimals=args.rate_decimals)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "bench.aicrec"
         writer = RecordingWriter(path, chunk_frames=args.chunk, interval=1.0)
@@ -72,7 +80,11 @@ def main() -> None:
 
     host_seconds = args.hosts * args.seconds
     hour = size * 3600 / args.seconds
-    print(f"fleet: {args.hosts} hosts x {args.seconds} s at 1 Hz, chunks of {args.chunk} frames")
+    rates = "full precision" if args.rate_decimals is None else f"{args.rate_decimals} decimals"
+    print(
+        f"fleet: {args.hosts} hosts x {args.seconds} s at 1 Hz, chunks of {args.chunk} frames, "
+        f"rates at {rates}"
+    )
     print(
         f"file size:                     {size / 1e6:8.2f} MB ({size / host_seconds:.1f} B/host-s)"
     )

@@ -41,8 +41,17 @@ def _walk(rng: random.Random, value: float, step: float, low: float, high: float
 
 
 class MovingFleet:
-    def __init__(self, hosts: int = 256, seed: int = 11, xid_every: int = 600) -> None:
+    def __init__(
+        self,
+        hosts: int = 256,
+        seed: int = 11,
+        xid_every: int = 600,
+        rate_decimals: int | None = None,
+    ) -> None:
         self.rng = random.Random(seed)
+        self.rate_decimals = rate_decimals
+        """None: rates at full float precision, as the probe reports them today; else
+        rounded to this many decimals (what rounding in the probe would give)."""
         self.snapshot = fleet_store(hosts, seed=seed).snapshot()
         self.now = NOW
         self.xid_every = xid_every
@@ -93,10 +102,10 @@ class MovingFleet:
             if index != 1
             else replace(
                 d,
-                read_bytes_per_s=512 * rng.randrange(0, 400_000) / dt,
-                write_bytes_per_s=512 * rng.randrange(0, 800_000) / dt,
-                read_iops=rng.randrange(0, 3000) / dt,
-                write_iops=rng.randrange(0, 5000) / dt,
+                read_bytes_per_s=self._rate(512 * rng.randrange(0, 400_000), dt),
+                write_bytes_per_s=self._rate(512 * rng.randrange(0, 800_000), dt),
+                read_iops=self._rate(rng.randrange(0, 3000), dt),
+                write_iops=self._rate(rng.randrange(0, 5000), dt),
             )
             for index, d in enumerate(s.disks)
         )
@@ -105,8 +114,8 @@ class MovingFleet:
             if n.state != "up" or n.virtual
             else replace(
                 n,
-                rx_bytes_per_s=rng.randrange(0, 3_000_000) / dt,
-                tx_bytes_per_s=rng.randrange(0, 1_000_000) / dt,
+                rx_bytes_per_s=self._rate(rng.randrange(0, 3_000_000), dt),
+                tx_bytes_per_s=self._rate(rng.randrange(0, 1_000_000), dt),
                 rx_drops=(n.rx_drops or 0) + (rng.random() < 0.01),
             )
             for n in s.nics
@@ -116,8 +125,8 @@ class MovingFleet:
             if p.state != "ACTIVE"
             else replace(
                 p,
-                rx_bytes_per_s=rng.randrange(0, 20_000_000_000) / dt,
-                tx_bytes_per_s=rng.randrange(0, 20_000_000_000) / dt,
+                rx_bytes_per_s=self._rate(rng.randrange(0, 20_000_000_000), dt),
+                tx_bytes_per_s=self._rate(rng.randrange(0, 20_000_000_000), dt),
             )
             for p in s.ib_ports
         )
@@ -143,6 +152,10 @@ class MovingFleet:
         return replace(
             state, received_at=received, age_s=round(self.now - received, 3), sample=sample
         )
+
+    def _rate(self, count: int, dt: float) -> float:
+        rate = count / dt
+        return rate if self.rate_decimals is None else round(rate, self.rate_decimals)
 
     def _gpu(self, gpu: Gpu, dt: float) -> Gpu:
         if gpu.lost:
