@@ -6,11 +6,14 @@ from pathlib import Path
 
 import pytest
 
+from aiconsole.actions.audit import AuditLog
+from aiconsole.actions.plan import Plan
 from aiconsole.app import ConsoleApp
 from aiconsole.fleet import Fleet
 from aiconsole.recording import Recording
 from aiconsole.replay_app import ReplayApp, TimelineScreen
 from aiconsole.screens.fleet import FleetScreen
+from tests.moving_fleet import with_xid
 from tests.synthetic import fleet_store
 from tests.test_record import incident, write
 from tests.test_screens import on_screen, wait_for
@@ -66,22 +69,43 @@ async def test_replay_cannot_act(recording: Recording) -> None:
         assert not app.policy.can_act
 
 
-async def test_r_records_what_the_live_console_shows(
+async def test_an_incident_recorded_with_r_replays_with_its_xid_and_action(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
     store = fleet_store()
-    app = ConsoleApp(Fleet(store), collect=False)
+    audit = AuditLog(tmp_path / "audit.jsonl")
+    app = ConsoleApp(Fleet(store), collect=False, audit=audit)
     async with app.run_test() as pilot:
         await wait_for(pilot, on_screen(app, FleetScreen))
         await pilot.press("R")
         assert app.live_recording.active
-        for _ in range(3):
-            app.publish_snapshot()
+        app.publish_snapshot()  # frame 1 (R's own frame comes at the next refresh)
+        # The incident: an XID on gpu-node-01, then the operator drains it.
+        state = store.get("gpu-node-01")
+        assert state is not None and state.sample is not None
+        store.put(with_xid(store.snapshot(), "gpu-node-01", 79, gpu_index=3).hosts[0])
+        app.publish_snapshot()
+        plan = Plan("drain", "prod", ("gpu-node-01",), (), ("scontrol",), reason="xid 79")
+        audit.intent(plan)
+        app.publish_snapshot()
         await pilot.press("R")
         assert not app.live_recording.active
     files = list((tmp_path / "state" / "aiconsole" / "recordings").glob("*.aicrec"))
     assert len(files) == 1
-    with Recording(files[0]) as recorded:
-        assert len(recorded.times) == 3
-        assert recorded.snapshot(2).hosts == store.snapshot().hosts
+    recorded = Recording(files[0])
+    assert recorded.snapshot(len(recorded.times) - 1).hosts == store.snapshot().hosts
+    kinds = [(event.kind, event.host) for event in recorded.events]
+    assert kinds == [("xid", "gpu-node-01"), ("action", None)]
+    assert "drain gpu-node-01 on prod" in recorded.events[1].text
+
+    replay = ReplayApp(recorded)
+    async with replay.run_test() as pilot:
+        await wait_for(pilot, on_screen(replay, FleetScreen))
+        await pilot.press("right_square_bracket")
+        assert replay.frame == recorded.events[0].frame
+        shown = replay.fleet.store.get("gpu-node-01")
+        assert shown is not None and shown.sample is not None
+        assert shown.sample.gpu.xid_events[-1].xid == 79
+        await pilot.press("right_square_bracket")
+        assert replay.frame == recorded.events[1].frame
