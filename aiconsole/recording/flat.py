@@ -17,6 +17,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import msgspec
+
 Path = tuple[str | int, ...]
 
 
@@ -55,15 +57,15 @@ def diff(old: Any, new: Any, emit: Callable[[Path, Any], None], path: Path = ())
     """Call ``emit(path, value)`` for each leaf that changed from ``old`` to ``new``, and
     ``emit(path, DELETED)`` for each leaf of ``old`` that ``new`` no longer has.
 
-    Equal subtrees are skipped with one C-level comparison, so the cost follows what changed,
-    not the size of the snapshot. A leaf whose type changes is a change (``1`` to ``1.0``);
-    inside containers that compare equal it cannot happen, since every leaf of a snapshot has
-    one declared type (msgspec decodes an int into a ``float`` field as a float).
+    Equal subtrees are skipped after C-level checks, so the cost follows what changed, not
+    the size of the snapshot. A leaf whose type changes is a change (``1`` to ``1.0`` or
+    ``True``): Python calls those equal, their JSON does not, so subtrees that compare equal
+    are also compared as JSON before they are skipped.
     """
     if type(old) is not type(new) and not (type(old) in _SEQUENCES and type(new) in _SEQUENCES):
         _replace(old, new, emit, path)
     elif type(new) is dict:
-        if old == new:
+        if old == new and _same_json(old, new):
             return
         if not old or not new:
             _replace(old, new, emit, path)
@@ -79,7 +81,7 @@ def diff(old: Any, new: Any, emit: Callable[[Path, Any], None], path: Path = ())
                 for sub, _ in leaves(item, (*path, key)):
                     emit(sub, DELETED)
     elif type(new) in _SEQUENCES:
-        if old == new:
+        if old == new and _same_json(old, new):
             return
         if not old or not new:
             _replace(old, new, emit, path)
@@ -95,6 +97,12 @@ def diff(old: Any, new: Any, emit: Callable[[Path, Any], None], path: Path = ())
                 emit(sub, DELETED)
     elif old != new or (new != new):  # NaN never equals itself: record it once, it is rare
         emit(path, new)
+
+
+def _same_json(old: Any, new: Any) -> bool:
+    # Each unchanged subtree is encoded once (its parent differed), so this costs about one
+    # encoding of the snapshot per frame, in C.
+    return bool(msgspec.json.encode(old) == msgspec.json.encode(new))
 
 
 def _replace(old: Any, new: Any, emit: Callable[[Path, Any], None], path: Path) -> None:
@@ -147,7 +155,10 @@ def _delete(root: list[Any], path: Path) -> None:
         parent, part = trail.pop()
         if type(parent) is list:
             if part != len(parent) - 1:
-                raise ShapeError(f"deleting item {part} from the middle of a list")
+                # An item that turns from a leaf into a container (or back): the sets that
+                # follow fill its place; a list never loses an item from its middle.
+                parent[part] = None
+                return
             parent.pop()
         else:
             del parent[part]
