@@ -153,7 +153,7 @@ def _delete(root: list[Any], path: Path) -> None:
     # Remove the leaf, then every container its removal left empty.
     while trail:
         parent, part = trail.pop()
-        if type(parent) is list:
+        if type(parent) is list and type(part) is int:
             if part != len(parent) - 1:
                 # An item that turns from a leaf into a container (or back): the sets that
                 # follow fill its place; a list never loses an item from its middle.
