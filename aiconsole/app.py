@@ -20,6 +20,7 @@ from aiconsole.actions.policy import Policy
 from aiconsole.fleet import Fleet
 from aiconsole.history import GpuHistory
 from aiconsole.model import FleetSnapshot
+from aiconsole.recording.live import LiveRecording
 from aiconsole.screens.fleet import FleetScreen
 from aiconsole.screens.health import HealthScreen
 from aiconsole.screens.help import HelpScreen
@@ -42,6 +43,7 @@ class ConsoleApp(App[None]):
         Binding("j", "jobs", "Slurm jobs"),
         Binding("f", "health", "Findings"),
         Binding("w", "workloads", "Kubernetes"),
+        Binding("R", "toggle_recording", "Record", show=False),
     ]
 
     fleet_snapshot: reactive[FleetSnapshot | None] = reactive(None, always_update=True)
@@ -65,6 +67,8 @@ class ConsoleApp(App[None]):
         self.audit = audit or AuditLog()
         self.incidents = IncidentRecorder(self.audit)
         self.gpu_history = GpuHistory()
+        self.live_recording = LiveRecording(interval=refresh_interval, groups=fleet.group_of)
+        """``R`` records what this console publishes (aiconsole/recording/)."""
 
     def on_mount(self) -> None:
         self.push_screen(FleetScreen())
@@ -109,6 +113,7 @@ class ConsoleApp(App[None]):
         self.set_interval(self.refresh_interval, self.publish_snapshot, name="refresh")
 
     async def on_unmount(self) -> None:
+        self.live_recording.stop()  # a recording running at quit is closed, not cut short
         # Kubernetes connections belong to this loop: close them before it ends.
         await self.fleet.aclose_kube()
 
@@ -117,7 +122,13 @@ class ConsoleApp(App[None]):
         snapshot = self.fleet.live_snapshot()
         self.gpu_history.record(snapshot)
         self.incidents.record(snapshot.findings)
+        problem = self.live_recording.add(snapshot)
+        if problem is not None:
+            self.notify(problem, severity="error", markup=False)
         self.fleet_snapshot = snapshot
+
+    def action_toggle_recording(self) -> None:
+        self.notify(self.live_recording.toggle(self.audit.path), markup=False)
 
     def open_host(self, name: str) -> None:
         for feed in self.fleet.feeds:

@@ -1,4 +1,5 @@
-"""Command line: ``aiconsole`` (TUI), ``snapshot [--json]``, ``schema``, ``hosts check``.
+"""Command line: ``aiconsole`` (TUI), ``snapshot [--json]``, ``schema``, ``hosts check``,
+``record`` and ``replay`` (aiconsole/cli_record.py).
 
 Only the TUI path imports Textual; the other commands stay headless and fast.
 
@@ -34,6 +35,7 @@ from aiconsole.cli_actions import (
 from aiconsole.cli_diagnose import add_diagnose_parser, run_diagnose
 from aiconsole.cli_health import add_health_parsers, run_ack, run_silence
 from aiconsole.cli_kube import format_kubernetes, kube_collectors
+from aiconsole.cli_record import add_record_parsers, run_record, run_replay
 from aiconsole.collectors.slurm import SlurmCollector
 from aiconsole.config import ConfigError, Inventory, config_path, load
 from aiconsole.fleet import Fleet, live_ssh_detail, local_fleet, prometheus_fleet, ssh_fleet
@@ -159,6 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_action_parsers(commands)
     add_diagnose_parser(commands)
     add_health_parsers(commands)
+    add_record_parsers(commands)
     return parser
 
 
@@ -179,6 +182,8 @@ def _main(argv: Sequence[str] | None = None) -> int:
         if args.command == "schema":
             print(json.dumps(health_schema() if args.health else json_schema(), indent=2))
             return EXIT_OK
+        if args.command == "replay":
+            return run_replay(args)
         inventory = load_inventory(args)
         if args.command == "audit":
             return run_audit(inventory, args.incident)
@@ -200,6 +205,8 @@ def _main(argv: Sequence[str] | None = None) -> int:
                 return run_hosts_check(fleet)
             if args.command == "serve":
                 return run_serve(fleet, args.listen or inventory.serve_listen, inventory)
+            if args.command == "record":
+                return run_record(args, fleet, audit_log(inventory))
             return run_tui(fleet, policy_from(args, inventory), audit_log(inventory))
         finally:
             fleet.close()
