@@ -231,14 +231,21 @@ async def test_killed_sshd_turns_only_that_host_unreachable(estate: Estate, live
 
 async def test_link_down_goes_stale_then_unreachable(estate: Estate, live: Fleet) -> None:
     host = estate.host("h2")
-    await fault_then_recovery(
-        live,
-        "h2",
-        "unreachable",
-        "",
-        lambda: estate.link(host, up=False),
-        lambda: estate.link(host, up=True),
-    )
+    await until(live, lambda hosts: hosts["h2"].status == "ok")
+    estate.link(host, up=False)
+    try:
+        # First stale, the last sample kept and the silence named ...
+        stale = await until(live, lambda hosts: hosts["h2"].status == "stale")
+        assert (stale["h2"].reason or "").startswith("no sample for ")
+        assert stale["h2"].sample is not None
+        # ... then unreachable once the silence outlasts the patience, and it says why.
+        down = await until(live, lambda hosts: hosts["h2"].status == "unreachable")
+        reason = down["h2"].reason or ""
+        assert reason.startswith("no data for ") or "timed out" in reason, reason
+        assert all(h.status == "ok" for n, h in down.items() if n != "h2")
+    finally:
+        estate.link(host, up=True)
+    await until(live, lambda hosts: hosts["h2"].status == "ok")
 
 
 async def test_frozen_host_is_stale_while_others_stay_on_schedule(
