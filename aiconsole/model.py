@@ -463,7 +463,7 @@ class SlurmCluster(Frozen, frozen=True, kw_only=True):
 
 Severity = Literal["critical", "warning", "info"]
 
-SubjectKind = Literal["host", "gpu", "ib_port", "nic", "mount", "slurm_node", "cluster"]
+SubjectKind = Literal["host", "gpu", "ib_port", "nic", "mount", "slurm_node", "k8s_node", "cluster"]
 
 
 class Subject(Frozen, frozen=True, kw_only=True):

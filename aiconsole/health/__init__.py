@@ -7,10 +7,11 @@ health``. No I/O, no Textual: the same functions serve the TUI, the CLI, alerts 
 
 from __future__ import annotations
 
+from aiconsole.health.cgroups import pods_by_uid
 from aiconsole.health.context import join
 from aiconsole.health.observe import Context, Observation
 from aiconsole.health.rules_gpu import RULES as GPU_RULES
-from aiconsole.health.rules_host import HOST_RULES, host_status, slurm_nodes
+from aiconsole.health.rules_host import HOST_RULES, host_status, kube_nodes, slurm_nodes
 from aiconsole.health.silences import muted
 from aiconsole.health.thresholds import Thresholds
 from aiconsole.health.tracker import TrackerState, order, step
@@ -26,7 +27,7 @@ def observe(
     snapshot: FleetSnapshot, thresholds: Thresholds, previous: dict[str, int], now: float
 ) -> tuple[list[Observation], dict[str, int]]:
     """Every rule over every host and cluster: what is wrong now, and the counters seen."""
-    ctx = Context(snapshot, join(snapshot), thresholds, now, previous)
+    ctx = Context(snapshot, join(snapshot), thresholds, now, previous, pods_by_uid(snapshot))
     counters: dict[str, int] = {}
     found: list[Observation] = []
     for state in snapshot.hosts:
@@ -39,6 +40,9 @@ def observe(
             found.extend(host_rule(ctx, state, counters))
     for cluster in snapshot.clusters:
         found.extend(slurm_nodes(ctx, cluster))
+    for kube in snapshot.kubernetes:
+        if kube.status in ("ok", "stale"):
+            found.extend(kube_nodes(ctx, kube))
     return found, counters
 
 

@@ -133,11 +133,21 @@ def join(snapshot: FleetSnapshot) -> Join:
     return Join(places)
 
 
+def _one(w: Workload) -> str:
+    if w.kind == "pod":
+        return f"pod {w.namespace}/{w.name}" if w.name else f"pod {w.id}"
+    if w.kind == "container":
+        return f"container {w.id[:12]}"
+    return f"job {w.id}"
+
+
 def describe(workloads: tuple[Workload, ...]) -> str:
-    """``job 81234 alice`` / ``jobs 1, 2`` / empty: for reasons and summaries."""
+    """``job 81234 alice`` / ``pod ml/train-0`` / ``jobs 1, 2`` / empty: for summaries."""
     if not workloads:
         return ""
     if len(workloads) == 1:
         w = workloads[0]
-        return f"job {w.id}" + (f" {w.user}" if w.user else "")
-    return "jobs " + ", ".join(w.id for w in workloads)
+        return _one(w) + (f" {w.user}" if w.user and w.kind != "pod" else "")
+    if all(w.kind == "slurm_job" for w in workloads):
+        return "jobs " + ", ".join(w.id for w in workloads)
+    return ", ".join(_one(w) for w in workloads)

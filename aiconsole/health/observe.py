@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from aiconsole.health.cgroups import process_workloads
 from aiconsole.health.context import Join
 from aiconsole.health.thresholds import Thresholds
-from aiconsole.model import FleetSnapshot, HostState, Severity, Subject, Workload
+from aiconsole.model import FleetSnapshot, Gpu, HostState, KubePod, Severity, Subject, Workload
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,13 @@ class Context:
     now: float
     previous: dict[str, int]
     """Counter key -> value at the previous evaluation."""
+    pods: dict[str, tuple[str, KubePod]] = field(default_factory=dict)
+    """Pod UID -> (context, pod), to name the pods that processes' cgroups point at."""
+
+    def gpu_workloads(self, host: str, gpu: Gpu) -> tuple[Workload, ...]:
+        """Who holds the GPU: the scheduler's word (Slurm's GPU indices) if it has one, else
+        what the GPU's processes' cgroups say."""
+        return self.join.workloads(host, gpu.index) or process_workloads(gpu, self.pods)
 
     def rising(self, key: str, value: int | None, counters: dict[str, int]) -> int | None:
         """How much a cumulative counter grew since the last evaluation (None: unknown).

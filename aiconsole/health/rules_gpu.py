@@ -43,7 +43,8 @@ def xid_events(ctx: Context, state: HostState) -> Iterator[Observation]:
             newest[key] = at
     names = {(e.xid, e.gpu_index): e.name for e in state.sample.gpu.xid_events}
     for (xid, index), at in sorted(newest.items(), key=lambda item: item[0]):
-        workloads = ctx.join.workloads(state.name, index) if index is not None else ()
+        gpu = next((g for g in state.sample.gpu.gpus if g.index == index), None)
+        workloads = ctx.gpu_workloads(state.name, gpu) if gpu is not None else ()
         if not workloads and index is None:
             workloads = ctx.join.host_workloads(state.name)
         # A fault of the GPU: drain. An XID the program itself causes (a bad address, an
@@ -106,7 +107,7 @@ def gpu_faults(ctx: Context, state: HostState, gpu: Gpu) -> Iterator[Observation
     needs the GPU reset or serviced, so the suggestion is to drain."""
     faults = list(_faults(gpu))
     if faults:
-        workloads = ctx.join.workloads(state.name, gpu.index)
+        workloads = ctx.gpu_workloads(state.name, gpu)
         on = _on(gpu.index, describe(workloads))
         for rule, severity, summary, evidence in faults:
             yield Observation(
@@ -128,7 +129,7 @@ def gpu_degradation(ctx: Context, state: HostState, gpu: Gpu) -> Iterator[Observ
         nvlink_down = up is not None and total is not None and up < total
         if not slowdowns and not nvlink_down and not _pcie_low(gpu):
             return  # the common case: nothing to say, and no join to look up
-        workloads = ctx.join.workloads(state.name, gpu.index)
+        workloads = ctx.gpu_workloads(state.name, gpu)
         on = _on(gpu.index, describe(workloads))
         subject = _subject(state, gpu.index)
         if slowdowns:
@@ -196,7 +197,7 @@ def gpu_allocation(ctx: Context, state: HostState, gpu: Gpu) -> Iterator[Observa
     util = gpu.util_gpu_percent
     idle = util is not None and util <= ctx.thresholds.idle_util_percent
     if not gpu.lost and (idle or (slurm and gpu.processes)):
-        workloads = ctx.join.workloads(state.name, gpu.index)
+        workloads = ctx.gpu_workloads(state.name, gpu)
         if workloads and util is not None and idle:
             yield Observation(
                 rule="gpu.idle_allocated",
@@ -248,6 +249,12 @@ def gpu_rules(ctx: Context, state: HostState) -> Iterator[Observation]:
     assert state.sample is not None
     slurm = bool(ctx.join.slurm(state.name))
     held = ctx.join.held(state.name) if slurm else set()
+    # A process whose cgroup names a Slurm job is that job's, whatever the GPU indices say.
+    held |= {
+        g.index
+        for g in state.sample.gpu.gpus
+        if any(p.workload is not None and p.workload.kind == "slurm_job" for p in g.processes)
+    }
     idle = ctx.thresholds.idle_util_percent
     for gpu in state.sample.gpu.gpus:
         if _suspect(gpu, idle, slurm, held):

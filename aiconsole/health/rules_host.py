@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 from aiconsole.health.context import describe, jobs_on
 from aiconsole.health.observe import Context, Observation, host_subject
-from aiconsole.model import HostState, SlurmCluster, Subject
+from aiconsole.model import HostState, KubeCluster, SlurmCluster, Subject, Workload
 
 # Statuses where the console cannot see the host at all, and what to say.
 UNSEEN = {
@@ -153,5 +153,45 @@ def slurm_nodes(ctx: Context, cluster: SlurmCluster) -> Iterator[Observation]:
                 + (f": {node.reason}" if node.reason else ""),
                 evidence={"state": node.state, "flags": ",".join(node.flags)},
                 workloads=jobs,
+                action="investigate",
+            )
+
+
+def kube_nodes(ctx: Context, cluster: KubeCluster) -> Iterator[Observation]:
+    """A Kubernetes node that is not Ready (critical) or reports a pressure condition."""
+    for node in cluster.nodes:
+        subject = Subject(kind="k8s_node", cluster=cluster.name, name=node.name)
+        pods = tuple(
+            Workload(
+                kind="pod",
+                id=p.uid,
+                cluster=cluster.name,
+                name=p.name,
+                namespace=p.namespace,
+                owner=f"{p.owner_kind}/{p.owner_name}" if p.owner_kind else None,
+            )
+            for p in cluster.pods
+            if p.node == node.name and p.phase in ("Running", "Pending") and not p.deleting
+        )
+        if node.ready is not True:
+            state = "NotReady" if node.ready is False else "Ready unknown"
+            yield Observation(
+                rule="k8s.node_not_ready",
+                severity="critical",
+                subject=subject,
+                summary=f"Kubernetes node {node.name} {state}"
+                + (f" ({len(pods)} pods)" if pods else ""),
+                evidence={"ready": str(node.ready), "summary": node.summary},
+                workloads=pods,
+                action="investigate",
+            )
+        elif node.problems:
+            yield Observation(
+                rule="k8s.node_condition",
+                severity="warning",
+                subject=subject,
+                summary=f"Kubernetes node {node.name}: " + "; ".join(node.problems)[:200],
+                evidence={"problems": "; ".join(node.problems)[:500]},
+                workloads=pods,
                 action="investigate",
             )
