@@ -119,3 +119,21 @@ async def test_fleet_rows_and_title_carry_the_findings() -> None:
             await pilot.press("s")
         rows_in_order = [row.key for row in table.rows]
         assert rows_in_order[0] in (FAULTY, "gpu-node-02")  # a critical one first
+
+
+async def test_the_host_screen_lists_the_hosts_findings() -> None:
+    from textual.widgets import Static
+
+    from aiconsole.screens.host import HostScreen
+
+    app = app_with_cluster()
+    async with app.run_test(size=(160, 60)) as pilot:
+        app.open_host(FAULTY)
+        await wait_for(pilot, on_screen(app, HostScreen))
+        await pilot.pause()
+        text = str(app.screen.query_one("#host-findings", Static).render())
+        lines = text.splitlines()
+        assert lines[0].startswith("Findings (")
+        assert lines[1].split()[0] == "critical"
+        assert "XID 79 (GPU has fallen off the bus) on GPU 3 (job 81234 alice)" in text
+        assert "gpu-node-02" not in text  # another host's finding

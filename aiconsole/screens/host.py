@@ -16,6 +16,7 @@ from textual.widgets import DataTable, Footer, Header, Static
 from aiconsole.kubernetes.hosts import kube_line
 from aiconsole.model import FleetSnapshot
 from aiconsole.screens.base import LiveScreen
+from aiconsole.widgets.finding_lines import findings_text
 from aiconsole.widgets.gpu_sections import (
     PROCESS_ORDERS,
     SPARK_WIDTH,
@@ -183,6 +184,7 @@ class HostScreen(LiveScreen):
             yield Static(id="host-identity")
             yield Static(id="host-slurm")
             yield Static(id="host-kube")
+            yield Static(id="host-findings")
             yield Static(id="host-resources")
             for key, (title, columns) in SECTIONS.items():
                 yield Static(title, classes="section-title", id=f"{key}-title")
@@ -219,6 +221,10 @@ class HostScreen(LiveScreen):
         kube = self.query_one("#host-kube", Static)
         kube.update(Text(kube_text))
         kube.display = bool(kube_text)
+        findings = self.query_one("#host-findings", Static)
+        findings_line = findings_text(self.host_name, snapshot.findings, palette)
+        findings.update(findings_line)
+        findings.display = bool(findings_line.plain)
         sample = state.sample
         if sample is None:
             self.query_one("#host-resources", Static).update(Text("waiting for the first sample…"))
