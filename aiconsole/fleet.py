@@ -11,7 +11,6 @@ from aiconsole.alerts.pusher import AlertPusher
 from aiconsole.collectors.base import Collector
 from aiconsole.collectors.live_detail import LiveDetail
 from aiconsole.collectors.local import LocalCollector
-from aiconsole.collectors.slurm import SlurmCollector
 from aiconsole.config import Settings
 from aiconsole.health.monitor import HealthMonitor
 from aiconsole.model import FleetSnapshot
@@ -20,6 +19,7 @@ from aiconsole.store import FleetStore
 
 if TYPE_CHECKING:
     from aiconsole.collectors.kubernetes import KubeCollector
+    from aiconsole.collectors.slurm import SlurmCollector  # imports asyncssh
 
 
 class FleetFeed(Protocol):
