@@ -158,7 +158,6 @@ def run_command(args: argparse.Namespace) -> int:
 
 
 def build_fleet(args: argparse.Namespace, inventory: Inventory) -> Fleet:
-    from aiconsole.cli_kube import kube_collectors
     from aiconsole.fleet import live_ssh_detail, local_fleet, prometheus_fleet, ssh_fleet
     from aiconsole.health.monitor import HealthMonitor
 
@@ -189,7 +188,10 @@ def build_fleet(args: argparse.Namespace, inventory: Inventory) -> Fleet:
         fleet = ssh_fleet(hosts, settings)
         fleet.group_of = inventory.group_of(hosts)
     fleet.clusters = slurm_collectors(args, inventory, fleet)
-    fleet.kube = kube_collectors(args, inventory, fleet.store)
+    if args.context or inventory.kubernetes.contexts:
+        from aiconsole.cli_kube import kube_collectors
+
+        fleet.kube = kube_collectors(args, inventory, fleet.store)
     fleet.health = HealthMonitor(inventory.health)
     fleet.diagnose = inventory.diagnose
     fleet.ssh_config = settings.ssh_config
