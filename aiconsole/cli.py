@@ -1,10 +1,11 @@
 """Command line: ``aiconsole`` (TUI), ``snapshot [--json]``, ``schema``, ``hosts check``,
-``record`` and ``replay`` (aiconsole/cli_record.py).
+``record``/``replay`` (aiconsole/cli_record.py), the actions, ...
 
-Only the TUI path imports Textual; the other commands stay headless and fast.
+Each command imports what it needs when it runs: the local ``snapshot --json`` loads no SSH,
+Slurm, Kubernetes, Prometheus or Textual code (a test pins it), and start-up stays short.
 
 Exit codes of ``snapshot`` and ``hosts check``: 0 every host ok; 2 output printed but some host
-is not ok; 1 an error (one line on stderr, nothing else printed).
+is not ok; 1 an error (one line on stderr, nothing else printed); 64 a usage error.
 """
 
 from __future__ import annotations
@@ -12,45 +13,33 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import importlib
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 import msgspec
 
-from aiconsole import __version__, units
-from aiconsole.actions.audit import AuditLog
-from aiconsole.actions.mutes import MuteError
-from aiconsole.actions.policy import Policy, SitePolicyError
-from aiconsole.cli_actions import (
-    ACTIONS,
-    add_action_parsers,
-    audit_log,
-    policy_from,
-    run_action,
-    run_audit,
-)
-from aiconsole.cli_diagnose import add_diagnose_parser, run_diagnose
-from aiconsole.cli_health import add_health_parsers, run_ack, run_silence
-from aiconsole.cli_kube import format_kubernetes, kube_collectors
-from aiconsole.cli_record import add_record_parsers, run_record, run_replay
-from aiconsole.collectors.slurm import SlurmCollector
+from aiconsole import units
+from aiconsole.cli_options import EXIT_USAGE
+from aiconsole.cli_parsers import build_parser
 from aiconsole.config import ConfigError, Inventory, config_path, load
-from aiconsole.fleet import Fleet, live_ssh_detail, local_fleet, prometheus_fleet, ssh_fleet
-from aiconsole.health.monitor import HealthMonitor
-from aiconsole.kubernetes.names import InvalidName
-from aiconsole.model import FleetSnapshot, health_schema, json_schema
+from aiconsole.model import FleetSnapshot
 from aiconsole.nodeset import NodeSetError
-from aiconsole.prometheus.settings import PrometheusSettings, check_url
-from aiconsole.slurm.commands import InvalidArgument
-from aiconsole.slurm.runner import runner_for
 from aiconsole.summary import summarize
 from aiconsole.text import MAX_REASON, clean
 
 if TYPE_CHECKING:
+    from aiconsole.actions.audit import AuditLog
+    from aiconsole.actions.policy import Policy
+    from aiconsole.collectors.slurm import SlurmCollector
     from aiconsole.collectors.ssh import HostCheck  # imports asyncssh: only when checking
+    from aiconsole.fleet import Fleet
+    from aiconsole.prometheus.settings import PrometheusSettings
+
+__all__ = ["build_parser", "main"]
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -58,111 +47,38 @@ EXIT_DEGRADED = 2
 
 
 class UsageError(ValueError):
-    """A bad option value; printed as one line."""
+    """A bad option value found after parsing; printed as one line, exit 64."""
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="aiconsole",
-        description="Live console for GPU hosts. With no command: open the TUI. With no "
-        "configuration and no --hosts: this machine.",
+# Commands that need no fleet: command -> (module, function(args, inventory) -> exit code),
+# imported only when that command runs.
+NO_FLEET_COMMANDS: dict[str, tuple[str, str]] = {
+    "audit": ("aiconsole.cli_actions", "run_audit_command"),
+    "ack": ("aiconsole.cli_health", "run_ack"),
+    "silence": ("aiconsole.cli_health", "run_silence"),
+    "diagnose": ("aiconsole.cli_diagnose", "run_diagnose"),
+    **{
+        action: ("aiconsole.cli_actions", "run_action")
+        for action in (
+            "drain",
+            "resume",
+            "undrain",
+            "requeue",
+            "release",
+            "cordon",
+            "uncordon",
+            "restart",
+        )
+    },
+}
+
+
+def command_runner(command: str) -> Callable[[argparse.Namespace, Inventory], int]:
+    module, function = NO_FLEET_COMMANDS[command]
+    runner: Callable[[argparse.Namespace, Inventory], int] = getattr(
+        importlib.import_module(module), function
     )
-    parser.add_argument("--version", action="version", version=f"aiconsole {__version__}")
-    parser.add_argument(
-        "--config",
-        metavar="PATH",
-        help="inventory file (default: $AICONSOLE_CONFIG, else ~/.config/aiconsole/config.toml)",
-    )
-    parser.add_argument(
-        "--hosts",
-        metavar="NODESET",
-        help="hosts to watch over SSH, e.g. 'gpu[01-32],login1' or '@group!gpu07'",
-    )
-    parser.add_argument(
-        "--interval",
-        type=float,
-        default=None,
-        metavar="S",
-        help="seconds between samples and refreshes (default 1, or the config's)",
-    )
-    parser.add_argument(
-        "--timeout",
-        type=float,
-        default=None,
-        metavar="S",
-        help="SSH connect timeout per host (default 5, or the config's)",
-    )
-    parser.add_argument(
-        "--accept-new-host-keys",
-        action="store_true",
-        help="record the key of a host not yet in known_hosts (as ssh's accept-new); "
-        "a changed key is still refused",
-    )
-    parser.add_argument(
-        "--slurm",
-        metavar="HOST",
-        help="a Slurm cluster whose commands run over SSH on HOST (or 'local': here)",
-    )
-    parser.add_argument("--cluster", metavar="NAME", help="a Slurm cluster from the config")
-    parser.add_argument(
-        "--context",
-        action="append",
-        metavar="NAME",
-        help="a Kubernetes cluster: a kubeconfig context (repeatable; 'all' for every one)",
-    )
-    parser.add_argument(
-        "--prometheus",
-        metavar="URL",
-        help="read the fleet from this Prometheus server (dcgm-exporter, node_exporter and up "
-        "series); the config's [prometheus] table adds credentials",
-    )
-    parser.add_argument("--read-only", action="store_true", help="see everything, act on nothing")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    snapshot = commands.add_parser("snapshot", help="collect once, print, exit")
-    snapshot.add_argument("--json", action="store_true", help="print the snapshot as JSON")
-    snapshot.add_argument(
-        "--context", dest="context_after", action="append", metavar="NAME", help="as above"
-    )
-    snapshot.add_argument(
-        "--window",
-        type=float,
-        default=0.25,
-        metavar="S",
-        help="take two samples S seconds apart so rates (CPU %%, bytes/s) are filled in; "
-        "0 takes one sample and reports rates as unavailable (default 0.25)",
-    )
-    health = commands.add_parser(
-        "health",
-        help="collect once, judge, print findings; exit 0 ok, 1 warning, 2 critical, "
-        "3 nothing could be judged",
-    )
-    health.add_argument("--json", action="store_true", help="print the findings as JSON")
-    health.add_argument(
-        "--window", type=float, default=0.25, metavar="S", help="as for snapshot (default 0.25)"
-    )
-    schema = commands.add_parser("schema", help="print the JSON Schema of `snapshot --json`")
-    schema.add_argument(
-        "--health", action="store_true", help="the schema of `health --json` instead"
-    )
-    serve = commands.add_parser(
-        "serve", help="collect continuously and serve the snapshot as Prometheus metrics"
-    )
-    serve.add_argument(
-        "--listen",
-        metavar="HOST:PORT",
-        help="address to serve /metrics on (default: the config's [serve] listen, else "
-        "127.0.0.1:9400)",
-    )
-    hosts = commands.add_parser("hosts", help="inventory tools")
-    hosts_commands = hosts.add_subparsers(dest="hosts_command", metavar="SUBCOMMAND", required=True)
-    hosts_commands.add_parser(
-        "check", help="reachability, auth, round trip and probe version of every host"
-    )
-    add_action_parsers(commands)
-    add_diagnose_parser(commands)
-    add_health_parsers(commands)
-    add_record_parsers(commands)
-    return parser
+    return runner
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -179,58 +95,82 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        if args.command == "schema":
-            print(json.dumps(health_schema() if args.health else json_schema(), indent=2))
-            return EXIT_OK
-        if args.command == "replay":
-            return run_replay(args)
-        inventory = load_inventory(args)
-        if args.command == "audit":
-            return run_audit(inventory, args.incident)
-        if args.command == "ack":
-            return run_ack(args, inventory)
-        if args.command == "silence":
-            return run_silence(args, inventory)
-        if args.command in ACTIONS:
-            return run_action(args, inventory)
-        if args.command == "diagnose":
-            return run_diagnose(args, inventory)
-        fleet = build_fleet(args, inventory)
-        try:
-            if args.command == "snapshot":
-                return run_snapshot(fleet, as_json=args.json, window=args.window)
-            if args.command == "health":
-                return run_health(fleet, inventory, as_json=args.json, window=args.window)
-            if args.command == "hosts":
-                return run_hosts_check(fleet)
-            if args.command == "serve":
-                return run_serve(fleet, args.listen or inventory.serve_listen, inventory)
-            if args.command == "record":
-                return run_record(args, fleet, audit_log(inventory))
-            return run_tui(fleet, policy_from(args, inventory), audit_log(inventory))
-        finally:
-            fleet.close()
+        return run_command(args)
     except KeyboardInterrupt:
         return 130
-    except (
-        UsageError,
-        ConfigError,
-        NodeSetError,
-        InvalidArgument,
-        SitePolicyError,
-        MuteError,
-        InvalidName,
-    ) as error:
+    except UsageError as error:
         print(f"aiconsole: error: {error}", file=sys.stderr)
-        return EXIT_ERROR
+        return EXIT_USAGE
     except BrokenPipeError:
         raise  # handled in main(): the reader of our output went away
     except Exception as error:
-        print(f"aiconsole: error: {type(error).__name__}: {error}", file=sys.stderr)
+        if expected(error):
+            print(f"aiconsole: error: {error}", file=sys.stderr)
+        else:
+            print(f"aiconsole: error: {type(error).__name__}: {error}", file=sys.stderr)
         return EXIT_ERROR
 
 
+def expected(error: Exception) -> bool:
+    """A failure whose message says it all (bad config, invalid name, refused policy).
+
+    Their classes live in modules a command may not have loaded: only those already
+    imported can have raised, so nothing is imported here to ask.
+    """
+    if isinstance(error, ConfigError | NodeSetError):
+        return True
+    names = {
+        "aiconsole.slurm.commands": "InvalidArgument",
+        "aiconsole.actions.policy": "SitePolicyError",
+        "aiconsole.actions.mutes": "MuteError",
+        "aiconsole.kubernetes.names": "InvalidName",
+    }
+    return any(
+        isinstance(error, getattr(sys.modules[module], name))
+        for module, name in names.items()
+        if module in sys.modules
+    )
+
+
+def run_command(args: argparse.Namespace) -> int:
+    if args.command == "schema":
+        from aiconsole.model import health_schema, json_schema
+
+        print(json.dumps(health_schema() if args.health else json_schema(), indent=2))
+        return EXIT_OK
+    if args.command == "replay":
+        from aiconsole.cli_record import run_replay
+
+        return run_replay(args)
+    inventory = load_inventory(args)
+    if args.command in NO_FLEET_COMMANDS:
+        return command_runner(args.command)(args, inventory)
+    fleet = build_fleet(args, inventory)
+    try:
+        if args.command == "snapshot":
+            return run_snapshot(fleet, as_json=args.json, window=args.window)
+        if args.command == "health":
+            return run_health(fleet, inventory, as_json=args.json, window=args.window)
+        if args.command == "hosts":
+            return run_hosts_check(fleet)
+        if args.command == "serve":
+            return run_serve(fleet, args.listen or inventory.serve_listen, inventory)
+        from aiconsole.cli_actions import audit_log, policy_from
+
+        if args.command == "record":
+            from aiconsole.cli_record import run_record
+
+            return run_record(args, fleet, audit_log(inventory))
+
+        return run_tui(fleet, policy_from(args, inventory), audit_log(inventory))
+    finally:
+        fleet.close()
+
+
 def build_fleet(args: argparse.Namespace, inventory: Inventory) -> Fleet:
+    from aiconsole.fleet import live_ssh_detail, local_fleet, prometheus_fleet, ssh_fleet
+    from aiconsole.health.monitor import HealthMonitor
+
     for option in ("interval", "timeout"):
         value = getattr(args, option)
         if value is not None and value <= 0:
@@ -258,7 +198,10 @@ def build_fleet(args: argparse.Namespace, inventory: Inventory) -> Fleet:
         fleet = ssh_fleet(hosts, settings)
         fleet.group_of = inventory.group_of(hosts)
     fleet.clusters = slurm_collectors(args, inventory, fleet)
-    fleet.kube = kube_collectors(args, inventory, fleet.store)
+    if args.context or inventory.kubernetes.contexts:
+        from aiconsole.cli_kube import kube_collectors
+
+        fleet.kube = kube_collectors(args, inventory, fleet.store)
     fleet.health = HealthMonitor(inventory.health)
     fleet.diagnose = inventory.diagnose
     fleet.ssh_config = settings.ssh_config
@@ -278,6 +221,8 @@ def prometheus_settings(
 ) -> PrometheusSettings | None:
     if not args.prometheus:
         return inventory.prometheus
+    from aiconsole.prometheus.settings import PrometheusSettings, check_url
+
     try:
         url = check_url(args.prometheus)
     except ValueError as error:
@@ -304,6 +249,12 @@ def slurm_collectors(
         wanted = {args.cluster: inventory.clusters[args.cluster]}
     else:
         wanted = dict(inventory.clusters)
+    if not wanted:
+        return []
+    # Only a command that watches a cluster pays for the Slurm code (and asyncssh).
+    from aiconsole.collectors.slurm import SlurmCollector
+    from aiconsole.slurm.runner import runner_for
+
     return [
         SlurmCollector(
             name,
@@ -331,6 +282,7 @@ def collect_once(fleet: Fleet, window: float) -> FleetSnapshot:
 def run_health(fleet: Fleet, inventory: Inventory, *, as_json: bool, window: float) -> int:
     from aiconsole.actions.mutes import load as load_mutes
     from aiconsole.actions.mutes import store_path
+    from aiconsole.cli_actions import audit_log
     from aiconsole.health.report import health_report, render_text
 
     report = health_report(
@@ -391,7 +343,10 @@ def format_text(snapshot: FleetSnapshot) -> str:
                 f"  {shown(node.name):<18} {shown(node.summary):<12} GPUs {node.gpus_used or 0}/"
                 f"{node.gpus_total or 0}  {shown(node.reason)}".rstrip()
             )
-    lines.extend(format_kubernetes(snapshot))
+    if snapshot.kubernetes:
+        from aiconsole.cli_kube import format_kubernetes
+
+        lines.extend(format_kubernetes(snapshot))
     return "\n".join(lines)
 
 

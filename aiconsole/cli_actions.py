@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
-import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -42,128 +41,6 @@ EXIT_UNVERIFIED = 4
 ACTIONS = ("drain", "resume", "undrain", "requeue", "release", "cordon", "uncordon", "restart")
 
 
-def incident_id(text: str) -> str:
-    """An incident id as ``health`` prints it: ``<host>-<8 hex>``."""
-    if not re.fullmatch(r"[A-Za-z0-9._-]{1,64}-[0-9a-f]{8}", text):
-        raise argparse.ArgumentTypeError(f"{text!r} is not an incident id (e.g. gpu07-3f9a2c1b)")
-    return text
-
-
-def add_action_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    def common(parser: argparse.ArgumentParser) -> None:
-        # Also accepted after the command (as operators type them); SUPPRESS keeps a value
-        # given before the command when it is not repeated here.
-        parser.add_argument("--slurm", metavar="HOST", default=argparse.SUPPRESS, help="as above")
-        parser.add_argument("--cluster", metavar="NAME", default=argparse.SUPPRESS)
-        parser.add_argument("--read-only", action="store_true", default=argparse.SUPPRESS)
-        parser.add_argument(
-            "--context",
-            dest="context_after",
-            action="append",
-            metavar="NAME",
-            help="the Kubernetes cluster (kubeconfig context) to act on",
-        )
-        parser.add_argument(
-            "--max-out-of-service",
-            type=share,
-            metavar="F",
-            help="for this command only: the largest share (0-1] of a partition's or "
-            "cluster's GPU nodes that may be out of service",
-        )
-        parser.add_argument("--dry-run", action="store_true", help="show the plan, do nothing")
-        parser.add_argument("--yes", "-y", action="store_true", help="do not ask to confirm")
-        parser.add_argument(
-            "--incident",
-            type=incident_id,
-            metavar="ID",
-            help="the incident (from `aiconsole health`) this action belongs to; audited with it",
-        )
-        parser.add_argument(
-            "--verify-timeout",
-            type=float,
-            default=60.0,
-            metavar="S",
-            help="how long to wait for the new state to show (default 60)",
-        )
-
-    drain = commands.add_parser(
-        "drain",
-        help="drain Slurm nodes (running jobs finish) or Kubernetes nodes (--context: cordon, "
-        "then evict their pods)",
-    )
-    drain.add_argument("nodes", metavar="NODESET")
-    drain.add_argument(
-        "--reason",
-        help="why (Slurm: required, shown by sinfo -R; Kubernetes: optional, set as a node "
-        "annotation)",
-    )
-    drain.add_argument(
-        "--force",
-        action="store_true",
-        help="Slurm: allow more than the share cap (as --max-out-of-service 1); Kubernetes "
-        "(kubectl's meaning): also evict pods that declare no controller",
-    )
-    drain.add_argument(
-        "--timeout",
-        dest="drain_timeout",
-        type=float,
-        metavar="S",
-        help="Kubernetes: how long the evictions may take (default 300; 0: no limit)",
-    )
-    drain.add_argument(
-        "--grace-period",
-        type=int,
-        metavar="S",
-        help="Kubernetes: seconds each pod gets to stop (default: the pod's own)",
-    )
-    drain.add_argument(
-        "--delete-emptydir-data",
-        action="store_true",
-        help="Kubernetes: also evict pods with emptyDir data (the data is lost)",
-    )
-    common(drain)
-    for name in ("cordon", "uncordon"):
-        cordon = commands.add_parser(
-            name, help=f"{name} Kubernetes nodes (spec.unschedulable, as kubectl {name})"
-        )
-        cordon.add_argument("nodes", metavar="NODESET")
-        cordon.add_argument(
-            "--reason", help="why (set as a node annotation; kubectl describe node shows it)"
-        )
-        common(cordon)
-    restart = commands.add_parser(
-        "restart", help="delete Kubernetes pods so their Job/ReplicaSet/StatefulSet recreates them"
-    )
-    restart.add_argument("pods", metavar="POD", nargs="+", help="NAME or NAMESPACE/NAME")
-    restart.add_argument("-n", "--namespace", default="default", help="(default: default)")
-    common(restart)
-    for name in ("resume", "undrain"):
-        resume = commands.add_parser(name, help="return drained/down Slurm nodes to service")
-        resume.add_argument("nodes", metavar="NODESET")
-        common(resume)
-    requeue = commands.add_parser("requeue", help="requeue running Slurm jobs")
-    requeue.add_argument("jobs", metavar="JOBID", nargs="+")
-    requeue.add_argument("--hold", action="store_true", help="requeue and hold (release later)")
-    common(requeue)
-    release = commands.add_parser("release", help="release held Slurm jobs")
-    release.add_argument("jobs", metavar="JOBID", nargs="+")
-    common(release)
-    audit = commands.add_parser("audit", help="show the audit log of actions")
-    audit.add_argument(
-        "--incident", metavar="ID", help="only the records of one incident, oldest first"
-    )
-
-
-def share(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not 0 < value <= 1:
-        raise argparse.ArgumentTypeError("a share in (0, 1], e.g. 0.5")
-    return value
-
-
 def audit_log(inventory: Inventory) -> AuditLog:
     path = inventory.settings.audit_log
     return AuditLog(Path(path) if path else None)
@@ -177,6 +54,10 @@ def run_audit(inventory: Inventory, incident: str | None = None) -> int:
     for record in records:
         print(format_record(record))
     return 0
+
+
+def run_audit_command(args: argparse.Namespace, inventory: Inventory) -> int:
+    return run_audit(inventory, args.incident)
 
 
 def cluster_target(args: argparse.Namespace, inventory: Inventory) -> tuple[str, str]:

@@ -23,36 +23,12 @@ from aiconsole.cli_actions import (
     EXIT_UNVERIFIED,
     audit_log,
     confirm,
-    incident_id,
     policy_from,
 )
 from aiconsole.config import Inventory
 from aiconsole.slurm.commands import InvalidArgument, check_node, check_reason
 from aiconsole.slurm.runner import runner_for
 from aiconsole.text import clean
-
-
-def add_diagnose_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    diagnose = commands.add_parser(
-        "diagnose",
-        help="run the configured GPU diagnosis on a host ([health] diagnose, default "
-        "'dcgmi diag -r 1 -j'); exit 0 pass, 4 fail, 1 could not run, 3 refused",
-    )
-    diagnose.add_argument("host", help="an SSH host (as ssh resolves it) or 'local'")
-    diagnose.add_argument("--reason", help="why (goes into the audit log)")
-    diagnose.add_argument(
-        "--incident", type=incident_id, metavar="ID", help="the incident this diagnosis belongs to"
-    )
-    diagnose.add_argument(
-        "--timeout",
-        type=float,
-        default=900.0,
-        metavar="S",
-        help="how long the diagnosis may run (default 900)",
-    )
-    diagnose.add_argument("--dry-run", action="store_true", help="show the plan, do nothing")
-    diagnose.add_argument("--yes", "-y", action="store_true", help="do not ask to confirm")
-    diagnose.add_argument("--read-only", action="store_true", default=argparse.SUPPRESS)
 
 
 def output_path(host: str) -> Path:

@@ -15,41 +15,8 @@ from aiconsole.config import Inventory
 from aiconsole.health.silences import Mute
 from aiconsole.text import is_clean
 
-UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 INCIDENT = re.compile(r"[A-Za-z0-9._-]{1,64}-[0-9a-f]{8}")
 RULE = re.compile(r"\*|[a-z][a-z0-9_]*\.[a-z0-9_]+")
-
-
-def duration(text: str) -> float:
-    """``90s``, ``30m``, ``2h``, ``1d`` (or plain seconds) -> seconds."""
-    match = re.fullmatch(r"([0-9]+(?:\.[0-9]+)?)([smhd]?)", text.strip())
-    if match is None:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a duration like 30m, 2h or 1d")
-    return float(match.group(1)) * UNITS.get(match.group(2) or "s", 1)
-
-
-def add_health_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    ack = commands.add_parser(
-        "ack", help="acknowledge a finding by its incident id (no more alerts for it)"
-    )
-    ack.add_argument("incident", help="the incident id `health` shows, e.g. gpu07-3f9a2c1b")
-    ack.add_argument("--note", required=True, help="who handles it and how")
-    silence = commands.add_parser(
-        "silence", help="silence a rule on a subject for a while (no alerts, not counted)"
-    )
-    silence.add_argument("rule", help="a rule id such as gpu.xid_critical, or '*'")
-    silence.add_argument(
-        "--subject", default="", help="a host, or a part such as gpu07/gpu/3 (default: all)"
-    )
-    silence.add_argument(
-        "--for",
-        dest="seconds",
-        type=duration,
-        required=True,
-        metavar="DURATION",
-        help="how long: 30m, 2h, 1d (at most 30 days)",
-    )
-    silence.add_argument("--note", required=True, help="why")
 
 
 def _record(inventory: Inventory, mute: Mute) -> int:

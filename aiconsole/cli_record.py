@@ -15,7 +15,6 @@ import datetime
 import re
 import signal
 import sys
-from pathlib import Path
 
 import msgspec
 
@@ -30,29 +29,6 @@ _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h)?\s*$")
 
 class BadTime(ValueError):
     """A --duration or --at that cannot be read; printed as one line."""
-
-
-def add_record_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    record = commands.add_parser(
-        "record", help="record the fleet's snapshots, events and actions to a file"
-    )
-    record.add_argument("file", metavar="FILE", type=Path)
-    record.add_argument(
-        "--duration",
-        metavar="D",
-        help="stop after D (seconds, or with a unit: 90s, 15m, 1h); default: until Ctrl+C",
-    )
-    replay = commands.add_parser("replay", help="replay a recording in the TUI, or print it")
-    replay.add_argument("file", metavar="FILE", type=Path)
-    replay.add_argument(
-        "--at",
-        metavar="TIME",
-        help="a moment of the recording: ISO 8601 (2026-11-29T16:40:03, local time unless "
-        "it names a zone) or seconds from its start (90, 90.5)",
-    )
-    replay_commands = replay.add_subparsers(dest="replay_command", metavar="SUBCOMMAND")
-    snapshot = replay_commands.add_parser("snapshot", help="print the fleet as it was at --at")
-    snapshot.add_argument("--json", action="store_true", help="print the snapshot as JSON")
 
 
 def parse_duration(text: str) -> float:

@@ -7,11 +7,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
-from aiconsole.alerts.pusher import AlertPusher
 from aiconsole.collectors.base import Collector
 from aiconsole.collectors.live_detail import LiveDetail
 from aiconsole.collectors.local import LocalCollector
-from aiconsole.collectors.slurm import SlurmCollector
 from aiconsole.config import Settings
 from aiconsole.health.monitor import HealthMonitor
 from aiconsole.model import FleetSnapshot
@@ -19,7 +17,9 @@ from aiconsole.prometheus.settings import PrometheusSettings
 from aiconsole.store import FleetStore
 
 if TYPE_CHECKING:
+    from aiconsole.alerts.pusher import AlertPusher  # urllib, http, email: when configured
     from aiconsole.collectors.kubernetes import KubeCollector
+    from aiconsole.collectors.slurm import SlurmCollector  # imports asyncssh
 
 
 class FleetFeed(Protocol):

@@ -60,10 +60,10 @@ def test_snapshot_text_output(no_gpu_env: dict[str, str]) -> None:
 
 def test_bad_arguments_give_one_line_errors_not_tracebacks(no_gpu_env: dict[str, str]) -> None:
     code, _, stderr = run_aiconsole("snapshot", "--window", "-1", env=no_gpu_env)
-    assert code == 1
+    assert code == 64  # a usage error (EX_USAGE), never mistaken for a degraded fleet (2)
     assert stderr.strip() == "aiconsole: error: --window must be >= 0"
     code, _, stderr = run_aiconsole("--interval", "0", env=no_gpu_env)
-    assert code == 1 and "Traceback" not in stderr and "--interval" in stderr
+    assert code == 64 and "Traceback" not in stderr and "--interval" in stderr
 
 
 def test_snapshot_and_schema_never_import_textual(no_gpu_env: dict[str, str]) -> None:

@@ -235,7 +235,7 @@ def test_snapshot_json_never_imports_prometheus_client(no_gpu_env: dict[str, str
 
 def test_serve_with_a_bad_address_says_so_in_one_line(no_gpu_env: dict[str, str]) -> None:
     code, _, stderr = run_aiconsole("serve", "--listen", "nowhere", env=no_gpu_env)
-    assert code == 1
+    assert code == 64  # a bad option value is a usage error
     assert stderr.strip() == "aiconsole: error: --listen: 'nowhere' is not HOST:PORT"
 
 

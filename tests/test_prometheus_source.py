@@ -148,7 +148,7 @@ def test_a_dead_prometheus_is_one_row_with_a_reason_not_a_traceback() -> None:
     assert host["status"] == "unreachable"
     assert host["reason"].startswith(f"prometheus {url}: ")
     code, stdout, stderr = run_aiconsole("--prometheus", "ftp://x", "snapshot", env={})
-    assert code == 1
+    assert code == 64  # a bad option value is a usage error
     assert stderr == "aiconsole: error: --prometheus: 'ftp://x' is not an http:// or https:// URL\n"
 
 
