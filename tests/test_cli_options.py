@@ -33,27 +33,41 @@ REQUIRED_VALUES = {"--for": "1h", "--note": "n"}
 
 
 def command_paths() -> list[str]:
-    return [child.prog.split(" ", 1)[1] for child in subcommands(build_parser())]
+    # A parent's positionals show in a nested command's prog (``replay FILE snapshot``).
+    return [
+        " ".join(w for w in child.prog.split(" ")[1:] if not w.isupper())
+        for child in subcommands(build_parser())
+    ]
 
 
-def command_argv(path: str) -> list[str]:
-    """The command words plus its required arguments, found from its parser (so a command
-    added later is covered with no change here)."""
-    parser = build_parser()
-    words = path.split()
-    for word in words:
-        (sub,) = (a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-        parser = sub.choices[word]
-    argv = list(words)
-    if any(isinstance(a, argparse._SubParsersAction) for a in parser._actions):
-        return argv  # "hosts": its subcommand is tested as a path of its own
+def _arguments(parser: argparse.ArgumentParser) -> list[str]:
+    """A parser's positionals and required options, with stand-in values."""
+    argv: list[str] = []
     for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            continue  # its commands are tested as paths of their own
         if not action.option_strings and action.dest != "help":
             argv.append("n1")
         elif action.required:
             flag = action.option_strings[0]
             argv += [flag, REQUIRED_VALUES.get(flag, "x")]
     return argv
+
+
+def command_argv(path: str) -> list[str]:
+    """The command words plus the arguments each level requires, found from the parsers (so
+    a command added later is covered with no change here)."""
+    parser = build_parser()
+    argv: list[str] = []
+    for n, word in enumerate(path.split()):
+        if n:
+            argv += _arguments(parser)  # a parent's own positionals come before its command
+        (sub,) = (a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+        parser = sub.choices[word]
+        argv.append(word)
+    if any(isinstance(a, argparse._SubParsersAction) and a.required for a in parser._actions):
+        return argv  # "hosts": needs its subcommand, tested as a path of its own
+    return argv + _arguments(parser)
 
 
 def parse(argv: list[str]) -> dict[str, object]:
