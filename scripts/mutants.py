@@ -210,24 +210,39 @@ def code(line: str) -> str:
     return re.sub(r"\s+#.*$", "", line).strip()
 
 
-def locate(mutant: Mutant, tree: Path) -> tuple[int, str] | str:
-    """(line index, replacement) of the first listed original present once, or why none is."""
+def candidates(mutant: Mutant, tree: Path) -> list[Path]:
+    """The files a mutant's line may be in: its file, or, when the path names a module that
+    became a package (``aiconsole/probe.py`` -> ``aiconsole/probe/``), every module of it."""
     target = tree / mutant.path
-    if not target.exists():
+    if target.is_file():
+        return [target]
+    package = target.with_suffix("")
+    return sorted(package.rglob("*.py")) if package.is_dir() else []
+
+
+def locate(mutant: Mutant, tree: Path) -> tuple[Path, int, str] | str:
+    """(file, line index, replacement) of the first listed original present once, or why
+    none is."""
+    files = candidates(mutant, tree)
+    if not files:
         return "file gone"
-    lines = target.read_text().splitlines()
+    texts = {path: path.read_text().splitlines() for path in files}
     for old, new in mutant.changes:
-        found = [i for i, line in enumerate(lines) if code(line) == code(old)]
+        found = [
+            (path, i)
+            for path, lines in texts.items()
+            for i, line in enumerate(lines)
+            if code(line) == code(old)
+        ]
         if len(found) > 1:
             return f"line found {len(found)} times"
         if found:
-            return found[0], new
+            return found[0][0], found[0][1], new
     return "line gone"
 
 
-def apply(mutant: Mutant, tree: Path, index: int, new: str) -> str:
+def apply(target: Path, index: int, new: str) -> str:
     """Mutate the copy in place; returns the original text to restore."""
-    target = tree / mutant.path
     original = target.read_text()
     lines = original.splitlines(keepends=True)
     indent = lines[index][: len(lines[index]) - len(lines[index].lstrip())]
@@ -237,14 +252,14 @@ def apply(mutant: Mutant, tree: Path, index: int, new: str) -> str:
 
 
 def run_one(
-    mutant: Mutant, tree: Path, tests: list[str], where: tuple[int, str], timeout: float
+    mutant: Mutant, tree: Path, tests: list[str], where: tuple[Path, int, str], timeout: float
 ) -> tuple[str, float, str]:
     """(verdict, seconds, first failing test) for one mutant; its file is restored afterwards."""
-    original = apply(mutant, tree, *where)
+    original = apply(*where)
     try:
         status, seconds, failed = pytest(tree, tests, timeout)
     finally:
-        (tree / mutant.path).write_text(original)
+        where[0].write_text(original)
     verdict = {"pass": "survived", "fail": "killed", "timeout": "killed (timeout)"}[status]
     return verdict, seconds, failed
 
