@@ -49,7 +49,10 @@ def m(name: str, path: str, tests: str, why: str, *changes: tuple[str, str]) -> 
 
 
 PROBE_TESTS = "tests/test_probe_parsers.py tests/test_probe_program.py tests/test_xid.py"
-SLURM_TESTS = "tests/test_slurm_parse.py tests/test_slurm_estate.py"
+SLURM_TESTS = (
+    "tests/test_slurm_parse.py tests/test_slurm_hostile.py tests/test_slurm_actions.py "
+    "tests/test_slurm_estate.py"
+)
 NODESET_TESTS = "tests/test_nodeset.py tests/test_config.py tests/test_slurm_parse.py"
 
 MUTANTS: tuple[Mutant, ...] = (
@@ -134,21 +137,28 @@ MUTANTS: tuple[Mutant, ...] = (
     m("slurm-state-suffix", "aiconsole/slurm/parse.py", SLURM_TESTS,
       "only '*' is stripped from a node state: 'idle~' (powered down) is a state of its own",
       ('words = [word.rstrip("*~#!%$@^-") for word in state_text.strip().split("+")]',
-       'words = [word.rstrip("*") for word in state_text.strip().split("+")]')),
+       'words = [word.rstrip("*") for word in state_text.strip().split("+")]'),
+      ('stripped = word.rstrip("".join(SUFFIX_FLAGS))', 'stripped = word.rstrip("*")')),
     m("slurm-not-responding", "aiconsole/slurm/parse.py", SLURM_TESTS,
       "a '*' on a flag (idle+DRAIN*) no longer marks the node as not responding",
       ('if "*" in state_text and "NOT_RESPONDING" not in flags:',
-       'if state_text.startswith("*") and "NOT_RESPONDING" not in flags:')),
+       'if state_text.startswith("*") and "NOT_RESPONDING" not in flags:'),
+      ('"*": "NOT_RESPONDING",', '"*": "NOT_RESPONDING_SOMETIMES",')),
     m("slurm-default-partition", "aiconsole/slurm/parse.py", SLURM_TESTS,
       "the default partition keeps its '*' (gpu* is not gpu)",
       ('partition_name = partition.strip().rstrip("*")', "partition_name = partition.strip()")),
     m("duration-minutes", "aiconsole/slurm/parse.py", SLURM_TESTS,
       "a bare number in a Slurm duration is read as seconds, not minutes",
-      ("seconds *= 60", "seconds *= 1")),
+      ("seconds *= 60", "seconds *= 1"),
+      ("return values[0] * 60  # a bare number is minutes in Slurm's time formats",
+       "return values[0]")),
     m("duration-days", "aiconsole/slurm/parse.py", SLURM_TESTS,
       "a day in a Slurm duration counts as an hour",
-      ("return days * 86400 + seconds", "return days * 3600 + seconds")),
-    m("exit-unverified", "aiconsole/cli_actions.py", "tests/test_cli.py tests/test_slurm_estate.py",
+      ("return days * 86400 + seconds", "return days * 3600 + seconds"),
+      ("return days * 86400 + hours * 3600 + minutes * 60 + seconds",
+       "return days * 3600 + hours * 3600 + minutes * 60 + seconds")),
+    m("exit-unverified", "aiconsole/cli_actions.py",
+      "tests/test_cli.py tests/test_slurm_actions.py tests/test_slurm_estate.py",
       "an action whose result was not verified exits 0 instead of 4",
       ("return 0 if outcome.ok else EXIT_UNVERIFIED", "return 0")),
     m("data-age", "aiconsole/store.py", "tests/test_collectors.py tests/test_fleet_view.py",
