@@ -78,10 +78,13 @@ MUTANTS: tuple[Mutant, ...] = (
       ("if total <= 0:", "if total < 0:")),
     m("xid-anchor", "aiconsole/probe.py", PROBE_TESTS,
       "any line that mentions Xid counts as an NVIDIA XID event",
-      ('marker = message.find("NVRM: Xid")', 'marker = message.find("Xid")')),
+      ('marker = message.find("NVRM: Xid")', 'marker = message.find("Xid")'),
+      ("if not message.startswith(XID_MARKER):", "if XID_MARKER not in message:")),
     m("xid-pci-colon", "aiconsole/probe.py", PROBE_TESTS,
       "the ':' after the PCI address is left in front of the XID code",
-      ('rest = rest.lstrip(":").strip()', "rest = rest.strip()")),
+      ('rest = rest.lstrip(":").strip()', "rest = rest.strip()"),
+      ('address, sep, rest = message[len(XID_MARKER) :].partition("): ")',
+       'address, sep, rest = message[len(XID_MARKER) :].partition(")")')),
     m("xid-order", "aiconsole/probe.py", PROBE_TESTS,
       "XID events kept newest first, so the limit drops the newest",
       ('self._events.sort(key=lambda e: e["at"] if e["at"] is not None else 0.0)',
@@ -194,7 +197,7 @@ def copy_tree(rev: str | None, into: Path) -> None:
         subprocess.run(["tar", "-x", "-C", str(into)], input=archive.stdout, check=True)
         return
     ignore = shutil.ignore_patterns(".git", ".venv", "__pycache__", ".hypothesis", ".*_cache")
-    shutil.copytree(REPO, into, ignore=ignore, dirs_exist_ok=True)
+    shutil.copytree(REPO, into, ignore=ignore, dirs_exist_ok=True, symlinks=True)
 
 
 def pytest(tree: Path, tests: list[str], timeout: float) -> tuple[str, float, str]:
