@@ -2,7 +2,7 @@
 
 - the probe-line decoder: arbitrary bytes and arbitrary JSON only ever give a sample or the
   module's documented error (:class:`CollectionError`), never anything else;
-- array sizes are checked as a sample is decoded (model.py's ``MAX_*``);
+- array sizes are checked as a sample is decoded (``aiconsole.model.base``'s ``MAX_*``);
 - the line reader never buffers more than one line's limit, and loses nothing to a timeout;
 - the GPU history keeps only the GPUs of a host's latest sample.
 """

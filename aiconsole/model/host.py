@@ -1,16 +1,4 @@
-"""The snapshot vocabulary every layer speaks: collectors produce it, screens and JSON read it.
-
-Every type is a frozen ``msgspec.Struct``: a snapshot, once built, is never changed, so the TUI,
-``snapshot --json`` and any later exporter can read it from any task without locks.
-
-A metric that cannot be read is ``None``, never a fake ``0``; the owning struct's ``unavailable``
-map says why (``{"fan_speed_percent": "Not Supported"}``). Field names carry their unit.
-
-The probe (``aiconsole/probe/``) emits plain JSON with these same field names; the console
-decodes it *into* these types, which is also where untrusted input from hosts is validated.
-Bump :data:`SCHEMA_VERSION` on any change that breaks a consumer of ``snapshot --json``
-(removing or retyping a field); adding a field does not.
-"""
+"""One host's sample as the probe reports it, and what the console knows of the host."""
 
 from __future__ import annotations
 
@@ -18,29 +6,19 @@ from typing import Annotated, Literal
 
 import msgspec
 
-SCHEMA_VERSION = 1
-
-# -- Bounds: the most of each thing one host's sample may hold ------------------------------
-# A host's output is untrusted; these bounds are checked as a sample is decoded (a sample
-# past one is refused whole, and the host shows ``probe_error`` with the reason), so what one
-# host can make the console hold is bounded whatever it sends. Each is far above any real host.
-MAX_GPUS = 64
-MAX_GPU_PROCESSES = 1024
-"""Per GPU."""
-MAX_CPUS = 8192
-MAX_FILESYSTEMS = 4096
-MAX_DISKS = 4096
-MAX_NICS = 4096
-MAX_IB_PORTS = 256
-MAX_XID_EVENTS = 256
-MAX_NAMES = 64
-"""Short lists of names, such as a GPU's clock event reasons."""
-MAX_REASONS = 256
-"""Entries of one ``unavailable`` map."""
-
-Reasons = Annotated[dict[str, str], msgspec.Meta(max_length=MAX_REASONS)]
-"""Field name -> why that field is ``None`` in this sample."""
-Names = Annotated[tuple[str, ...], msgspec.Meta(max_length=MAX_NAMES)]
+from aiconsole.model.base import (
+    MAX_CPUS,
+    MAX_DISKS,
+    MAX_FILESYSTEMS,
+    MAX_GPU_PROCESSES,
+    MAX_GPUS,
+    MAX_IB_PORTS,
+    MAX_NICS,
+    MAX_XID_EVENTS,
+    Frozen,
+    Names,
+    Reasons,
+)
 
 HostStatus = Literal[
     "ok",  # fresh sample
@@ -58,10 +36,6 @@ GpuDriverStatus = Literal[
     "no_bindings",  # driver may exist but neither pynvml nor nvidia-smi is usable
     "error",  # NVML present but failing
 ]
-
-
-class Frozen(msgspec.Struct, frozen=True, forbid_unknown_fields=False):
-    """Base for all snapshot types (immutable; unknown fields from newer probes are ignored)."""
 
 
 class Identity(Frozen, frozen=True, kw_only=True):
@@ -396,261 +370,3 @@ class HostState(Frozen, frozen=True, kw_only=True):
     age_s: float | None = None
     """Seconds since ``received_at`` when this snapshot was taken."""
     sample: HostSample | None = None
-
-
-class SlurmNode(Frozen, frozen=True, kw_only=True):
-    name: str
-    state: str
-    """Base state as sinfo names it: ``idle``, ``mixed``, ``allocated``, ``down``, ..."""
-    flags: tuple[str, ...] = ()
-    """State flags in capitals: ``DRAIN``, ``NOT_RESPONDING``, ``FAIL``, ``MAINT``, ..."""
-    summary: str
-    """What an operator calls it: ``draining``/``drained`` for a drain, else the state,
-    with ``*`` when the node does not respond (as sinfo marks it)."""
-    reason: str | None = None
-    reason_user: str | None = None
-    reason_time: str | None = None
-    """When the reason was set, as Slurm prints it (controller's local time)."""
-    cpus_allocated: int | None = None
-    cpus_total: int | None = None
-    memory_mb: int | None = None
-    gpus_total: int | None = None
-    gpus_used: int | None = None
-    partitions: tuple[str, ...] = ()
-
-
-class SlurmJob(Frozen, frozen=True, kw_only=True):
-    job_id: str
-    array_job_id: str | None = None
-    array_task_id: str | None = None
-    name: str | None = None
-    user: str | None = None
-    state: str
-    """``RUNNING``, ``PENDING``, ``COMPLETING``, ..."""
-    reason: str | None = None
-    partition: str | None = None
-    nodes: tuple[str, ...] = ()
-    gpus_per_node: int | None = None
-    gpu_indices: dict[str, tuple[int, ...]] = {}
-    """Node name -> the GPU indices this job holds there (from ``scontrol show job -d``)."""
-    start_time: str | None = None
-    time_used_s: int | None = None
-    time_limit_s: int | None = None
-    """None: no limit (``UNLIMITED``) or unknown."""
-    restarts: int | None = None
-    """How many times the job was requeued."""
-    priority: int | None = None
-    """Slurm's priority (higher runs first); 0 is held."""
-    requeueable: bool | None = None
-    """``Requeue=1``: Slurm may requeue it (a rebalance touches no other job)."""
-    nodes_requested: int | None = None
-    """Nodes a pending job asks for (``NumNodes``)."""
-
-
-ClusterStatus = Literal["ok", "connecting", "stale", "error"]
-
-
-class SlurmCluster(Frozen, frozen=True, kw_only=True):
-    name: str
-    status: ClusterStatus
-    reason: str | None = None
-    """One line saying what went wrong and where, when ``status`` is not ``ok``."""
-    collected_at: float | None = None
-    """Console clock, when the nodes and jobs below were read."""
-    nodes: tuple[SlurmNode, ...] = ()
-    jobs: tuple[SlurmJob, ...] = ()
-
-
-Severity = Literal["critical", "warning", "info"]
-
-SubjectKind = Literal["host", "gpu", "ib_port", "nic", "mount", "slurm_node", "k8s_node", "cluster"]
-
-
-class Subject(Frozen, frozen=True, kw_only=True):
-    """What a finding is about: a host, one of its parts, or a scheduler's node."""
-
-    kind: SubjectKind
-    host: str | None = None
-    """Inventory name of the host, when the subject is (on) a host."""
-    cluster: str | None = None
-    """Scheduler cluster name, for ``slurm_node`` and ``cluster`` subjects."""
-    name: str | None = None
-    """The part: a GPU index as text, ``mlx5_0/1``, a NIC, a mount point, a node name."""
-
-    @property
-    def key(self) -> str:
-        """Stable identity, e.g. ``gpu07/gpu/3`` or ``slurm:prod/node/gpu07``."""
-        where = self.host if self.host is not None else f"{self.cluster}"
-        return f"{where}/{self.kind}/{self.name or ''}".rstrip("/")
-
-
-WorkloadKind = Literal["slurm_job", "pod", "container"]
-
-
-class Workload(Frozen, frozen=True, kw_only=True):
-    """The job or pod a finding hits, as the scheduler names it."""
-
-    kind: WorkloadKind
-    id: str
-    """Slurm job id (``81234``, ``3_2`` for an array task), pod UID, container id."""
-    cluster: str | None = None
-    name: str | None = None
-    user: str | None = None
-    namespace: str | None = None
-    owner: str | None = None
-    """The pod's controller (``Job/train-7``)."""
-
-
-class Finding(Frozen, frozen=True, kw_only=True):
-    """A judgement over the fleet: what is wrong, the evidence, whom it hits, what to do."""
-
-    rule: str
-    """Stable rule id, e.g. ``gpu.xid_critical``; silences and alerts key on it."""
-    severity: Severity
-    subject: Subject
-    summary: str
-    """One line, e.g. ``XID 79 (GPU has fallen off the bus) on GPU 3``."""
-    evidence: dict[str, str] = {}
-    """The values that fired the rule, as text."""
-    workloads: tuple[Workload, ...] = ()
-    action: str | None = None
-    """Suggested action: ``drain``, ``diagnose``, ``investigate``, ``clean``."""
-    first_seen: float
-    """Console clock: the first sample that showed the problem (an event: when it happened,
-    on the host's clock)."""
-    last_seen: float
-    """Console clock: the latest sample that showed it."""
-    incident: str
-    """Incident id: every action taken about this finding is audited under it, so
-    ``aiconsole audit --incident ID`` tells the story. Derived from the finding's subject,
-    rule and first appearance, so the CLI and the live console name the same incident."""
-    acknowledged: str | None = None
-    """``user: note`` once an operator acknowledged it (it then raises no alert)."""
-    silenced_until: float | None = None
-    """Set while a silence covers it (no alert, not counted in ``health``'s exit code)."""
-
-
-class KubeNode(Frozen, frozen=True, kw_only=True):
-    """A Kubernetes node as its API server describes it (names and text already cleaned)."""
-
-    name: str
-    summary: str
-    """What ``kubectl get nodes`` calls it: ``Ready``, ``NotReady``, ``Unknown``, with
-    ``,SchedulingDisabled`` when cordoned."""
-    ready: bool | None = None
-    """The Ready condition; None when the node reports none."""
-    conditions: dict[str, str] = {}
-    """Condition type -> status (``True``/``False``/``Unknown``) for every condition reported."""
-    problems: tuple[str, ...] = ()
-    """Conditions in their bad state (pressure, network unavailable), with their messages."""
-    unschedulable: bool = False
-    taints: tuple[str, ...] = ()
-    """``key=value:Effect`` as kubectl prints them."""
-    labels: dict[str, str] = {}
-    addresses: tuple[str, ...] = ()
-    """InternalIP, ExternalIP and Hostname addresses, for matching SSH hosts."""
-    gpu_product: str | None = None
-    """``nvidia.com/gpu.product`` (or the AMD device label) when the GPU operator set one."""
-    gpu_capacity: dict[str, int] = {}
-    """GPU resource (``nvidia.com/gpu``, ``nvidia.com/mig-1g.10gb``, ``amd.com/gpu``) -> count."""
-    gpu_allocatable: dict[str, int] = {}
-    gpu_requested: dict[str, int] = {}
-    """GPU resource -> what pods bound here and not finished request."""
-    reason: str | None = None
-    """Why it was cordoned, when aiconsole cordoned or drained it with ``--reason``."""
-
-    @property
-    def gpus_total(self) -> int:
-        return sum(self.gpu_allocatable.values())
-
-    @property
-    def gpus_used(self) -> int:
-        return sum(self.gpu_requested.values())
-
-
-class KubePod(Frozen, frozen=True, kw_only=True):
-    namespace: str
-    name: str
-    uid: str
-    node: str | None = None
-    """``spec.nodeName``; None while unscheduled."""
-    phase: str
-    """``Pending``, ``Running``, ``Succeeded``, ``Failed``, ``Unknown``."""
-    owner_kind: str | None = None
-    """The controlling owner (``Job``, ``ReplicaSet``, ``StatefulSet``, ``DaemonSet``, ...);
-    None for a bare pod."""
-    owner_name: str | None = None
-    owner_uid: str | None = None
-    gpus: dict[str, int] = {}
-    """GPU resource -> count this pod requests."""
-    restarts: int = 0
-    """Container restarts, summed over containers."""
-    created_at: float | None = None
-    """Unix time of ``metadata.creationTimestamp``; a pod's age is ``generated_at`` minus this."""
-    pending_reason: str | None = None
-    """Why a pod is not running (unschedulable, image pull back-off), with the message."""
-    labels: dict[str, str] = {}
-    mirror: bool = False
-    """A static pod's mirror (annotation ``kubernetes.io/config.mirror``)."""
-    empty_dir_volumes: tuple[str, ...] = ()
-    """Volumes whose data lives on the node and dies with the pod (``emptyDir``)."""
-    deleting: bool = False
-    """``metadata.deletionTimestamp`` is set: already on its way out."""
-
-
-class KubeCluster(Frozen, frozen=True, kw_only=True):
-    """One kubeconfig context: its nodes and pods, as last seen."""
-
-    name: str
-    """The kubeconfig context."""
-    status: ClusterStatus
-    reason: str | None = None
-    """One line saying what went wrong and where, when ``status`` is not ``ok``."""
-    server: str | None = None
-    collected_at: float | None = None
-    """Console clock, when the nodes and pods below were last brought up to date."""
-    age_s: float | None = None
-    """Seconds since ``collected_at`` when this snapshot was taken."""
-    nodes: tuple[KubeNode, ...] = ()
-    pods: tuple[KubePod, ...] = ()
-
-
-class FleetSnapshot(Frozen, frozen=True, kw_only=True):
-    schema_version: int = SCHEMA_VERSION
-    generated_at: float
-    """Unix time on the console's clock."""
-    hosts: tuple[HostState, ...] = ()
-    clusters: tuple[SlurmCluster, ...] = ()
-    findings: tuple[Finding, ...] = ()
-    """Health findings over this snapshot, worst first (``aiconsole health``)."""
-
-    kubernetes: tuple[KubeCluster, ...] = ()
-    """Kubernetes clusters, one per kubeconfig context watched."""
-
-
-class HealthReport(Frozen, frozen=True, kw_only=True):
-    """``aiconsole health --json``: the judgement of one snapshot."""
-
-    schema_version: int = SCHEMA_VERSION
-    generated_at: float
-    status: Literal["ok", "warning", "critical", "unknown"]
-    """The worst severity found; ``unknown`` when nothing could be judged."""
-    exit_code: int
-    """As the process exits: 0 ok, 1 warning, 2 critical, 3 unknown (monitoring plugins)."""
-    findings: tuple[Finding, ...] = ()
-
-
-def json_schema() -> dict[str, object]:
-    """The JSON Schema that ``snapshot --json`` output conforms to."""
-    schema = msgspec.json.schema(FleetSnapshot)
-    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    schema["title"] = f"aiconsole fleet snapshot, schema_version {SCHEMA_VERSION}"
-    return schema
-
-
-def health_schema() -> dict[str, object]:
-    """The JSON Schema that ``health --json`` output conforms to."""
-    schema = msgspec.json.schema(HealthReport)
-    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    schema["title"] = f"aiconsole health report, schema_version {SCHEMA_VERSION}"
-    return schema
