@@ -11,15 +11,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import dataclasses
 import sys
-from collections.abc import Callable
+from collections.abc import Awaitable
 from pathlib import Path
 
 from aiconsole.actions import slurm as slurm_actions
 from aiconsole.actions.audit import AuditFailed, AuditLog, format_record
-from aiconsole.actions.plan import Plan
+from aiconsole.actions.plan import Outcome, Plan
 from aiconsole.actions.policy import ActionRefused, Policy, SitePolicyError, load_site_policy
+from aiconsole.cli_confirm import (
+    EXIT_REFUSED,
+    Progress,
+    confirm_and_carry_out,
+    shown,
+)
 from aiconsole.cli_kube import run_kube_action, wants_kubernetes
 from aiconsole.config import Inventory
 from aiconsole.kubernetes.names import InvalidName
@@ -34,10 +39,7 @@ from aiconsole.slurm.commands import (
 )
 from aiconsole.slurm.reader import SlurmUnavailable, read_cluster
 from aiconsole.slurm.runner import CommandFailed, Runner, runner_for
-from aiconsole.text import clean
 
-EXIT_REFUSED = 3
-EXIT_UNVERIFIED = 4
 ACTIONS = ("drain", "resume", "undrain", "requeue", "release", "cordon", "uncordon", "restart")
 
 
@@ -74,16 +76,6 @@ def cluster_target(args: argparse.Namespace, inventory: Inventory) -> tuple[str,
     if not inventory.clusters:
         raise InvalidArgument("no Slurm cluster: give --slurm HOST (or local) or [clusters]")
     raise InvalidArgument("several clusters configured: choose one with --cluster NAME")
-
-
-def confirm(plan: Plan, assume_yes: bool, ask: Callable[[str], str]) -> bool:
-    if assume_yes:
-        return True
-    if not sys.stdin.isatty():
-        print("not confirmed: stdin is not a terminal; pass --yes to act", file=sys.stderr)
-        return False
-    answer = ask(f"{plan.action} {len(plan.targets)} target(s) on {plan.scope}? type yes: ")
-    return answer.strip().lower() == "yes"
 
 
 def policy_from(args: argparse.Namespace, inventory: Inventory) -> Policy:
@@ -141,50 +133,19 @@ async def _act(
 ) -> int:
     cluster = await read_cluster(name, runner, timeout)
     plan = make_plan(args, cluster, policy)
-    if getattr(args, "incident", None):
-        plan = dataclasses.replace(plan, incident=args.incident)
-    print(shown(plan.describe()))
-    if not plan.allowed:
-        print("aiconsole: refused: nothing was done", file=sys.stderr)
-        return EXIT_REFUSED
-    if args.dry_run:
-        print("dry run: nothing was done")
-        return 0
-    loop = asyncio.get_running_loop()
-    if not await loop.run_in_executor(None, confirm, plan, args.yes, input):
-        print("aiconsole: not confirmed: nothing was done", file=sys.stderr)
-        return EXIT_REFUSED
 
-    outcome = await slurm_actions.carry_out_on_slurm(
-        plan,
-        runner,
-        timeout,
-        policy=policy,
-        audit=audit,
-        progress=lambda line: print(f"  {shown(line)}", flush=True),
-        verify_timeout=args.verify_timeout,
-    )
-    if audit.syslog_error:
-        print(f"aiconsole: warning: audit copy not sent: {audit.syslog_error}", file=sys.stderr)
-    if outcome.error:
-        print(f"aiconsole: {plan.action} failed: {shown(outcome.error)}", file=sys.stderr)
-        return 1
-    for result in outcome.results:
-        mark = "ok" if result.ok else "NOT VERIFIED"
-        detail = f": {result.detail}" if result.detail else ""
-        print(shown(f"{result.target}: {result.state} ({mark}{detail})"))
-    if outcome.status == "unknown":
-        print(
-            f"aiconsole: {plan.action}: outcome UNKNOWN: {outcome.unanswered}; Slurm may still "
-            "apply it: check before acting again (audited as unknown)",
-            file=sys.stderr,
+    def execute(plan: Plan, progress: Progress) -> Awaitable[Outcome]:
+        return slurm_actions.carry_out_on_slurm(
+            plan,
+            runner,
+            timeout,
+            policy=policy,
+            audit=audit,
+            progress=progress,
+            verify_timeout=args.verify_timeout,
         )
-    return 0 if outcome.ok else EXIT_UNVERIFIED
 
-
-def shown(text: str) -> str:
-    """Text quoting Slurm (job names, reasons, error lines) made safe for a terminal."""
-    return "\n".join(clean(line, 2000) for line in text.splitlines())
+    return await confirm_and_carry_out(plan, args, execute, audit, "Slurm")
 
 
 def validate_targets(args: argparse.Namespace) -> None:

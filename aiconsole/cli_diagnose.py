@@ -18,13 +18,8 @@ from pathlib import Path
 from aiconsole.actions.diagnose import DiagnosisRun, plan_diagnose
 from aiconsole.actions.execute import carry_out
 from aiconsole.actions.policy import ActionRefused
-from aiconsole.cli_actions import (
-    EXIT_REFUSED,
-    EXIT_UNVERIFIED,
-    audit_log,
-    confirm,
-    policy_from,
-)
+from aiconsole.cli_actions import audit_log, policy_from
+from aiconsole.cli_confirm import EXIT_REFUSED, EXIT_UNVERIFIED, confirm
 from aiconsole.config import Inventory
 from aiconsole.slurm.commands import InvalidArgument, check_node, check_reason
 from aiconsole.slurm.runner import runner_for

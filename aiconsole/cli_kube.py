@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from aiconsole.actions.audit import AuditLog
 from aiconsole.actions.policy import ActionRefused, Policy
+from aiconsole.cli_confirm import EXIT_REFUSED
 from aiconsole.config import Inventory
 from aiconsole.kubernetes.names import (
     InvalidName,
@@ -30,8 +31,6 @@ if TYPE_CHECKING:
     from aiconsole.collectors.kubernetes import KubeCollector
     from aiconsole.model import FleetSnapshot
 
-EXIT_REFUSED = 3
-EXIT_UNVERIFIED = 4
 KUBE_ONLY = ("cordon", "uncordon", "restart")
 
 
@@ -188,7 +187,7 @@ async def _act(
 ) -> int:
     """The same prepare -> confirm -> execute as the TUI's plan modal."""
     from aiconsole.actions.kubernetes_session import KubeTarget, prepare
-    from aiconsole.cli_actions import confirm
+    from aiconsole.cli_confirm import confirm_and_carry_out
 
     target = KubeTarget(context, kubeconfig(inventory), inventory.kubernetes.timeout)
     plan, execute = await prepare(
@@ -202,26 +201,7 @@ async def _act(
         namespace=getattr(args, "namespace", "default"),
         verify_timeout=args.verify_timeout,
     )
-    print(plan.describe(), flush=True)
-    if not plan.allowed:
-        print("aiconsole: refused: nothing was done", file=sys.stderr)
-        return EXIT_REFUSED
-    if args.dry_run:
-        print("dry run: nothing was done")
-        return 0
-    loop = asyncio.get_running_loop()
-    if not await loop.run_in_executor(None, confirm, plan, args.yes, input):
-        print("aiconsole: not confirmed: nothing was done", file=sys.stderr)
-        return EXIT_REFUSED
-    outcome = await execute(plan, lambda line: print(f"  {line}", flush=True))
-    if outcome.error:
-        print(f"aiconsole: {plan.action} failed: {outcome.error}", file=sys.stderr)
-        return 1
-    for result in outcome.results:
-        mark = "ok" if result.ok else "NOT VERIFIED"
-        detail = f": {result.detail}" if result.detail else ""
-        print(f"{result.target}: {result.state} ({mark}{detail})")
-    return 0 if outcome.ok else EXIT_UNVERIFIED
+    return await confirm_and_carry_out(plan, args, execute, audit, "Kubernetes")
 
 
 def format_kubernetes(snapshot: FleetSnapshot) -> list[str]:
