@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Coroutine, Iterable
+from typing import Any, Protocol
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding
@@ -30,6 +31,15 @@ from aiconsole.screens.plan import PlanScreen, ReasonScreen
 from aiconsole.screens.workloads import WorkloadsScreen
 from aiconsole.slurm.commands import InvalidArgument
 from aiconsole.slurm.runner import runner_for
+
+
+class Source(Protocol):
+    """Anything the console polls in a task of its own (collectors, clusters, feeds)."""
+
+    @property
+    def name(self) -> str: ...
+
+    def run(self) -> Coroutine[Any, Any, None]: ...
 
 
 class ConsoleApp(App[None]):
@@ -73,38 +83,20 @@ class ConsoleApp(App[None]):
     def on_mount(self) -> None:
         self.push_screen(FleetScreen())
         if self._collect:
-            for collector in self.fleet.collectors:
-                # Each source in its own task: a slow one delays only itself.
+            # Each source in its own task: a slow one delays only itself.
+            sources: list[tuple[Source, str, str]] = [
+                *((c, "collect", "collector for") for c in self.fleet.collectors),
+                *((c, "slurm", "Slurm collector for") for c in self.fleet.clusters),
+                *((c, "kubernetes", "Kubernetes watch of context") for c in self.fleet.kube),
+                *((c, "feed", "fleet source") for c in self.fleet.feeds),
+            ]
+            for source, kind, what in sources:
                 self.run_worker(
-                    collector.run(),
-                    name=f"collect {collector.name}",
+                    source.run(),
+                    name=f"{kind} {source.name}",
                     group="collectors",
                     exit_on_error=False,
-                    description=f"collector for {collector.name}",
-                )
-            for cluster in self.fleet.clusters:
-                self.run_worker(
-                    cluster.run(),
-                    name=f"slurm {cluster.name}",
-                    group="collectors",
-                    exit_on_error=False,
-                    description=f"Slurm collector for {cluster.name}",
-                )
-            for kube in self.fleet.kube:
-                self.run_worker(
-                    kube.run(),
-                    name=f"kubernetes {kube.name}",
-                    group="collectors",
-                    exit_on_error=False,
-                    description=f"Kubernetes watch of context {kube.name}",
-                )
-            for feed in self.fleet.feeds:
-                self.run_worker(
-                    feed.run(),
-                    name=f"feed {feed.name}",
-                    group="collectors",
-                    exit_on_error=False,
-                    description=f"fleet source {feed.name}",
+                    description=f"{what} {source.name}",
                 )
         self.fleet.health.mutes = WatchedMutes(self.audit)
         if self.fleet.alerts is not None:
