@@ -11,6 +11,11 @@ from typing import Any
 
 import msgspec
 
+from aiconsole.kubernetes.constraints import (
+    node_affinity_from,
+    node_selector_from,
+    tolerations_from,
+)
 from aiconsole.model import KubeNode, KubePod
 from aiconsole.text import clean
 
@@ -218,6 +223,9 @@ def pod_from(raw: Any) -> KubePod | None:
         mirror=MIRROR_ANNOTATION in _dict(meta.get("annotations")),
         empty_dir_volumes=volumes,
         deleting=meta.get("deletionTimestamp") is not None,
+        tolerations=tolerations_from(spec),
+        node_selector=node_selector_from(spec),
+        node_affinity=node_affinity_from(spec),
     )
 
 

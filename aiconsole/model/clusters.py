@@ -109,6 +109,27 @@ class KubeNode(Frozen, frozen=True, kw_only=True):
         return sum(self.gpu_requested.values())
 
 
+class KubeToleration(Frozen, frozen=True, kw_only=True):
+    """One entry of a pod's ``spec.tolerations``: which node taints the pod accepts."""
+
+    key: str | None = None
+    """None (with ``Exists``): every taint."""
+    operator: str = "Equal"
+    """``Equal`` or ``Exists``."""
+    value: str | None = None
+    effect: str | None = None
+    """``NoSchedule``, ``PreferNoSchedule``, ``NoExecute``; None: every effect."""
+
+
+class KubeNodeRequirement(Frozen, frozen=True, kw_only=True):
+    """One ``matchExpressions`` entry of a required node affinity term."""
+
+    key: str
+    operator: str
+    """``In``, ``NotIn``, ``Exists``, ``DoesNotExist``, ``Gt``, ``Lt``."""
+    values: tuple[str, ...] = ()
+
+
 class KubePod(Frozen, frozen=True, kw_only=True):
     namespace: str
     name: str
@@ -137,6 +158,12 @@ class KubePod(Frozen, frozen=True, kw_only=True):
     """Volumes whose data lives on the node and dies with the pod (``emptyDir``)."""
     deleting: bool = False
     """``metadata.deletionTimestamp`` is set: already on its way out."""
+    tolerations: tuple[KubeToleration, ...] = ()
+    node_selector: dict[str, str] = {}
+    """``spec.nodeSelector``: labels a node must carry to take this pod."""
+    node_affinity: tuple[tuple[KubeNodeRequirement, ...], ...] = ()
+    """``requiredDuringSchedulingIgnoredDuringExecution`` node selector terms: a node must
+    meet every requirement of at least one term (empty: no constraint)."""
 
 
 class KubeCluster(Frozen, frozen=True, kw_only=True):
