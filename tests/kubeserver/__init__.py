@@ -6,7 +6,8 @@ ReplicaSets, StatefulSets, Jobs, namespaces and events over plain HTTP on 127.0.
 get/list/watch (label and field selectors, resourceVersion, watch resume, bookmarks,
 timeoutSeconds, 410 Gone after compaction), create/replace, patch (strategic merge, merge,
 JSON patch), delete (gracePeriodSeconds), discovery, Table responses for `kubectl get`. A
-controller recreates a deleted pod owned by a Job, ReplicaSet or StatefulSet.
+controller recreates a deleted pod owned by a Job, ReplicaSet or StatefulSet on a node it
+fits (taints, nodeSelector, required node affinity, free GPUs).
 
 Start it (a context manager; `directory` receives the kubeconfig)::
 
