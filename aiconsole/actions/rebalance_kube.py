@@ -132,6 +132,7 @@ def kube_rebalance_plan(
     min_idle_s: float = 0.0,
     limits: KubeLimits | None = None,
     reason: str | None = None,
+    namespace: str | None = None,
 ) -> tuple[Result, Plan]:
     """Plan ``policy_name`` (``hot`` or ``idle``) on ``cluster``.
 
@@ -145,7 +146,7 @@ def kube_rebalance_plan(
         )
     snapshot = msgspec.structs.replace(fleet, findings=tuple(findings))
     if policy_name == "hot":
-        result = plan_kube_hot(snapshot, cluster, list(budgets), limits)
+        result = plan_kube_hot(snapshot, cluster, list(budgets), limits, namespace)
     else:
         heat = (limits or KubeLimits()).heat
         result = plan_kube_idle(
@@ -156,5 +157,6 @@ def kube_rebalance_plan(
             idle_action,
             min_idle_s,
             heat.max_moves,
+            namespace,
         )
     return result, plan_from_result(result, cluster, policy, reason)

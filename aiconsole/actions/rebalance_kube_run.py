@@ -147,6 +147,7 @@ async def prepare(
     min_idle_s: float = 0.0,
     limits: KubeLimits | None = None,
     reason: str | None = None,
+    namespace: str | None = None,
     verify_timeout: float = 60.0,
 ) -> tuple[Result, Plan, Execute]:
     """Read the cluster and its budgets now, plan, and return how to carry the plan out
@@ -167,6 +168,7 @@ async def prepare(
         min_idle_s=min_idle_s,
         limits=limits,
         reason=reason,
+        namespace=namespace,
     )
 
     async def execute(confirmed: Plan, progress: Callable[[str], None]) -> Outcome:

@@ -84,8 +84,10 @@ def plan_kube_hot(
     cluster: KubeCluster,
     budgets: list[Budget],
     limits: KubeLimits | None = None,
+    namespace: str | None = None,
 ) -> Result:
-    """Evictions that move GPU pods off hot or sick nodes onto cool nodes that would take them."""
+    """Evictions that move GPU pods off hot or sick nodes onto cool nodes that would take them
+    (``namespace``: only that namespace's pods move; every pod still counts for room)."""
     limits = limits or KubeLimits()
     heat = kube_heat(snapshot, cluster)
     utils = [h.util for h in heat.values() if h.util is not None]
@@ -99,7 +101,11 @@ def plan_kube_hot(
     per_namespace: dict[str, int] = {}
     for name in sorted(hot):
         pods = sorted(
-            (p for p in cluster.pods if p.node == name and holds_gpus(p)),
+            (
+                p
+                for p in cluster.pods
+                if p.node == name and holds_gpus(p) and namespace in (None, p.namespace)
+            ),
             key=lambda p: (_cost(p, now), pod_key(p)),
         )
         moved_here = 0
@@ -180,6 +186,7 @@ def plan_kube_idle(
     action: str = "notify",
     min_idle_s: float = 0.0,
     max_moves: int = 8,
+    namespace: str | None = None,
 ) -> Result:
     """Pods whose every GPU sits idle, with the GPU-hours wasted; evicted only when asked,
     and then only those a controller recreates and no PodDisruptionBudget protects now."""
@@ -191,7 +198,8 @@ def plan_kube_idle(
     moves: list[Move] = []
     refusals: list[str] = []
     wasted = 0.0
-    for pod in sorted((p for p in cluster.pods if p.uid in idle), key=pod_key):
+    chosen = (p for p in cluster.pods if p.uid in idle and namespace in (None, p.namespace))
+    for pod in sorted(chosen, key=pod_key):
         seconds = max(0.0, now - idle[pod.uid])
         if seconds < min_idle_s:
             continue
