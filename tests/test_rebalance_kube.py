@@ -5,11 +5,6 @@ client."""
 from __future__ import annotations
 
 import asyncio
-import json
-import os
-import socket
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -35,7 +30,6 @@ from aiconsole.model import (
 from aiconsole.rebalance.hot import HotLimits
 from aiconsole.rebalance.kube import KubeLimits
 from aiconsole.rebalance.moves import Result
-from tests.conftest import NvmlConfig
 from tests.kube_rebalance_scenario import RebalanceScenario, rebalance_scenario
 from tests.kubeserver import RunningServer, serve
 from tests.synthetic import recorded_host_sample
