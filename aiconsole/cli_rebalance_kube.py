@@ -70,6 +70,7 @@ def _telemetry(
         ("accept_new_host_keys", False),
         ("hosts", None),
         ("prometheus", None),
+        ("command", "rebalance"),
     ):
         setattr(watch, name, getattr(args, name, default))
     # Only this context; no Slurm cluster: their state plays no part in this plan.
