@@ -120,9 +120,7 @@ def test_confirmed_it_evicts_and_verifies_and_audits(
     ]
 
 
-def test_defrag_is_slurm_only(
-    served: Served, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_defrag_is_slurm_only(served: Served, capsys: pytest.CaptureFixture[str]) -> None:
     assert run_kube_rebalance(argparse.Namespace(**arguments(policy="defrag"))) == 64
     error = capsys.readouterr().err
     assert error.count("\n") == 1 and "defrag requeues Slurm jobs" in error
