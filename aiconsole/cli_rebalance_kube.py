@@ -159,6 +159,6 @@ async def _act(
     )
     if plan.allowed and not plan.targets:
         print(shown(plan.describe()), flush=True)
-        print("nothing to move: nothing was done")
+        print("nothing to move (the plan only tells): nothing was done")
         return 0
     return await confirm_and_carry_out(plan, args, execute, audit, "Kubernetes")
