@@ -24,13 +24,9 @@ HELP_TEXT = """\
   ↑ ↓ Tab          scroll, move between tables
   Escape           back to the fleet
 
-[b]Rebalance[/b] (b)
-  p                next policy: idle, defrag, hot
-  x                carry out the plan (asks to confirm)
-  Escape           back
-
 [b]Everywhere[/b]
   ?                this help
+  b                rebalance (p: policy, x: carry out)
   Ctrl+P           command palette
   q                quit
 
