@@ -78,7 +78,9 @@ def _on_kubernetes(args: argparse.Namespace) -> int:
         from aiconsole.cli_rebalance_kube import (  # type: ignore[import-not-found, unused-ignore]
             run_kube_rebalance,
         )
-    except ImportError:
+    except ModuleNotFoundError as missing:
+        if missing.name != "aiconsole.cli_rebalance_kube":
+            raise  # the module is there but something it needs is not: say that instead
         print(f"aiconsole: error: {NO_KUBERNETES}", file=sys.stderr)
         return EXIT_USAGE
     code: int = run_kube_rebalance(args)

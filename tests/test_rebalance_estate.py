@@ -54,22 +54,27 @@ def squeue(cluster: SlurmEstate) -> dict[str, tuple[str, str]]:
     return {f[0]: (f[1], f[2] if len(f) > 2 else "") for f in map(str.split, text.splitlines())}
 
 
+def submit_on(cluster: SlurmEstate, node: str, *options: str) -> str:
+    """A job that starts on ``node`` with nothing pinning it there (no ``-w``): submitted
+    while every other node is drained (Slurm would otherwise pack jobs onto the first)."""
+    names = [host.name for host in cluster.nodes]
+    others = [n for n in names if n != node]
+    cluster.slurm("scontrol", "update", f"NodeName={','.join(others)}", "State=DRAIN",
+                  "Reason=placing")  # fmt: skip
+    cluster.slurm("scontrol", "update", f"NodeName={node}", "State=RESUME", check=False)
+    job = cluster.submit(*options)
+    cluster.wait_until(lambda: squeue(cluster).get(job, ("",))[0] == "RUNNING", f"{job} runs")
+    cluster.slurm("scontrol", "update", f"NodeName={','.join(others)}", "State=RESUME")
+    assert squeue(cluster)[job][1] == node
+    return job
+
+
 def spread_one_per_node(cluster: SlurmEstate) -> dict[str, str]:
-    """Four requeueable 1-GPU jobs, one per node, with nothing pinning them to it: each is
-    submitted while every other node is drained (Slurm would otherwise pack them)."""
-    placed: dict[str, str] = {}
-    names = [node.name for node in cluster.nodes]
-    for name in names:
-        others = [n for n in names if n != name]
-        cluster.slurm("scontrol", "update", f"NodeName={','.join(others)}", "State=DRAIN",
-                      "Reason=spread")  # fmt: skip
-        cluster.slurm("scontrol", "update", f"NodeName={name}", "State=RESUME", check=False)
-        job = cluster.submit("--gres=gpu:1", "-J", f"small-{name}")
-        cluster.wait_until(lambda job=job: squeue(cluster).get(job, ("",))[0] == "RUNNING",
-                           f"job {job} running")  # fmt: skip
-        placed[job] = squeue(cluster)[job][1]
-    cluster.slurm("scontrol", "update", f"NodeName={','.join(names[:-1])}", "State=RESUME")
-    return placed
+    """Four requeueable 1-GPU jobs, one per node."""
+    return {
+        submit_on(cluster, node.name, "--gres=gpu:1", "-J", f"small-{node.name}"): node.name
+        for node in cluster.nodes
+    }
 
 
 def test_defrag_requeues_the_fewest_jobs_and_the_4_gpu_job_starts(
@@ -149,6 +154,24 @@ def executable(path: Path, text: str) -> Path:
     return path
 
 
+def watch_node2(config: Path, fake_nvml_dir: Path, nvml_config: NvmlConfig, tmp_path: Path) -> None:
+    """The config also watches host node2 (Slurm's node2), whose probe sees stand-in GPUs."""
+    kmsg = tmp_path / "kmsg"
+    kmsg.write_text("")
+    # Over SSH the environment does not travel: a wrapper carries it to the probe.
+    python = executable(
+        tmp_path / "python-with-gpus",
+        "#!/bin/sh\n"
+        f"export LD_LIBRARY_PATH={fake_nvml_dir} FAKE_NVML_CONFIG={nvml_config.path}\n"
+        f'exec {sys.executable} "$@" --kernel-log {kmsg}\n',
+    )
+    config.write_text(
+        config.read_text().replace(
+            "[settings]\n", f'hosts = "node2"\n[settings]\npython = "{python}"\n'
+        )
+    )
+
+
 def test_idle_reclaim_lists_the_idle_job_with_its_owner_and_wasted_gpu_hours(
     cluster: SlurmEstate,
     config: Path,
@@ -163,19 +186,7 @@ def test_idle_reclaim_lists_the_idle_job_with_its_owner_and_wasted_gpu_hours(
     busy = cluster.submit("-w", "node2", "--gres=gpu:1", "-J", "busy")
     cluster.wait_until(lambda: squeue(cluster).get(busy, ("",))[0] == "RUNNING", "busy runs")
     assert cluster.job_field(idle, "JobName") == "idle"
-    kmsg = tmp_path / "kmsg"
-    kmsg.write_text("")
-    python = executable(
-        tmp_path / "python-with-gpus",
-        "#!/bin/sh\n"
-        f"export LD_LIBRARY_PATH={fake_nvml_dir} FAKE_NVML_CONFIG={nvml_config.path}\n"
-        f'exec {sys.executable} "$@" --kernel-log {kmsg}\n',
-    )
-    config.write_text(
-        config.read_text().replace(
-            "[settings]\n", f'hosts = "node2"\n[settings]\npython = "{python}"\n'
-        )
-    )
+    watch_node2(config, fake_nvml_dir, nvml_config, tmp_path)
     code, stdout, stderr = aiconsole(
         config, "rebalance", "--policy", "idle", "--idle-minutes", "0.05", "--watch", "6"
     )
@@ -185,6 +196,42 @@ def test_idle_reclaim_lists_the_idle_job_with_its_owner_and_wasted_gpu_hours(
     assert "notify root: nothing is done to the job" in stdout
     assert f"{busy} (RUNNING)" not in stdout
     wasted = next(line for line in stdout.splitlines() if "GPU-hours wasted so far" in line)
-    assert float(wasted.split()[-1]) > 0
+    assert 0 < float(wasted.split()[-1]) < 1  # one GPU, idle for seconds
     assert "nothing to carry out" in stdout
     assert squeue(cluster)[idle][0] == "RUNNING"
+
+
+def test_hot_node_work_is_requeued_and_kept_off_the_hot_node(
+    cluster: SlurmEstate,
+    config: Path,
+    fake_nvml_dir: Path,
+    nvml_config: NvmlConfig,
+    tmp_path: Path,
+) -> None:
+    # node2's GPU 0 runs at 91 C.
+    nvml_config.set(device_count=2).gpu(0, util_gpu=80, temperature=91).gpu(
+        1, util_gpu=0, temperature=40
+    )
+    job = submit_on(cluster, "node2", "--gres=gpu:1", "-J", "warm")
+    watch_node2(config, fake_nvml_dir, nvml_config, tmp_path)
+    code, stdout, stderr = aiconsole(
+        config, "rebalance", "--policy", "hot", "--watch", "3", "--yes"
+    )
+    assert code == 0, stdout + stderr
+    assert "why: node2: GPU at 91 C" in stdout
+    assert f"then: scontrol update JobId={job} ExcNodeList=node2" in stdout
+    # Slurm's own word: requeued once, and excluded from node2 while it waits.
+    assert cluster.job_field(job, "Restarts") == "1"
+    assert cluster.job_field(job, "ExcNodeList") == "node2"
+    # Let it start now rather than after Slurm's two-minute hold: it runs elsewhere.
+    cluster.slurm("scontrol", "update", f"JobId={job}", "StartTime=now")
+    cluster.wait_until(lambda: squeue(cluster).get(job, ("",))[0] == "RUNNING", "runs again")
+    assert squeue(cluster)[job][1] != "node2"
+    records = [
+        json.loads(line) for line in (config.parent / "audit.jsonl").read_text().splitlines()
+    ]
+    assert [r["action"] for r in records] == ["rebalance-hot", "rebalance-hot"]
+    assert records[0]["plan"]["then"] == [
+        ["scontrol", "update", f"JobId={job}", "ExcNodeList=node2"]
+    ]
+    assert records[1]["ok"] is True

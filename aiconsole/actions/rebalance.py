@@ -173,7 +173,8 @@ def plan_rebalance(
     details = node_table(result.nodes, heat or {})
     details += [f"not moved: {why}" for why in result.refusals]
     details += [
-        f"figure of merit: {MERIT_WORDS.get(key, key)} {value:g}"
+        f"figure of merit: {MERIT_WORDS.get(key, key)} "
+        + (f"{value:.0f}" if float(value).is_integer() else f"{value:.3g}")
         for key, value in result.merit.items()
     ]
     impacts = [_impact(m, cluster) for m in (*kept, *telling)]
@@ -184,8 +185,18 @@ def plan_rebalance(
         before[move.workload] = str(job.restarts or 0) if job is not None else "0"
     if result.starts is not None and kept:
         targets.append(result.starts)
+        waiting = find_job(cluster, result.starts)
+        who = (
+            f"job {result.starts} ({waiting.user or '?'}, {waiting.name or '?'}) "
+            if waiting is not None
+            else f"job {result.starts} "
+        )
         impacts.append(
-            Impact(result.starts, "PENDING", ("starts once the requeued jobs free their GPUs",))
+            Impact(
+                result.starts,
+                "PENDING",
+                (who + "starts once the requeued jobs free their GPUs",),
+            )
         )
         before[result.starts] = "pending"
     if not result.moves and not result.refusals:
