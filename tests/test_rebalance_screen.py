@@ -3,9 +3,11 @@ the policy switch, outside text shown as text, and carrying out through the moda
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import msgspec
+import pytest
 from textual.widgets import Static
 
 from aiconsole.actions.audit import AuditLog
@@ -82,3 +84,38 @@ async def test_a_viewer_sees_the_plan_but_cannot_carry_it_out(tmp_path: Path) ->
         await pilot.press("x")
         await pilot.pause()
         assert isinstance(app.screen, RebalanceScreen)
+
+
+async def test_plans_from_the_kubernetes_hook_are_listed_and_carried_out_their_own_way(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from aiconsole.actions.plan import Outcome, Plan, TargetResult
+    from aiconsole.rebalance.moves import Result
+    from aiconsole.screens import rebalance
+
+    plan = Plan("rebalance-hot", "kind", ("ml/train-0",), (), ("evict", "ml/train-0"))
+    ran: list[Plan] = []
+
+    async def execute(plan: Plan, progress: Callable[[str], None]) -> Outcome:
+        ran.append(plan)
+        return Outcome(plan, (TargetResult("ml/train-0", True, "recreated"),))
+
+    def planner(snapshot: object, choice: object, policy: object) -> list[rebalance.ScopePlan]:
+        return [rebalance.ScopePlan("kind", plan, Result("hot"), execute)]
+
+    monkeypatch.setattr(rebalance, "KUBE_PLANNER", planner)
+    state = msgspec.structs.replace(cluster(), jobs=())  # nothing to do on Slurm
+    app = app_with(state, Policy(), tmp_path)
+    async with app.run_test(size=WIDE) as pilot:
+        await pilot.press("b")
+        await pilot.pause()
+        assert "rebalance-hot on kind: 1 target(s)" in shown(app)
+        await pilot.press("x")
+        await pilot.pause()
+        assert isinstance(app.screen, PlanScreen) and app.screen.plan is plan
+        await pilot.press("y")
+        for _ in range(50):
+            if ran:
+                break
+            await pilot.pause(0.05)
+        assert ran == [plan]

@@ -13,7 +13,7 @@ Kubernetes contexts join this screen; it is empty in a build without them.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 
 from rich.text import Text
@@ -34,6 +34,8 @@ from aiconsole.screens.base import LiveScreen
 from aiconsole.screens.plan import PlanScreen
 from aiconsole.text import clean
 
+Execute = Callable[[Plan, Callable[[str], None]], Awaitable[Outcome]]
+
 
 @dataclass(frozen=True)
 class ScopePlan:
@@ -42,12 +44,15 @@ class ScopePlan:
     scope: str
     plan: Plan
     result: Result
+    execute: Execute | None = None
+    """How to carry the plan out; None: on the Slurm cluster of this name (the console's
+    collector for it runs the commands and re-reads)."""
 
 
 KubePlanner = Callable[[FleetSnapshot, Choice, Policy], list[ScopePlan]]
 KUBE_PLANNER: KubePlanner | None = None
-"""Plans for the Kubernetes contexts in the snapshot (set where Kubernetes rebalancing is
-built in); the screen lists them after the Slurm clusters."""
+"""Plans for the Kubernetes contexts in the snapshot, each with its own ``execute`` (set where
+Kubernetes rebalancing is built in); the screen lists them after the Slurm clusters."""
 
 
 def slurm_plans(snapshot: FleetSnapshot, choice: Choice, policy: Policy) -> list[ScopePlan]:
@@ -120,6 +125,9 @@ class RebalanceScreen(LiveScreen):
         scope = next((s for s in self.plans if s.plan.command), None)
         if scope is None:
             app.notify("nothing to carry out: the plans only list", markup=False)
+            return
+        if scope.execute is not None:
+            app.push_screen(PlanScreen(scope.plan, scope.execute))
             return
         collector = next((c for c in app.fleet.clusters if c.name == scope.scope), None)
         if collector is None:
