@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from aiconsole.actions.plan import Impact, Plan
 from aiconsole.actions.policy import Policy
 from aiconsole.actions.rebalance_verify import RebalanceVerifier
-from aiconsole.actions.slurm import cluster_caution, find_job
-from aiconsole.model import SlurmCluster
+from aiconsole.actions.slurm import cluster_caution, job_label
+from aiconsole.model import SlurmCluster, SlurmJob
 from aiconsole.rebalance.hot import NodeHeat
 from aiconsole.rebalance.moves import Move, NodeView, Result
 from aiconsole.slurm import commands
@@ -95,8 +95,8 @@ def node_table(nodes: tuple[NodeView, ...], heat: dict[str, NodeHeat]) -> list[s
     return lines
 
 
-def _impact(move: Move, cluster: SlurmCluster) -> Impact:
-    job = find_job(cluster, move.workload)
+def _impact(move: Move, jobs: dict[str, SlurmJob]) -> Impact:
+    job = jobs.get(move.workload)
     where = move.target or "rescheduled"
     if move.kind == "notify":
         what = f"notify {move.owner or '?'}: nothing is done to the job"
@@ -117,23 +117,25 @@ def _impact(move: Move, cluster: SlurmCluster) -> Impact:
     return Impact(move.workload, job.state if job is not None else "missing", hits)
 
 
-def _safety(moves: list[Move], cluster: SlurmCluster, policy: Policy) -> list[str]:
+def _safety(
+    moves: list[Move], cluster: SlurmCluster, jobs: dict[str, SlurmJob], policy: Policy
+) -> list[str]:
     """Refusals: a job Slurm may not requeue, or too large a share of a partition touched."""
     refusals = []
     touched: dict[str, set[str]] = {}
+    partitions_of = {node.name: node.partitions for node in cluster.nodes}
     for move in moves:
         if move.kind not in REQUEUES:
             continue
-        job = find_job(cluster, move.workload)
+        job = jobs.get(move.workload)
         if job is None:
             refusals.append(f"no job {move.workload} in cluster {cluster.name}")
             continue
         if job.requeueable is not True:
             refusals.append(f"job {move.workload} is not requeueable (Requeue=0 or unknown)")
-        for node in cluster.nodes:
-            if node.name in job.nodes:
-                for partition in node.partitions:
-                    touched.setdefault(partition, set()).add(node.name)
+        for name in job.nodes:
+            for partition in partitions_of.get(name, ()):
+                touched.setdefault(partition, set()).add(name)
     sizes = {
         partition: sum(partition in node.partitions for node in cluster.nodes)
         for partition in touched
@@ -163,7 +165,11 @@ def plan_rebalance(
         ]
     else:
         warnings += [f"left for a later cycle: {line}" for line in left_out]
-    refusals += _safety(kept, cluster, policy)
+    # By the name Slurm acts on (``3_2`` for an array task), looked up once per plan.
+    jobs: dict[str, SlurmJob] = {}
+    for job in cluster.jobs:
+        jobs.setdefault(job_label(job), job)
+    refusals += _safety(kept, cluster, jobs, policy)
     ids = [m.workload for m in kept]
     hold = any(m.kind == "requeue-hold" for m in kept)
     command = tuple(commands.requeue(ids, hold)) if ids else ()
@@ -177,15 +183,15 @@ def plan_rebalance(
         + (f"{value:.0f}" if float(value).is_integer() else f"{value:.3g}")
         for key, value in result.merit.items()
     ]
-    impacts = [_impact(m, cluster) for m in (*kept, *telling)]
+    impacts = [_impact(m, jobs) for m in (*kept, *telling)]
     targets = list(ids)
     before = {}
     for move in kept:
-        job = find_job(cluster, move.workload)
-        before[move.workload] = str(job.restarts or 0) if job is not None else "0"
+        moved = jobs.get(move.workload)
+        before[move.workload] = str(moved.restarts or 0) if moved is not None else "0"
     if result.starts is not None and kept:
         targets.append(result.starts)
-        waiting = find_job(cluster, result.starts)
+        waiting = jobs.get(result.starts)
         who = (
             f"job {result.starts} ({waiting.user or '?'}, {waiting.name or '?'}) "
             if waiting is not None
