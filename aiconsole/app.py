@@ -28,6 +28,7 @@ from aiconsole.screens.help import HelpScreen
 from aiconsole.screens.host import HostScreen
 from aiconsole.screens.jobs import JobsScreen
 from aiconsole.screens.plan import PlanScreen, ReasonScreen
+from aiconsole.screens.rebalance import RebalanceScreen
 from aiconsole.screens.workloads import WorkloadsScreen
 from aiconsole.slurm.commands import InvalidArgument
 from aiconsole.slurm.runner import runner_for
@@ -53,6 +54,7 @@ class ConsoleApp(App[None]):
         Binding("j", "jobs", "Slurm jobs"),
         Binding("f", "health", "Findings"),
         Binding("w", "workloads", "Kubernetes"),
+        Binding("b", "rebalance", "Rebalance"),
         Binding("R", "toggle_recording", "Record", show=False),
     ]
 
@@ -136,6 +138,10 @@ class ConsoleApp(App[None]):
     def action_workloads(self) -> None:
         if not isinstance(self.screen, WorkloadsScreen):
             self.push_screen(WorkloadsScreen())
+
+    def action_rebalance(self) -> None:
+        if not isinstance(self.screen, RebalanceScreen):
+            self.push_screen(RebalanceScreen())
 
     def action_jobs(self) -> None:
         if not isinstance(self.screen, JobsScreen):
@@ -232,6 +238,11 @@ class ConsoleApp(App[None]):
         yield from super().get_system_commands(screen)
         yield SystemCommand("Slurm jobs", "Nodes and jobs of the Slurm cluster", self.action_jobs)
         yield SystemCommand("Findings", "Health findings, worst first", self.action_health)
+        yield SystemCommand(
+            "Rebalance",
+            "Plan a rebalance (idle, defrag, hot) and carry it out",
+            self.action_rebalance,
+        )
         yield SystemCommand(
             "Kubernetes", "Nodes, pods and their GPUs of each context", self.action_workloads
         )

@@ -57,6 +57,7 @@ NO_FLEET_COMMANDS: dict[str, tuple[str, str]] = {
     "ack": ("aiconsole.cli_health", "run_ack"),
     "silence": ("aiconsole.cli_health", "run_silence"),
     "diagnose": ("aiconsole.cli_diagnose", "run_diagnose"),
+    "rebalance": ("aiconsole.cli_rebalance", "run_rebalance"),
     **{
         action: ("aiconsole.cli_actions", "run_action")
         for action in (

@@ -40,6 +40,7 @@ EXIT_CODES = {
             "cordon",
             "uncordon",
             "restart",
+            "rebalance",
         )
     },
 }
@@ -217,6 +218,9 @@ def add_action_parsers(commands: argparse._SubParsersAction[UsageParser]) -> Non
     release = commands.add_parser("release", help="release held Slurm jobs")
     release.add_argument("jobs", metavar="JOBID", nargs="+")
     common(release)
+    from aiconsole.cli_rebalance_args import add_rebalance_parser
+
+    add_rebalance_parser(commands, common)
     audit = commands.add_parser("audit", help="show the audit log of actions")
     audit.add_argument(
         "--incident", metavar="ID", help="only the records of one incident, oldest first"

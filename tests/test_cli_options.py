@@ -29,7 +29,7 @@ GLOBAL_VALUES: dict[str, list[str]] = {
 }
 # Where a command has an option of the same name, after the command it means the command's.
 SHADOWED = {("drain", "--timeout"), ("diagnose", "--timeout")}
-REQUIRED_VALUES = {"--for": "1h", "--note": "n"}
+REQUIRED_VALUES = {"--for": "1h", "--note": "n", "--policy": "defrag"}
 
 
 def command_paths() -> list[str]:

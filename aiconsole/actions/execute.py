@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import shlex
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
@@ -35,6 +36,8 @@ async def carry_out(
     policy.check_can_act()
     if not plan.allowed:
         raise ActionRefused("; ".join(plan.refusals))
+    if not plan.command:
+        raise ActionRefused(f"{plan.action}: the plan has no command to carry out")
     action_id = audit.intent(plan)
     unanswered = None
     try:
@@ -53,7 +56,9 @@ async def carry_out(
         )
         audit.outcome(action_id, outcome)
         return outcome
+    then_error = None
     if unanswered is None:
+        then_error = await _follow_up(plan, run, audit, action_id, progress)
         progress(f"{plan.action}: command accepted; waiting until {plan.expect}")
     loop = asyncio.get_running_loop()
     deadline = loop.time() + verify_timeout
@@ -75,6 +80,30 @@ async def carry_out(
     final = tuple(
         r if r.ok else TargetResult(r.target, False, r.state, r.detail or missing) for r in results
     )
-    outcome = Outcome(plan, final, unanswered=unanswered)
+    outcome = Outcome(plan, final, error=then_error, unanswered=unanswered)
     audit.outcome(action_id, outcome)
     return outcome
+
+
+async def _follow_up(
+    plan: Plan,
+    run: Callable[[list[str]], Awaitable[tuple[bool, str]]],
+    audit: AuditLog,
+    action_id: str,
+    progress: Progress,
+) -> str | None:
+    """Run the plan's ``then`` commands; the first failure stops them and is returned (the
+    main command has taken effect, so what it did is still verified and audited)."""
+    for step in plan.then:
+        try:
+            ok, error = await run(list(step))
+        except CommandMayHaveRun as no_answer:
+            ok, error = False, f"no answer: {no_answer}"
+        except Exception as failure:
+            audit.outcome(action_id, Outcome(plan, (), error=str(failure)))
+            raise
+        if not ok:
+            line = f"{shlex.join(step)}: {error}"
+            progress(f"{plan.action}: follow-up failed: {line}")
+            return line
+    return None

@@ -39,6 +39,11 @@ class Plan:
     shown first, and a front end asks a second time before acting on it."""
     incident: str | None = None
     """The incident (a finding's id) this action belongs to; audited with it."""
+    then: tuple[tuple[str, ...], ...] = ()
+    """Commands run in order once ``command`` succeeded (a rebalance keeps each requeued job
+    off the node it left: Slurm takes an exclusion only from a pending job)."""
+    details: tuple[str, ...] = ()
+    """Lines shown with the plan after the targets (a rebalance's before/after table)."""
 
     @property
     def allowed(self) -> bool:
@@ -55,10 +60,15 @@ class Plan:
         for impact in self.impacts:
             lines.append(f"  {impact.target} ({impact.current})")
             lines.extend(f"    - {hit}" for hit in impact.hits)
+        lines.extend(f"  {detail}" for detail in self.details)
         lines.extend(f"  warning: {warning}" for warning in self.warnings)
         lines.extend(f"  REFUSED: {refusal}" for refusal in self.refusals)
         # Quoted word by word, so it can be pasted into a shell as it is.
-        lines.append(f"  command: {shlex.join(self.command)}")
+        if self.command:
+            lines.append(f"  command: {shlex.join(self.command)}")
+        else:
+            lines.append("  command: none (nothing to carry out: this plan only tells)")
+        lines.extend(f"  then: {shlex.join(step)}" for step in self.then)
         if self.expect:
             lines.append(f"  then waits until {self.expect}")
         return "\n".join(lines)
@@ -76,6 +86,8 @@ class Plan:
             "warnings": list(self.warnings),
             "refusals": list(self.refusals),
             "command": list(self.command),
+            "then": [list(step) for step in self.then],
+            "details": list(self.details),
             "caution": self.caution,
         }
 

@@ -11,7 +11,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 from aiconsole.actions.audit import AuditLog
-from aiconsole.actions.execute import Progress, carry_out
+from aiconsole.actions.execute import Progress, Verifier, carry_out
 from aiconsole.actions.plan import CommandMayHaveRun, Impact, Outcome, Plan, TargetResult
 from aiconsole.actions.policy import Policy
 from aiconsole.model import SlurmCluster, SlurmJob, SlurmNode
@@ -289,8 +289,10 @@ async def carry_out_on_slurm(
     audit: AuditLog,
     progress: Progress = lambda _line: None,
     verify_timeout: float = 60.0,
+    verifier: Callable[[Callable[[], Awaitable[SlurmCluster]]], Verifier] | None = None,
 ) -> Outcome:
-    """Run a confirmed plan's command through ``runner`` and verify by re-reading the cluster."""
+    """Run a confirmed plan's command through ``runner`` and verify by re-reading the cluster
+    (``verifier``: made from the re-reading; the target-by-target check by default)."""
 
     async def run(argv: list[str]) -> tuple[bool, str]:
         try:
@@ -307,7 +309,7 @@ async def carry_out_on_slurm(
         policy=policy,
         audit=audit,
         run=run,
-        verifier=SlurmVerifier(read),
+        verifier=(verifier or SlurmVerifier)(read),
         progress=progress,
         verify_timeout=verify_timeout,
     )

@@ -26,6 +26,7 @@ HELP_TEXT = """\
 
 [b]Everywhere[/b]
   ?                this help
+  b                rebalance (p: policy, x: carry out)
   Ctrl+P           command palette
   q                quit
 

@@ -108,3 +108,9 @@ def requeue(job_ids: list[str], hold: bool = False) -> list[str]:
 
 def release(job_ids: list[str]) -> list[str]:
     return ["scontrol", "release", ",".join(check_job(job) for job in job_ids)]
+
+
+def exclude_nodes(job_id: str, nodes: list[str]) -> list[str]:
+    """Keep a pending job off ``nodes`` (Slurm refuses this for a running job)."""
+    names = ",".join(check_node(node) for node in nodes)
+    return ["scontrol", "update", f"JobId={check_job(job_id)}", f"ExcNodeList={names}"]

@@ -289,21 +289,7 @@ def parse_job_details(text: str, names: dict[str, str]) -> dict[str, dict[str, t
     is a job with two lines: one of them was forged by a name with a newline in it.
     """
     details: dict[str, dict[str, tuple[int, ...]]] = {}
-    seen: set[str] = set()
-    twice: set[str] = set()
-    for line in _job_lines(text):
-        head = _HEAD.match(line)
-        if head is None or head.group(1) not in names:
-            continue
-        job_id = head.group(1)
-        if job_id in seen:
-            twice.add(job_id)
-        seen.add(job_id)
-        rest = line[head.end() :]
-        name = names[job_id]
-        if not rest.startswith(name + " UserId="):
-            continue
-        rest = rest[len(name) :]
+    for job_id, rest in job_lines_after_name(text, names):
         end = rest.find(" MinCPUsNode=")
         region = rest[: end if end >= 0 else len(rest)]
         start = region.find(" JOB_GRES=")
@@ -319,9 +305,26 @@ def parse_job_details(text: str, names: dict[str, str]) -> dict[str, dict[str, t
             for node in nodes:
                 gpus.setdefault(node, indices)
         details[job_id] = gpus
-    for job_id in twice:
-        details.pop(job_id, None)
     return details
+
+
+def job_lines_after_name(text: str, names: dict[str, str]) -> list[tuple[str, str]]:
+    """(job id, the rest of its line after the name) for every job of ``names`` whose line
+    reads as expected; a job with two lines is left out: one was forged by a name with a
+    newline in it."""
+    found: dict[str, str] = {}
+    twice: set[str] = set()
+    for line in _job_lines(text):
+        head = _HEAD.match(line)
+        if head is None or head.group(1) not in names:
+            continue
+        job_id = head.group(1)
+        if job_id in found:
+            twice.add(job_id)
+        rest = line[head.end() :]
+        name = names[job_id]
+        found[job_id] = rest[len(name) :] if rest.startswith(name + " UserId=") else ""
+    return [(job_id, rest) for job_id, rest in found.items() if rest and job_id not in twice]
 
 
 MAX_GPU_INDEX = 1023

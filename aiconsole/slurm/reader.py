@@ -10,6 +10,7 @@ import msgspec
 
 from aiconsole.model import SlurmCluster, SlurmJob
 from aiconsole.slurm import commands
+from aiconsole.slurm.job_facts import JobFacts, parse_job_facts
 from aiconsole.slurm.parse import parse_job_details, parse_jobs, parse_nodes
 from aiconsole.slurm.runner import CommandFailed, Runner
 
@@ -51,8 +52,13 @@ def cluster_from(
     ``end``: the record marker the sinfo and squeue listings were asked for (None: lines)."""
     nodes, bad_nodes = parse_nodes(nodes_text, end)
     jobs, bad_jobs = parse_jobs(jobs_text, end)
-    details = parse_job_details(details_text, {job.job_id: job.name or "" for job in jobs})
-    jobs = [with_details(job, details.get(job.job_id)) for job in jobs]
+    names = {job.job_id: job.name or "" for job in jobs}
+    details = parse_job_details(details_text, names)
+    facts = parse_job_facts(details_text, names)
+    jobs = [
+        with_facts(with_details(job, details.get(job.job_id)), facts.get(job.job_id))
+        for job in jobs
+    ]
     skipped = bad_nodes + bad_jobs
     return SlurmCluster(
         name=name,
@@ -70,3 +76,15 @@ def with_details(job: SlurmJob, gpus: dict[str, tuple[int, ...]] | None) -> Slur
         return job
     own = {node: indices for node, indices in gpus.items() if node in job.nodes}
     return msgspec.structs.replace(job, gpu_indices=own)
+
+
+def with_facts(job: SlurmJob, facts: JobFacts | None) -> SlurmJob:
+    """The job with its priority, Requeue flag and node count (unknown stays None)."""
+    if facts is None:
+        return job
+    return msgspec.structs.replace(
+        job,
+        priority=facts.priority,
+        requeueable=facts.requeueable,
+        nodes_requested=facts.nodes_requested,
+    )
