@@ -44,11 +44,14 @@ NO_KUBERNETES = "rebalance on Kubernetes is not available in this build"
 
 
 def run_rebalance(args: argparse.Namespace, inventory: Inventory) -> int:
+    # Showing the plan is the default; acting needs --yes or --execute (Kubernetes too).
+    args.dry_run = args.dry_run or not (args.yes or args.execute)
     if asked_contexts(args):
         return _on_kubernetes(args)
-    # Showing the plan is the default; acting needs --yes or --execute.
-    args.dry_run = args.dry_run or not (args.yes or args.execute)
     try:
+        if args.idle_action == "evict":
+            raise InvalidArgument("--idle-action evict is for Kubernetes pods (--context); "
+                                  "Slurm jobs are requeued and held (requeue-hold)")  # fmt: skip
         if args.idle_minutes < 0 or not 0 <= args.idle_util <= 100:
             raise InvalidArgument("--idle-minutes must be >= 0 and --idle-util in [0, 100]")
         policy = policy_from(args, inventory)

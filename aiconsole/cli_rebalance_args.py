@@ -63,9 +63,16 @@ def add_rebalance_parser(
     )
     rebalance.add_argument(
         "--idle-action",
-        choices=("notify", "requeue-hold"),
+        choices=("notify", "requeue-hold", "evict"),
         default="notify",
-        help="idle: only list the jobs (default), or requeue and hold them",
+        help="idle: only list the jobs or pods (default); requeue and hold the Slurm jobs; "
+        "evict the Kubernetes pods their controller recreates",
+    )
+    rebalance.add_argument(
+        "-n", "--namespace", help="Kubernetes: only pods of this namespace are moved"
+    )
+    rebalance.add_argument(
+        "--reason", help="Kubernetes: the cordon reason (default: aiconsole rebalance POLICY)"
     )
     rebalance.add_argument(
         "--watch",

@@ -137,3 +137,27 @@ def test_read_only_and_viewer_are_refused(
     assert run_kube_rebalance(argparse.Namespace(**arguments(config=str(viewer), yes=True))) == 3
     assert "role 'viewer' cannot act" in capsys.readouterr().err
     untouched(served[0])
+
+
+def test_the_command_line_only_shows_without_yes(
+    served: Served, gpu_env: dict[str, str], nvml_config: NvmlConfig
+) -> None:
+    """`aiconsole rebalance --context C` without --yes or --execute shows, as on Slurm."""
+    scenario, _ = served
+    nvml_config.set(device_count=8)
+    for index in range(8):
+        nvml_config.gpu(index, temperature=92)
+    env = {**gpu_env, **{k: os.environ[k] for k in ("HOME", "XDG_STATE_HOME", "KUBECONFIG")}}
+    command = [sys.executable, "-m", "aiconsole", "rebalance", "--policy", "hot"]
+    done = subprocess.run(
+        [*command, "--context", "test"], env=env, cwd=REPO, capture_output=True, text=True,
+        timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "dry run: nothing was done" in done.stdout
+    untouched(scenario)
+    wrong = subprocess.run(
+        [*command, "--idle-action", "evict"], env=env, cwd=REPO, capture_output=True,
+        text=True, timeout=120,
+    )  # fmt: skip
+    assert wrong.returncode != 0 and "--idle-action evict is for Kubernetes" in wrong.stderr

@@ -32,6 +32,7 @@ from aiconsole.rebalance.moves import Result
 from aiconsole.rebalance.policies import POLICIES, Choice, plan_policy
 from aiconsole.screens.base import LiveScreen
 from aiconsole.screens.plan import PlanScreen
+from aiconsole.screens.rebalance_kube import kube_plans
 from aiconsole.text import clean
 
 Execute = Callable[[Plan, Callable[[str], None]], Awaitable[Outcome]]
@@ -108,6 +109,7 @@ class RebalanceScreen(LiveScreen):
     def render_snapshot(self, snapshot: FleetSnapshot) -> None:
         policy = self.console.policy
         self.plans = all_plans(snapshot, self.choice, policy)
+        self.plans += kube_plans(self.console, snapshot, self.choice, policy)
         text = plans_text(self.plans, self.choice, policy.can_act)
         self.query_one("#rebalance-plan", Static).update(text)
 
