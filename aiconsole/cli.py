@@ -11,7 +11,6 @@ is not ok; 1 an error (one line on stderr, nothing else printed); 64 a usage err
 from __future__ import annotations
 
 import argparse
-import asyncio
 import dataclasses
 import importlib
 import json
@@ -268,6 +267,11 @@ def slurm_collectors(
 
 
 def collect_once(fleet: Fleet, window: float) -> FleetSnapshot:
+    snapshot = fleet.snapshot_blocking(window)
+    if snapshot is not None:
+        return snapshot
+    import asyncio  # only for fleets with remote sources: see Fleet.snapshot_blocking
+
     async def collect() -> FleetSnapshot:
         try:
             return await fleet.snapshot_once(window)
@@ -368,6 +372,8 @@ def run_hosts_check(fleet: Fleet) -> int:
             for c, r in zip(collectors, results, strict=True)
         ]
 
+    import asyncio
+
     results = asyncio.run(check_all())
     print(format_checks(results))
     return EXIT_OK if all(r.status == "ok" for r in results) else EXIT_DEGRADED
@@ -401,6 +407,8 @@ def run_serve(fleet: Fleet, listen: str | None, inventory: Inventory) -> int:
 
     intervals = [c.interval for c in fleet.collectors] + [f.interval for f in fleet.feeds]
     interval = intervals[0] if intervals else inventory.settings.interval
+    import asyncio
+
     asyncio.run(serve(fleet, address, interval))
     return EXIT_OK
 
