@@ -107,16 +107,12 @@ class OtherAccelerators:
 
         try:
             found = cards(self._host)
-            gpus = [
-                _clip_text(read_card(self._host, i, device)) for i, (_, device) in enumerate(found)
-            ]
-            if gpus:
+            gpus = [read_card(self._host, index, device) for index, (_, device) in enumerate(found)]
+            if gpus:  # what sysfs lacks (XGMI, ECC per block), from amd-smi or rocm-smi
                 if self._amd_smi is None:
-                    run = self._run
-                    self._amd_smi = AmdSmiReader(
-                        self._find, lambda argv, s: run(argv, s), self._monotonic
-                    )
+                    self._amd_smi = AmdSmiReader(self._find, self._run, self._monotonic)
                 self._amd_smi.add_to(gpus, [name for name, _ in found])
+            gpus = [_clip_text(gpu) for gpu in gpus]
         except Exception as error:  # a reader bug must not cost the other vendors' GPUs
             unavailable["amd"] = "amdgpu read failed: %s" % _first_line(error)
             return []
