@@ -266,23 +266,6 @@ def slurm_collectors(
     ]
 
 
-def collect_once(fleet: Fleet, window: float) -> FleetSnapshot:
-    snapshot = fleet.snapshot_blocking(window)
-    if snapshot is not None:
-        return snapshot
-    import asyncio  # only for fleets with remote sources: see Fleet.snapshot_blocking
-
-    async def collect() -> FleetSnapshot:
-        try:
-            return await fleet.snapshot_once(window)
-        finally:
-            for cluster in fleet.clusters:
-                cluster.close()  # inside the loop its connections belong to
-            await fleet.aclose_kube()
-
-    return asyncio.run(collect())
-
-
 def run_health(fleet: Fleet, inventory: Inventory, *, as_json: bool, window: float) -> int:
     from aiconsole.actions.mutes import load as load_mutes
     from aiconsole.actions.mutes import store_path
@@ -290,7 +273,7 @@ def run_health(fleet: Fleet, inventory: Inventory, *, as_json: bool, window: flo
     from aiconsole.health.report import health_report, render_text
 
     report = health_report(
-        collect_once(fleet, window), inventory.health, load_mutes(store_path(audit_log(inventory)))
+        fleet.collect_once(window), inventory.health, load_mutes(store_path(audit_log(inventory)))
     )
     if as_json:
         sys.stdout.buffer.write(msgspec.json.encode(report) + b"\n")
@@ -303,7 +286,7 @@ def run_health(fleet: Fleet, inventory: Inventory, *, as_json: bool, window: flo
 def run_snapshot(fleet: Fleet, *, as_json: bool, window: float) -> int:
     from aiconsole.health import judge
 
-    snapshot = collect_once(fleet, window)
+    snapshot = fleet.collect_once(window)
     snapshot = msgspec.structs.replace(snapshot, findings=judge(snapshot))
     if as_json:
         sys.stdout.buffer.write(msgspec.json.encode(snapshot) + b"\n")

@@ -62,6 +62,24 @@ class Fleet:
     live_detail: LiveDetail | None = None
     """For a whole-fleet source: the hosts that can also be streamed over SSH when opened."""
 
+    def collect_once(self, window: float) -> FleetSnapshot:
+        """One snapshot of every source, for the one-shot commands (``snapshot``,
+        ``health``): without an event loop when the fleet is local only, else in one."""
+        snapshot = self.snapshot_blocking(window)
+        if snapshot is not None:
+            return snapshot
+        import asyncio
+
+        async def collect() -> FleetSnapshot:
+            try:
+                return await self.snapshot_once(window)
+            finally:
+                for cluster in self.clusters:
+                    cluster.close()  # inside the loop its connections belong to
+                await self.aclose_kube()
+
+        return asyncio.run(collect())
+
     def snapshot_blocking(self, window: float) -> FleetSnapshot | None:
         """:meth:`snapshot_once` without an event loop, for a fleet of local collectors only
         (the default ``snapshot``: asyncio is a third of its start-up); None for any other."""
