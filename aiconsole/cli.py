@@ -11,7 +11,6 @@ is not ok; 1 an error (one line on stderr, nothing else printed); 64 a usage err
 from __future__ import annotations
 
 import argparse
-import asyncio
 import dataclasses
 import importlib
 import json
@@ -268,18 +267,6 @@ def slurm_collectors(
     ]
 
 
-def collect_once(fleet: Fleet, window: float) -> FleetSnapshot:
-    async def collect() -> FleetSnapshot:
-        try:
-            return await fleet.snapshot_once(window)
-        finally:
-            for cluster in fleet.clusters:
-                cluster.close()  # inside the loop its connections belong to
-            await fleet.aclose_kube()
-
-    return asyncio.run(collect())
-
-
 def run_health(fleet: Fleet, inventory: Inventory, *, as_json: bool, window: float) -> int:
     from aiconsole.actions.mutes import load as load_mutes
     from aiconsole.actions.mutes import store_path
@@ -287,7 +274,7 @@ def run_health(fleet: Fleet, inventory: Inventory, *, as_json: bool, window: flo
     from aiconsole.health.report import health_report, render_text
 
     report = health_report(
-        collect_once(fleet, window), inventory.health, load_mutes(store_path(audit_log(inventory)))
+        fleet.collect_once(window), inventory.health, load_mutes(store_path(audit_log(inventory)))
     )
     if as_json:
         sys.stdout.buffer.write(msgspec.json.encode(report) + b"\n")
@@ -300,7 +287,7 @@ def run_health(fleet: Fleet, inventory: Inventory, *, as_json: bool, window: flo
 def run_snapshot(fleet: Fleet, *, as_json: bool, window: float) -> int:
     from aiconsole.health import judge
 
-    snapshot = collect_once(fleet, window)
+    snapshot = fleet.collect_once(window)
     snapshot = msgspec.structs.replace(snapshot, findings=judge(snapshot))
     if as_json:
         sys.stdout.buffer.write(msgspec.json.encode(snapshot) + b"\n")
@@ -369,6 +356,8 @@ def run_hosts_check(fleet: Fleet) -> int:
             for c, r in zip(collectors, results, strict=True)
         ]
 
+    import asyncio
+
     results = asyncio.run(check_all())
     print(format_checks(results))
     return EXIT_OK if all(r.status == "ok" for r in results) else EXIT_DEGRADED
@@ -402,6 +391,8 @@ def run_serve(fleet: Fleet, listen: str | None, inventory: Inventory) -> int:
 
     intervals = [c.interval for c in fleet.collectors] + [f.interval for f in fleet.feeds]
     interval = intervals[0] if intervals else inventory.settings.interval
+    import asyncio
+
     asyncio.run(serve(fleet, address, interval))
     return EXIT_OK
 

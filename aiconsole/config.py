@@ -42,11 +42,6 @@ from aiconsole.nodeset import NodeSetError, expand
 from aiconsole.prometheus.settings import PrometheusSettings, parse_prometheus, parse_serve
 from aiconsole.text import is_clean
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on 3.10 only
-    import tomli as tomllib  # type: ignore[import-not-found, unused-ignore]
-
 DEFAULT_PATH = Path("~/.config/aiconsole/config.toml")
 HOST_KEY_POLICIES = ("strict", "accept-new")
 """Host keys are checked against known_hosts; an unknown or changed key is refused."""
@@ -138,6 +133,11 @@ def load(path: Path) -> Inventory:
         raise ConfigError(f"{path}: cannot read: {error.strerror or error}") from None
     except UnicodeDecodeError as error:
         raise ConfigError(f"{path}: not UTF-8 text (byte {error.start + 1})") from None
+    # Imported here: the commands run with no configuration file never pay for the parser.
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - exercised on 3.10 only
+        import tomli as tomllib  # type: ignore[import-not-found, unused-ignore]
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:

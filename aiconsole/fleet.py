@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
@@ -62,8 +62,44 @@ class Fleet:
     live_detail: LiveDetail | None = None
     """For a whole-fleet source: the hosts that can also be streamed over SSH when opened."""
 
+    def collect_once(self, window: float) -> FleetSnapshot:
+        """One snapshot of every source, for the one-shot commands (``snapshot``,
+        ``health``): without an event loop when the fleet is local only, else in one."""
+        snapshot = self.snapshot_blocking(window)
+        if snapshot is not None:
+            return snapshot
+        import asyncio
+
+        async def collect() -> FleetSnapshot:
+            try:
+                return await self.snapshot_once(window)
+            finally:
+                for cluster in self.clusters:
+                    cluster.close()  # inside the loop its connections belong to
+                await self.aclose_kube()
+
+        return asyncio.run(collect())
+
+    def snapshot_blocking(self, window: float) -> FleetSnapshot | None:
+        """:meth:`snapshot_once` without an event loop, for a fleet of local collectors only
+        (the default ``snapshot``: asyncio is a third of its start-up); None for any other."""
+        if self.clusters or self.kube or self.feeds or self.live_detail is not None:
+            return None
+        local = [c for c in self.collectors if isinstance(c, LocalCollector)]
+        if len(local) != len(self.collectors):
+            return None
+        for collector in local:
+            collector.collect_blocking()
+        if window > 0:
+            time.sleep(window)
+            for collector in local:
+                collector.collect_blocking()
+        return self.store.snapshot()
+
     async def snapshot_once(self, window: float) -> FleetSnapshot:
         """Sample every source at once; with ``window`` > 0, twice that far apart (rates)."""
+        import asyncio  # here, not above: see snapshot_blocking
+
         await asyncio.gather(
             *(c.collect_for_snapshot(window) for c in self.collectors),
             *(cluster.poll_once() for cluster in self.clusters),
@@ -74,6 +110,8 @@ class Fleet:
 
     async def aclose_kube(self) -> None:
         """Close the Kubernetes connections (inside the event loop that opened them)."""
+        import asyncio
+
         await asyncio.gather(*(cluster.aclose() for cluster in self.kube))
 
     def close(self) -> None:
@@ -105,10 +143,12 @@ def prometheus_fleet(settings: PrometheusSettings, interval: float) -> Fleet:
 
 def live_ssh_detail(fleet: Fleet, hosts: Sequence[str], settings: Settings) -> LiveDetail:
     """Let ``fleet``'s hosts among ``hosts`` be streamed over SSH while open."""
+    from asyncio import Semaphore
+
     from aiconsole.collectors.ssh import SshCollector, SshOptions
     from aiconsole.collectors.ssh_options import KnownHostsCache
 
-    handshakes = asyncio.Semaphore(settings.max_handshakes)
+    handshakes = Semaphore(settings.max_handshakes)
     known_hosts = KnownHostsCache()
     options = SshOptions(
         python=settings.python,
@@ -133,12 +173,14 @@ def live_ssh_detail(fleet: Fleet, hosts: Sequence[str], settings: Settings) -> L
 
 def ssh_fleet(hosts: Sequence[str], settings: Settings) -> Fleet:
     """Remote hosts over SSH, sharing one bound on concurrent handshakes."""
+    from asyncio import Semaphore
+
     from aiconsole.collectors.ssh import SshCollector, SshOptions
     from aiconsole.collectors.ssh_options import KnownHostsCache
 
     store = FleetStore()
     store.declare(hosts)
-    handshakes = asyncio.Semaphore(settings.max_handshakes)
+    handshakes = Semaphore(settings.max_handshakes)
     known_hosts = KnownHostsCache()
     options = SshOptions(
         python=settings.python,

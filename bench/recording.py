@@ -7,7 +7,8 @@ the way a probe's next sample moves: random walks of utilisation, power, tempera
 and load at the probe's precision; rates as whole bytes over a jittered interval (so full
 float precision, as the probe reports them); energy counters growing by power x time; RSS
 and memory in pages; occasional process starts/stops and XIDs. Names and static fields
-stay put. See that module's docstring for the details.
+stay put. See that module's docstring for the details. The writer stores measurements at the
+precision the screens show (aiconsole/recording/precision.py), whatever the fleet reports.
 
 Run: .venv/bin/python bench/recording.py [--hosts 256] [--seconds 3600] [--chunk 300]
 (prints a table; asserts nothing). The hour takes several minutes of CPU to generate.
@@ -83,7 +84,7 @@ def main() -> None:
     rates = "full precision" if args.rate_decimals is None else f"{args.rate_decimals} decimals"
     print(
         f"fleet: {args.hosts} hosts x {args.seconds} s at 1 Hz, chunks of {args.chunk} frames, "
-        f"rates at {rates}"
+        f"rates reported at {rates}, stored at display precision"
     )
     print(
         f"file size:                     {size / 1e6:8.2f} MB ({size / host_seconds:.1f} B/host-s)"

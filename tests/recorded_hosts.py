@@ -4,8 +4,9 @@ Every host starts from the recorded GPU node (tests/fixtures/gpuhost: /proc, NIC
 and adds its own devices:
 
 * an MI300X node: the amdgpu sysfs tree and DRM fdinfo processes, one of them a Slurm job's,
-  plus NVMe controllers (one worn out) and shared mounts (an NFS mount that hangs, one that
-  answers with RTT and retransmissions, a Lustre client);
+  a stand-in ``amd-smi`` (XGMI links, ECC per block), NVMe controllers (one worn out) and
+  shared mounts (an NFS mount that hangs, one that answers with RTT and retransmissions, a
+  Lustre client);
 * a Gaudi 2 node: a stand-in ``hl-smi`` on PATH that prints the recorded query answer;
 * an NVIDIA node: the stand-in libnvidia-ml (tests/fakenvml) through the real pynvml.
 
@@ -110,6 +111,21 @@ def nvme_cli(directory: Path) -> Path:
     )
 
 
+def amd_smi(directory: Path, xgmi: str = "xgmi.json", metric: str = "metric.json") -> Path:
+    """``amd-smi``: the recorded answers to the probe's three questions, or a usage error."""
+    recorded = FIXTURES / "amd-smi"
+    return stand_in(
+        directory,
+        "amd-smi",
+        'case "$1" in\n'
+        f"  list) exec /bin/cat {recorded / 'list.json'} ;;\n"
+        f"  metric) exec /bin/cat {recorded / metric} ;;\n"
+        f"  xgmi) exec /bin/cat {recorded / xgmi} ;;\n"
+        "esac\n"
+        'echo "amd-smi: error: invalid choice: $1" >&2\nexit 2\n',
+    )
+
+
 def hl_smi(directory: Path) -> Path:
     return stand_in(directory, "hl-smi", f"exec /bin/cat {FIXTURES / 'gaudi2/hl-smi-query.csv'}\n")
 
@@ -125,8 +141,13 @@ def two_samples(
     return decode_sample(sampler.sample())
 
 
-def mi300x_node(tmp: Path, name: str = "mi300x01") -> HostSample:
+def mi300x_node(
+    tmp: Path, name: str = "mi300x01", tools: dict[str, Path] | None = None
+) -> HostSample:
+    """``tools``: the vendor programs the probe finds (default: the stand-in amd-smi)."""
     root = base_tree(tmp / name)
+    if tools is None:
+        tools = {"amd-smi": amd_smi(tmp / "bin-amd")}
     add_mi300x(root)
     add_storage(root)
     clock = [100.0]
@@ -140,7 +161,7 @@ def mi300x_node(tmp: Path, name: str = "mi300x01") -> HostSample:
             probe.Host(str(root)),
             probe.ProcessInfo(probe.Host(str(root)), lambda: clock[0]),
             lambda: clock[0],
-            find=lambda _name: None,
+            find=lambda program: str(tools[program]) if program in tools else None,
         ),
         storage=probe.Storage(
             probe.Host(str(root)),

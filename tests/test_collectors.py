@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 import threading
 from typing import Any
 
@@ -206,17 +207,14 @@ async def test_run_samples_on_a_fixed_grid_whatever_each_sample_costs(
     import types
 
     from aiconsole import probe
-    from aiconsole.collectors import base
     from aiconsole.collectors.base import Collector, decode_sample
     from aiconsole.model import HostSample
 
     virtual = VirtualTime()
-    monkeypatch.setattr(
-        base,
-        "asyncio",
-        types.SimpleNamespace(
-            get_running_loop=lambda: virtual, sleep=virtual.sleep, wait_for=asyncio.wait_for
-        ),
+    # The collector imports asyncio where it uses it (the one-shot snapshot has no loop), so
+    # the virtual clock stands in for the module it gets while the loop below runs.
+    loop_time = types.SimpleNamespace(
+        get_running_loop=lambda: virtual, sleep=virtual.sleep, wait_for=asyncio.wait_for
     )
     costs = [0.3, 0.9, 0.1, 2.5, 0.2, 0.2]  # seconds each sample takes, interval 1 s
     starts: list[float] = []
@@ -230,6 +228,8 @@ async def test_run_samples_on_a_fixed_grid_whatever_each_sample_costs(
                 raise asyncio.CancelledError  # enough: end the loop here
             return sample
 
-    with pytest.raises(asyncio.CancelledError):
-        await Costly("timed", FleetStore(), interval=1.0).run()
+    collector = Costly("timed", FleetStore(), interval=1.0)
+    with monkeypatch.context() as patch, pytest.raises(asyncio.CancelledError):
+        patch.setitem(sys.modules, "asyncio", loop_time)
+        await collector.run()
     assert starts == pytest.approx([0.0, 1.0, 2.0, 3.0, 5.5, 6.5])

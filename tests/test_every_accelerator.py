@@ -120,7 +120,8 @@ async def test_the_host_screen_shows_every_vendor_and_storage(store: FleetStore)
         assert {row["Name"] for row in amd} == {"AMD Instinct MI300X OAM"}
         assert amd[5]["Temp"] != "–" and amd[5]["Power"] != "–"
         health = await table("mi300x01", "gpu-health")
-        assert health[5]["ECC c/u"] == "12/1"
+        assert health[5]["ECC c/u"] == "12/1 UMC"  # the block: amd-smi's ECC per block
+        assert (health[0]["Links"], health[6]["Links"]) == ("8/8", "7/8")  # XGMI ports up
         gaudi = await table("gaudi01", "gpus")
         assert {row["Name"] for row in gaudi} == {"Intel HL-225"}
         nvidia = await table("h100n01", "gpus")

@@ -359,5 +359,5 @@ def test_a_host_compiles_only_the_readers_for_what_it_has(no_gpu_env: dict[str, 
     )
     loaded = {name for name in result.stderr.split() if name.startswith("aiconsole.probe.")}
     assert {"aiconsole.probe.sampler", "aiconsole.probe.nvml"} <= loaded  # the list is real
-    readers = ("smi", "xid", "amd", "drm_clients", "gaudi", "nvme", "mounts", "cgroup")
+    readers = ("smi", "xid", "amd", "amd_smi", "drm_clients", "gaudi", "nvme", "mounts", "cgroup")
     assert not loaded & {"aiconsole.probe." + name for name in readers}

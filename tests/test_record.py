@@ -15,6 +15,7 @@ import pytest
 from aiconsole.cli_record import BadTime, parse_duration, parse_moment
 from aiconsole.model import FleetSnapshot, HostState
 from aiconsole.recording import Recording, RecordingError, RecordingWriter
+from aiconsole.recording.precision import quantize
 from tests.conftest import run_aiconsole
 from tests.moving_fleet import MovingFleet, with_xid
 
@@ -59,6 +60,12 @@ def incident(hosts: int = 8, frames: int = 40, seed: int = 3) -> list[FleetSnaps
     return snapshots
 
 
+def as_recorded(snapshot: FleetSnapshot) -> FleetSnapshot:
+    """The snapshot as a recording keeps it: measurements at the precision they are shown at
+    (aiconsole/recording/precision.py)."""
+    return msgspec.convert(quantize(msgspec.to_builtins(snapshot)), FleetSnapshot)
+
+
 def write(
     path: Path, snapshots: list[FleetSnapshot], chunk_frames: int = 7, audit: Path | None = None
 ) -> RecordingWriter:
@@ -77,10 +84,11 @@ def test_every_frame_decodes_to_exactly_the_snapshot_written(tmp_path: Path) -> 
         assert not recording.truncated
         # Backwards as well as forwards: no frame depends on having decoded the one before.
         for frame in [*range(len(snapshots)), *reversed(range(len(snapshots)))]:
-            assert recording.snapshot(frame) == snapshots[frame], frame
+            assert recording.snapshot(frame) == as_recorded(snapshots[frame]), frame
     # The JSON is the live one's too (key for key, float for float).
     with Recording(tmp_path / "r.aicrec") as recording:
-        assert msgspec.json.encode(recording.snapshot(33)) == msgspec.json.encode(snapshots[33])
+        expected = as_recorded(snapshots[33])
+        assert msgspec.json.encode(recording.snapshot(33)) == msgspec.json.encode(expected)
 
 
 def test_at_picks_the_last_frame_at_or_before_the_time(tmp_path: Path) -> None:
@@ -158,7 +166,7 @@ def test_a_file_that_was_not_closed_replays_up_to_its_last_whole_chunk(tmp_path:
     writer._file.flush()
     with Recording(tmp_path / "r.aicrec") as recording:
         assert recording.truncated and len(recording.times) == 14
-        assert recording.snapshot(13) == snapshots[13]
+        assert recording.snapshot(13) == as_recorded(snapshots[13])
 
 
 def damaged(tmp_path: Path) -> dict[str, Path]:

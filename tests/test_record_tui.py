@@ -15,7 +15,7 @@ from aiconsole.replay_app import ReplayApp, TimelineScreen
 from aiconsole.screens.fleet import FleetScreen
 from tests.moving_fleet import with_xid
 from tests.synthetic import fleet_store
-from tests.test_record import incident, write
+from tests.test_record import as_recorded, incident, write
 from tests.test_screens import on_screen, wait_for
 
 
@@ -94,7 +94,7 @@ async def test_an_incident_recorded_with_r_replays_with_its_xid_and_action(
     files = list((tmp_path / "state" / "aiconsole" / "recordings").glob("*.aicrec"))
     assert len(files) == 1
     recorded = Recording(files[0])
-    assert recorded.snapshot(len(recorded.times) - 1).hosts == store.snapshot().hosts
+    assert recorded.snapshot(len(recorded.times) - 1).hosts == as_recorded(store.snapshot()).hosts
     # The console also judges each snapshot: its findings are events of the timeline too
     # (and the console's audit record of each new critical finding). Without them, the story
     # is the XID, then the drain.

@@ -19,6 +19,7 @@ from aiconsole.probe import (
     parse_smi_gpus,
     parse_smi_rejected_field,
 )
+from aiconsole.probe.smi import parse_smi_cuda_version
 from tests.conftest import FIXTURES, NvmlConfig, probe_without_pynvml
 
 SMI_FIXTURES = FIXTURES / "nvidia-smi"
@@ -242,3 +243,28 @@ def test_nvidia_smi_in_the_working_directory_is_never_run(
     # The same directory named by its absolute path is searched as usual.
     env["PATH"] = os.pathsep.join(["", str(real)])
     assert probe_gpu(probe_without_pynvml(), env).source == "nvidia-smi"
+
+
+def test_cuda_version_is_read_from_the_banner_or_explained() -> None:
+    banner = (SMI_FIXTURES / "banner-r550.txt").read_text()
+    assert parse_smi_cuda_version(banner) == "12.4"
+    assert parse_smi_cuda_version(banner.replace("12.4 ", "N/A  ")) is None
+    assert parse_smi_cuda_version("No devices were found") is None
+
+
+def test_nvidia_smi_fallback_reports_the_cuda_version(
+    smi_env: dict[str, str], nvml_config: NvmlConfig
+) -> None:
+    nvml_config.set(device_count=1, cuda_driver_version=12060)
+    section = probe_gpu(probe_without_pynvml(), smi_env)
+    assert (section.source, section.cuda_driver_version) == ("nvidia-smi", "12.6")
+    assert "cuda_driver_version" not in section.unavailable
+
+
+def test_nvidia_smi_fallback_without_a_cuda_version_says_why(
+    smi_env: dict[str, str], nvml_config: NvmlConfig
+) -> None:
+    nvml_config.set(device_count=1, cuda_driver_version="!3")  # NVML_ERROR_NOT_SUPPORTED
+    section = probe_gpu(probe_without_pynvml(), smi_env)
+    assert section.status == "ok" and section.cuda_driver_version is None
+    assert section.unavailable["cuda_driver_version"] == "no CUDA Version in nvidia-smi's banner"

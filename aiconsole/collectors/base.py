@@ -8,7 +8,6 @@ task and writes only its own host into the store.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
@@ -80,6 +79,8 @@ class Collector(ABC):
 
     async def collect_for_snapshot(self, window: float) -> HostState:
         """For a one-shot snapshot: with ``window`` > 0, two samples that far apart (rates)."""
+        import asyncio  # here, not above: the one-shot local snapshot runs without a loop
+
         state = await self.collect_once()
         if window > 0:
             await asyncio.sleep(window)
@@ -90,6 +91,8 @@ class Collector(ABC):
         self, pending: Awaitable[HostSample], timeout: float | None = None
     ) -> HostState:
         """Await one sample under ``timeout`` (default: the collector's); record the outcome."""
+        import asyncio
+
         timeout = self.timeout if timeout is None else timeout
         try:
             sample = await asyncio.wait_for(pending, timeout)
@@ -100,18 +103,22 @@ class Collector(ABC):
         except Exception as error:
             state = self._failed("probe_error", one_line(error))
         else:
-            if sample.identity.name != self.name:
-                sample = msgspec.structs.replace(
-                    sample, identity=msgspec.structs.replace(sample.identity, name=self.name)
-                )
-            state = HostState(
-                name=self.name,
-                status="ok",
-                reason=self.notice(),
-                received_at=self._clock(),
-                sample=sample,
-            )
+            state = self._accepted(sample)
         return self.store.put(state)  # as stored: with its reason cleaned
+
+    def _accepted(self, sample: HostSample) -> HostState:
+        """The state of a host whose sample arrived, under this collector's name."""
+        if sample.identity.name != self.name:
+            sample = msgspec.structs.replace(
+                sample, identity=msgspec.structs.replace(sample.identity, name=self.name)
+            )
+        return HostState(
+            name=self.name,
+            status="ok",
+            reason=self.notice(),
+            received_at=self._clock(),
+            sample=sample,
+        )
 
     def notice(self) -> str | None:
         """Something the operator must hear about a host that is fine (shown as its reason)."""
@@ -119,6 +126,8 @@ class Collector(ABC):
 
     async def run(self) -> None:
         """Collect forever on a fixed schedule; a slow sample delays only its own next tick."""
+        import asyncio
+
         loop = asyncio.get_running_loop()
         next_tick = loop.time()
         while True:

@@ -8,11 +8,13 @@ source leaves that host to the stream until another host is opened or the detail
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Iterable, Sequence
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from aiconsole.collectors.base import Collector
+
+if TYPE_CHECKING:
+    import asyncio
 
 
 class HandsOver(Protocol):
@@ -46,6 +48,8 @@ class LiveDetail:
         collector = self._make(name)
         for feed in self._feeds:
             feed.hand_over({name})
+        import asyncio  # only the live console opens hosts: the one-shot snapshot needs none
+
         self._open = (name, collector, asyncio.create_task(collector.run()))
         return True
 

@@ -8,7 +8,6 @@ conditions with a minimum duration (an idle GPU) raise only once they have laste
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 
 from aiconsole.health.observe import Observation
@@ -107,6 +106,8 @@ def incident_id(key: str, since: float | None) -> str:
     # An event's minute, not its second: the same XID seen live through NVML and read back
     # from the kernel log differ by milliseconds, and must still be one incident.
     when = f"|{int(since // 60)}" if since is not None else ""
+    import hashlib  # here: a healthy fleet's one-shot snapshot names no incident
+
     digest = hashlib.sha1(f"{key}{when}".encode(), usedforsecurity=False)
     return f"{clean_id(where)}-{digest.hexdigest()[:8]}"
 

@@ -78,10 +78,12 @@ from aiconsole.model.host import (
     SharedFilesystem,
     XidEvent,
 )
+from aiconsole.model.interconnect import MAX_ECC_BLOCKS, MAX_XGMI_LINKS, EccBlock, XgmiLink
 
 __all__ = [
     "MAX_CPUS",
     "MAX_DISKS",
+    "MAX_ECC_BLOCKS",
     "MAX_FILESYSTEMS",
     "MAX_GPUS",
     "MAX_GPU_PROCESSES",
@@ -89,11 +91,13 @@ __all__ = [
     "MAX_NAMES",
     "MAX_NICS",
     "MAX_REASONS",
+    "MAX_XGMI_LINKS",
     "MAX_XID_EVENTS",
     "SCHEMA_VERSION",
     "ClusterStatus",
     "Cpu",
     "Disk",
+    "EccBlock",
     "Filesystem",
     "Finding",
     "FleetSnapshot",
@@ -130,6 +134,7 @@ __all__ = [
     "SubjectKind",
     "Workload",
     "WorkloadKind",
+    "XgmiLink",
     "XidEvent",
     "health_schema",
     "json_schema",

@@ -19,6 +19,7 @@ from aiconsole.model.base import (
     Names,
     Reasons,
 )
+from aiconsole.model.interconnect import EccBlocks, XgmiLinks, XgmiPorts
 
 HostStatus = Literal[
     "ok",  # fresh sample
@@ -220,6 +221,14 @@ class Gpu(Frozen, frozen=True, kw_only=True):
     ras_errors: dict[str, tuple[int, int]] | None = None
     """AMD RAS error counts per block (``umc``, ``gfx``, ``xgmi_wafl``...):
     (uncorrectable, correctable). Their sums are the ``ecc_*_volatile`` fields."""
+    ecc_blocks: EccBlocks | None = None
+    """AMD: ECC counts per block from amd-smi (with deferred errors), else from sysfs RAS."""
+    xgmi_error: Literal["none", "single", "multiple"] | None = None
+    """AMD: XGMI errors since last read (amd-smi ``xgmi_err``, rocm-smi ``--showxgmierr``)."""
+    xgmi_links: XgmiLinks = ()
+    """AMD: the GPU's XGMI links to its peers (amd-smi)."""
+    xgmi_ports: XgmiPorts = ()
+    """AMD: the state of each XGMI port (amd-smi from ROCm 6.4)."""
 
 
 class XidEvent(Frozen, frozen=True, kw_only=True):

@@ -18,6 +18,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, Callable, Dict, List, Optional
 
+    from aiconsole.probe.amd_smi import AmdSmiReader
     from aiconsole.probe.common import JsonDict
     from aiconsole.probe.drm_clients import DrmClients
 
@@ -45,7 +46,7 @@ class OtherAccelerators:
         process_info: ProcessInfo,
         monotonic: Callable[[], float] = time.monotonic,
         find: Callable[[str], Optional[str]] = find_program,
-        run: Callable[[List[str]], Any] = run_command,
+        run: Callable[..., Any] = run_command,
     ) -> None:
         self._host = host
         self._process_info = process_info
@@ -53,6 +54,7 @@ class OtherAccelerators:
         self._find = find
         self._run = run
         self._drm: Optional[DrmClients] = None
+        self._amd_smi: Optional[AmdSmiReader] = None
         self._gaudi: Any = None
         self._hl_smi: Optional[str] = None
         self._hl_smi_searched_at: Optional[float] = None
@@ -99,11 +101,18 @@ class OtherAccelerators:
     ) -> List[JsonDict]:
         if not any(name.startswith("card") for name in self._host.listdir(DRM)):
             return []  # no display or accelerator device at all: no AMD code compiled
-        from aiconsole.probe.amd import read_all
+        from aiconsole.probe.amd import cards, read_card
+        from aiconsole.probe.amd_smi import AmdSmiReader
         from aiconsole.probe.drm_clients import DrmClients
 
         try:
-            gpus = [_clip_text(gpu) for gpu in read_all(self._host)]
+            found = cards(self._host)
+            gpus = [read_card(self._host, index, device) for index, (_, device) in enumerate(found)]
+            if gpus:  # what sysfs lacks (XGMI, ECC per block), from amd-smi or rocm-smi
+                if self._amd_smi is None:
+                    self._amd_smi = AmdSmiReader(self._find, self._run, self._monotonic)
+                self._amd_smi.add_to(gpus, [name for name, _ in found])
+            gpus = [_clip_text(gpu) for gpu in gpus]
         except Exception as error:  # a reader bug must not cost the other vendors' GPUs
             unavailable["amd"] = "amdgpu read failed: %s" % _first_line(error)
             return []

@@ -61,7 +61,7 @@ class GpuReader:
             if self._watcher is not None and self._watcher.reason:
                 self._unavailable["xid_live"] = self._watcher.reason
             section["xid_events"] = self._xids.recent() if self._xids is not None else []
-            section["unavailable"] = dict(self._unavailable)
+            section["unavailable"] = dict(section.get("unavailable") or {}, **self._unavailable)
         return section
 
     def _fallback(self, nvml_section: JsonDict) -> JsonDict:

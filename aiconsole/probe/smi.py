@@ -121,6 +121,19 @@ SMI_REMAP_FIELDS = (
 SMI_NOT_QUERIED = ("energy_j", "energy_session_j", "nvlink_links_up", "nvlink_links_total")
 
 
+def parse_smi_cuda_version(output: str) -> Optional[str]:
+    """The ``CUDA Version: 12.4`` of plain ``nvidia-smi``'s banner (its CSV has no query for
+    it); None when the banner has none (an old driver, or an error message instead)."""
+    for line in output.splitlines()[:12]:
+        _, found, rest = line.partition("CUDA Version:")
+        if not found:
+            continue
+        version = rest.replace("|", " ").split()
+        if version and all(part.isdigit() for part in version[0].split(".")):
+            return version[0][:16]
+    return None
+
+
 def parse_smi_rejected_field(output: str) -> Optional[str]:
     """The field name in nvidia-smi's ``Field "x" is not a valid field to query.``"""
     marker = output.find("is not a valid field to query")
@@ -208,6 +221,21 @@ class SmiReader:
         }
         self._converters = {field: convert for field, _, convert in SMI_GPU_FIELDS}
         self._rejected: Dict[str, str] = {}
+        # (version, reason): read once, the driver's CUDA version does not change under it.
+        self._cuda: Optional[Tuple[Optional[str], Optional[str]]] = None
+
+    def _cuda_version(self) -> Tuple[Optional[str], Optional[str]]:
+        """The CUDA version from the banner of plain ``nvidia-smi``, or None and why."""
+        if self._cuda is None:
+            code, output = self._run()
+            version = parse_smi_cuda_version(output) if code == 0 else None
+            reason = None
+            if version is None and code == 0:
+                reason = "no CUDA Version in nvidia-smi's banner"
+            elif version is None:
+                reason = "nvidia-smi: %s" % clip(_first_line(output) or "exit code %d" % code)
+            self._cuda = (version, reason)
+        return self._cuda
 
     def _run(self, *args: str) -> Tuple[int, str]:
         import subprocess  # only hosts on the fallback path pay for it
@@ -260,13 +288,16 @@ class SmiReader:
             }
         self._add_remaps(gpus)
         self._add_processes(gpus, truncated)
+        cuda_version, cuda_reason = self._cuda_version()
         section: JsonDict = {
             "status": "ok",
             "source": "nvidia-smi",
             "driver_version": driver_version,
-            "cuda_driver_version": None,
+            "cuda_driver_version": cuda_version,
             "gpus": gpus,
         }
+        if cuda_reason is not None:
+            section["unavailable"] = {"cuda_driver_version": cuda_reason}
         if truncated:
             section["truncated"] = truncated
         return section

@@ -26,6 +26,7 @@ from aiconsole.recording.events import Event, action_event, snapshot_events
 from aiconsole.recording.flat import DELETED
 from aiconsole.recording.flat import Path as LeafPath
 from aiconsole.recording.flat import diff as diff_leaves
+from aiconsole.recording.precision import quantize
 
 FORMAT = "aiconsole-recording"
 VERSION = 1
@@ -121,7 +122,7 @@ class RecordingWriter:
 
     def add(self, snapshot: FleetSnapshot) -> list[Event]:
         """Record one snapshot; returns the events it brought (new XIDs, findings, actions)."""
-        tree = msgspec.to_builtins(snapshot)
+        tree = quantize(msgspec.to_builtins(snapshot))
         local = len(self._times)
         events = snapshot_events(self._previous, tree, self.frames)
         if self._audit is not None:

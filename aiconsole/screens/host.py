@@ -69,7 +69,7 @@ SECTIONS: dict[str, tuple[str, tuple[tuple[str, int | None], ...]]] = {
             ("SM MHz", 9),
             ("Mem MHz", 9),
             ("PCIe", 8),
-            ("NVLink", 6),
+            ("Links", 6),  # NVLink, or XGMI on AMD
             ("ECC c/u", 9),
             ("Remap c/u", 12),
             ("Clocks held by", None),

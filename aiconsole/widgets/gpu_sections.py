@@ -102,8 +102,8 @@ def gpu_health_rows(sample: HostSample, palette: Palette) -> Rows:
             _of(gpu.sm_clock_mhz, gpu.sm_clock_max_mhz),
             _of(gpu.memory_clock_mhz, gpu.memory_clock_max_mhz),
             _pcie(gpu, palette),
-            _nvlink(gpu, palette),
-            _counts(gpu.ecc_corrected_volatile, gpu.ecc_uncorrected_volatile, palette),
+            _xgmi(gpu, palette) if gpu.vendor == "amd" else _nvlink(gpu, palette),
+            _ecc(gpu, palette),
             _remap(gpu, palette),
             _reasons(gpu.clock_event_reasons, palette),
         )
@@ -132,6 +132,30 @@ def _nvlink(gpu: Gpu, palette: Palette) -> Cell:
     text = f"{gpu.nvlink_links_up}/{gpu.nvlink_links_total}"
     down = gpu.nvlink_links_up < gpu.nvlink_links_total
     return Text(text, style=palette.level("error")) if down else text
+
+
+def _xgmi(gpu: Gpu, palette: Palette) -> Cell:
+    """AMD's links: XGMI ports up of all (ROCm 6.4's amd-smi), else the peers linked."""
+    ports = [state for state in gpu.xgmi_ports if state != "disabled"]
+    if ports:
+        up = sum(state == "up" for state in ports)
+        text = f"{up}/{len(ports)}"
+    elif gpu.xgmi_links:
+        up, text = len(gpu.xgmi_links), f"{len(gpu.xgmi_links)}"
+    else:
+        return units.NA
+    failing = (ports and up < len(ports)) or gpu.xgmi_error in ("single", "multiple")
+    return Text(text, style=palette.level("error")) if failing else text
+
+
+def _ecc(gpu: Gpu, palette: Palette) -> Cell:
+    """Corrected/uncorrected counts; on AMD, the block most of them come from (UMC: HBM)."""
+    cell = _counts(gpu.ecc_corrected_volatile, gpu.ecc_uncorrected_volatile, palette)
+    blocks = [b for b in gpu.ecc_blocks or () if (b.uncorrectable or 0) + (b.correctable or 0)]
+    if not blocks or not isinstance(cell, Text):
+        return cell
+    worst = max(blocks, key=lambda b: (b.uncorrectable or 0, b.correctable or 0))
+    return Text.assemble(cell, " ", (worst.block, cell.style))
 
 
 def _counts(corrected: int | None, uncorrected: int | None, palette: Palette) -> Cell:

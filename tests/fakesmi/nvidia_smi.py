@@ -156,6 +156,20 @@ def rejected(fields: list[str]) -> str | None:
     return next((field for field in fields if field in unknown), None)
 
 
+def banner(pynvml: Any) -> str:
+    """The top of plain ``nvidia-smi``'s table, the one place it prints the CUDA version
+    ("N/A" when the driver cannot tell, as in containers without libcuda)."""
+    driver = pynvml.nvmlSystemGetDriverVersion()
+    try:
+        version = pynvml.nvmlSystemGetCudaDriverVersion()
+        cuda = f"{version // 1000}.{version % 1000 // 10}"
+    except pynvml.NVMLError:
+        cuda = "N/A"
+    rule = "+" + "-" * 89 + "+"
+    title = f"NVIDIA-SMI {driver:<22}Driver Version: {driver:<15}CUDA Version: {cuda:<9}"
+    return "\n".join(["Sun Nov 29 18:38:11 2026", rule, f"| {title:<87} |", rule])
+
+
 def main(argv: list[str]) -> int:
     import pynvml
 
@@ -170,6 +184,9 @@ def main(argv: list[str]) -> int:
     except pynvml.NVMLError:
         print(NO_DRIVER)
         return 9
+    if not argv:
+        print(banner(pynvml))
+        return 0
     lines: list[str] = []
     status = 0
     for index in range(pynvml.nvmlDeviceGetCount()):
