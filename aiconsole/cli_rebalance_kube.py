@@ -60,7 +60,7 @@ def _telemetry(
     args: argparse.Namespace, inventory: Inventory, context: str
 ) -> tuple[FleetSnapshot, tuple[Finding, ...]]:
     """One collection of the hosts (their GPUs) and the one cluster, judged once."""
-    from aiconsole.cli import build_fleet, collect_once
+    from aiconsole.cli import build_fleet
     from aiconsole.health import judge
 
     watch = copy.copy(args)
@@ -78,7 +78,7 @@ def _telemetry(
     watch.context, watch.context_after = [context], None
     fleet = build_fleet(watch, dataclasses.replace(inventory, clusters={}))
     try:
-        snapshot = collect_once(fleet, 0.0)
+        snapshot = fleet.collect_once(0.0)
     finally:
         fleet.close()
     return snapshot, judge(snapshot, inventory.health)
