@@ -221,5 +221,5 @@ def test_a_bad_history_window_names_file_line_and_key(
 
 
 def test_an_unknown_history_key_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(config.ConfigError, match="history.points: unknown key"):
+    with pytest.raises(config.ConfigError, match=r"history\.points: unknown key"):
         load(tmp_path, 'hosts = "a"\n[history]\npoints = 3\n')

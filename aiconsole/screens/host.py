@@ -1,5 +1,6 @@
 """The host screen: one machine in full, as a column of section widgets (summary, GPUs, GPU
-health, history charts, XIDs, processes, filesystems, disks, network, InfiniBand).
+health, GPU sparklines, XIDs, processes, history charts, filesystems, disks, network,
+InfiniBand).
 
 Each section is a widget of :mod:`aiconsole.widgets` that takes a :class:`HostView`; this
 screen lays them out, keeps them current and owns the history's zoom, which the charts and
@@ -60,9 +61,10 @@ class HostScreen(LiveScreen):
             yield GpusSection()
             yield GpuHealthSection()
             yield GpuHistorySection()
-            yield HistorySection()
             yield XidSection()
             yield ProcessSection()
+            # The charts are tall: below what an operator reads first in an incident.
+            yield HistorySection()
             yield FilesystemSection()
             yield NvmeSection()
             yield SharedFsSection()
