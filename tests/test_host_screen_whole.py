@@ -49,7 +49,8 @@ def test_host_screen_scrolled_to_the_end_snapshot(snap_compare: Callable[..., bo
         await pilot.pause()
         pilot.app.open_host(HOST)  # type: ignore[attr-defined]
         await pilot.pause()
-        pilot.app.screen.query_one("#host-body").scroll_end(animate=False)
+        await pilot.pause()  # the sections fill in from the first snapshot: let them lay out
+        pilot.app.screen.query_one("#host-body").scroll_end(animate=False, immediate=True)
         await pilot.pause()
 
     assert snap_compare(static_app(), terminal_size=(100, 30), run_before=open_host_and_scroll)
