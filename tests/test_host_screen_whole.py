@@ -13,28 +13,14 @@ from textual.pilot import Pilot
 from textual.widgets import DataTable, Static
 
 from aiconsole import units
-from aiconsole.app import ConsoleApp
-from aiconsole.fleet import Fleet
-from aiconsole.history import History
 from aiconsole.model import HostSample
 from aiconsole.screens.host import HostScreen
-from tests.synthetic import fleet_store, seed_history
 from tests.test_screens import on_screen, static_app, wait_for
 
 HOST = "gpu-node-05"
 """GPUs with processes, a lost GPU, two XIDs; the recorded host's disks, links and mounts."""
 TALL = (120, 92)
 """Tall enough that the host screen's last section (InfiniBand) is on screen, unscrolled."""
-
-
-def picture_app() -> ConsoleApp:
-    """The static app refreshed once only: the health rules raise a finding after three
-    refreshes, so a refresh timer would make the picture depend on how fast the machine is."""
-    store = fleet_store()
-    app = ConsoleApp(Fleet(store), collect=False, refresh_interval=3600.0)
-    app.gpu_history = History(interval_s=1.0)
-    seed_history(app.gpu_history, store)
-    return app
 
 
 @pytest.fixture
@@ -55,7 +41,7 @@ def test_whole_host_screen_snapshot(snap_compare: Callable[..., bool]) -> None:
         await pilot.pause()
         await pilot.pause()
 
-    assert snap_compare(picture_app(), terminal_size=TALL, run_before=open_host)
+    assert snap_compare(static_app(once=True), terminal_size=TALL, run_before=open_host)
 
 
 def test_host_screen_scrolled_to_the_end_snapshot(snap_compare: Callable[..., bool]) -> None:
@@ -67,7 +53,9 @@ def test_host_screen_scrolled_to_the_end_snapshot(snap_compare: Callable[..., bo
         pilot.app.screen.query_one("#host-body").scroll_end(animate=False, immediate=True)
         await pilot.pause()
 
-    assert snap_compare(picture_app(), terminal_size=(100, 30), run_before=open_host_and_scroll)
+    assert snap_compare(
+        static_app(once=True), terminal_size=(100, 30), run_before=open_host_and_scroll
+    )
 
 
 def columns(table: DataTable[Any]) -> list[dict[str, str]]:

@@ -29,9 +29,34 @@ from aiconsole.widgets.table_section import TableSection
 from aiconsole.widgets.table_sync import Rows
 
 
+class SchedulerLines(Vertical):
+    """The host as its schedulers see it: its Slurm node (state, reason, the jobs holding its
+    GPUs) and, when Kubernetes is watched, its node there (hidden when it is none)."""
+
+    DEFAULT_CSS = """
+    SchedulerLines {
+        height: auto;
+    }
+    """
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="host-slurm")
+        yield Static(id="host-kube")
+
+    def show(self, name: str, snapshot: FleetSnapshot, state: HostState) -> None:
+        self.query_one("#host-slurm", Static).update(slurm_line(name, snapshot))
+        names = {name}
+        if state.sample is not None:
+            names.add(state.sample.identity.hostname)
+        kube_text = kube_line(names, snapshot)
+        kube = self.query_one("#host-kube", Static)
+        kube.update(Text(kube_text))
+        kube.display = bool(kube_text)
+
+
 class HostSummary(Vertical):
-    """The lines above the tables: status and identity, the Slurm node and the Kubernetes
-    node it is, the host's findings, then CPU and memory."""
+    """The lines above the tables: status and identity, the schedulers' view of the host
+    (:class:`SchedulerLines`), the host's findings, then CPU and memory."""
 
     DEFAULT_CSS = """
     HostSummary {
@@ -41,8 +66,7 @@ class HostSummary(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Static(id="host-identity")
-        yield Static(id="host-slurm")
-        yield Static(id="host-kube")
+        yield SchedulerLines()
         yield Static(id="host-findings")
         yield Static(id="host-resources")
 
@@ -54,14 +78,7 @@ class HostSummary(Vertical):
             identity.update(Text(f"{name}: no longer in the inventory"))
             return
         identity.update(identity_line(state, palette))
-        self.query_one("#host-slurm", Static).update(slurm_line(name, snapshot))
-        names = {name}
-        if state.sample is not None:
-            names.add(state.sample.identity.hostname)
-        kube_text = kube_line(names, snapshot)
-        kube = self.query_one("#host-kube", Static)
-        kube.update(Text(kube_text))
-        kube.display = bool(kube_text)
+        self.query_one(SchedulerLines).show(name, snapshot, state)
         findings = self.query_one("#host-findings", Static)
         findings_line = findings_text(name, snapshot.findings, palette)
         findings.update(findings_line)
