@@ -116,6 +116,16 @@ def test_a_host_gone_quiet_shows_a_gap_up_to_now() -> None:
     assert all(math.isnan(v) for v in values[1:])
 
 
+def test_the_interval_still_in_progress_is_not_drawn_as_a_gap() -> None:
+    history = History(window_s=60)
+    history.record(fleet_at(1000.4, 1, util_gpu_percent=30.0))
+    series = history.gpu_series("h0", 0, "util", 10, 1001.2)
+    assert series.values[-1] == 30.0 and series.end == 1001.0
+    # A second later the sample of second 1001 never came: that is a gap, up to now.
+    later = history.gpu_series("h0", 0, "util", 10, 1002.2).values
+    assert later[-3] == 30.0 and math.isnan(later[-2]) and math.isnan(later[-1])
+
+
 def test_an_hour_and_a_half_of_samples_keeps_the_last_hour() -> None:
     history = History(window_s=3600)
     for second in range(5400):

@@ -239,6 +239,8 @@ class History:
     ) -> Series:
         count = min(self.size, slots_for(span_s, self.interval_s))
         end_slot = self.slot(end)
+        if record is not None and record.head == end_slot - 1:
+            end_slot -= 1  # the interval in progress has no sample yet: that is no gap
         if record is None or tracks is None:
             values = [math.nan] * count
         else:
