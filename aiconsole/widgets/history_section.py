@@ -9,6 +9,7 @@ asks for another one with :class:`ZoomChosen` when a span is clicked.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 from rich.style import Style
 from rich.text import Text
@@ -57,6 +58,11 @@ GPU_CHARTS: tuple[tuple[str, str, Callable[[float], str], float | None], ...] = 
     ("temperature", "temperature", lambda v: units.number(v, "C"), None),
 )
 """GPU metric -> title after ``GPU n``, value format, fixed top (None: what the span holds)."""
+
+
+def _capacity(total: int | None) -> float | None:
+    """A chart's top from a capacity the host reported (None: scale to the values)."""
+    return float(total) if total else None
 
 
 class ZoomChosen(Message):
@@ -163,15 +169,20 @@ class HistorySection(Vertical):
             Text(f"History (last {span_label(view.span_s)} of {span_label(history.window_s)})")
         )
         has_ib = bool(view.sample.ib_ports)
-        for metric, _ in HOST_CHARTS:
+        for metric, spec in HOST_CHARTS:
             chart = self.query_one(f"#chart-host-{metric}", Chart)
             chart.display = has_ib or not metric.startswith("ib_")
+            if metric == "memory":  # drawn against what the host has, when it says
+                chart.spec = replace(spec, top=_capacity(view.sample.memory.total_bytes))
             chart.show(history.host_series(view.name, metric, view.span_s, end), styles)
+        gpu = next((g for g in view.sample.gpu.gpus if g.index == self.gpu), None)
         for metric, title, fmt, top in GPU_CHARTS:
             chart = self.query_one(f"#chart-gpu-{metric}", Chart)
             chart.display = self.gpu is not None
             if self.gpu is None:
                 continue
+            if metric == "memory" and gpu is not None:
+                top = _capacity(gpu.memory_total_bytes)
             chart.spec = ChartSpec(f"GPU {self.gpu} {title}", fmt, 0.0, top)
             series: Series = history.gpu_series(view.name, self.gpu, metric, view.span_s, end)
             chart.show(series, styles)
