@@ -147,3 +147,17 @@ def draw_text(app: ConsoleApp, name: str) -> str:
     widget.render()
     assert widget.drawn is not None
     return "\n".join(line.plain for line in widget.drawn.lines)
+
+
+async def test_zoom_stops_at_the_configured_window() -> None:
+    store = fleet_store()
+    app = ConsoleApp(Fleet(store), collect=False, history_window=600.0)
+    assert app.gpu_history.window_s == 600.0
+    async with app.run_test(size=(120, 60)) as pilot:
+        screen = await show_host(app, pilot)
+        assert screen.zoom_levels == [180.0, 600.0]
+        for _ in range(3):
+            await pilot.press("minus")
+        assert screen.span_s == 600.0
+        await pilot.pause()
+        assert "(last 10m of 10m)" in str(screen.query_one("#history-title").render())
