@@ -19,7 +19,7 @@ from aiconsole.actions.incidents import IncidentRecorder, WatchedMutes
 from aiconsole.actions.plan import Outcome, Plan
 from aiconsole.actions.policy import Policy
 from aiconsole.fleet import Fleet
-from aiconsole.history import GpuHistory
+from aiconsole.history import DEFAULT_WINDOW_S, History
 from aiconsole.model import FleetSnapshot
 from aiconsole.recording.live import LiveRecording
 from aiconsole.screens.fleet import FleetScreen
@@ -69,6 +69,7 @@ class ConsoleApp(App[None]):
         collect: bool = True,
         policy: Policy | None = None,
         audit: AuditLog | None = None,
+        history_window: float = DEFAULT_WINDOW_S,
     ) -> None:
         """``collect=False`` shows whatever the store holds without polling (tests, pictures)."""
         super().__init__()
@@ -78,7 +79,8 @@ class ConsoleApp(App[None]):
         self.policy = policy or Policy()
         self.audit = audit or AuditLog()
         self.incidents = IncidentRecorder(self.audit)
-        self.gpu_history = GpuHistory()
+        self.gpu_history = History(window_s=history_window, interval_s=refresh_interval)
+        """Every host's and GPU's recent past: the host screen's charts and sparklines."""
         self.live_recording = LiveRecording(interval=refresh_interval, groups=fleet.group_of)
         """``R`` records what this console publishes (aiconsole/recording/)."""
 

@@ -162,7 +162,9 @@ def run_command(args: argparse.Namespace) -> int:
 
             return run_record(args, fleet, audit_log(inventory))
 
-        return run_tui(fleet, policy_from(args, inventory), audit_log(inventory))
+        return run_tui(
+            fleet, policy_from(args, inventory), audit_log(inventory), inventory.history_window
+        )
     finally:
         fleet.close()
 
@@ -397,10 +399,16 @@ def run_serve(fleet: Fleet, listen: str | None, inventory: Inventory) -> int:
     return EXIT_OK
 
 
-def run_tui(fleet: Fleet, policy: Policy, audit: AuditLog) -> int:
+def run_tui(fleet: Fleet, policy: Policy, audit: AuditLog, history_window: float) -> int:
     from aiconsole.app import ConsoleApp  # deferred: only the TUI needs Textual
 
     intervals = [c.interval for c in fleet.collectors] + [f.interval for f in fleet.feeds]
     interval = intervals[0] if intervals else 1.0
-    ConsoleApp(fleet, refresh_interval=interval, policy=policy, audit=audit).run()
+    ConsoleApp(
+        fleet,
+        refresh_interval=interval,
+        policy=policy,
+        audit=audit,
+        history_window=history_window,
+    ).run()
     return EXIT_OK

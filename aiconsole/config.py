@@ -37,6 +37,8 @@ from pathlib import Path
 from typing import Any
 
 from aiconsole.health.thresholds import ThresholdError, Thresholds
+from aiconsole.history.settings import parse_history
+from aiconsole.history.store import DEFAULT_WINDOW_S
 from aiconsole.kubernetes.settings import KubeSettings, parse_kubernetes
 from aiconsole.nodeset import NodeSetError, expand
 from aiconsole.prometheus.settings import PrometheusSettings, parse_prometheus, parse_serve
@@ -95,6 +97,8 @@ class Inventory:
     """``[prometheus]``: a Prometheus server to read the fleet from."""
     serve_listen: str | None = None
     """``[serve] listen``: where ``aiconsole serve`` listens (HOST:PORT)."""
+    history_window: float = DEFAULT_WINDOW_S
+    """``[history] window``: seconds of history the console keeps per host and GPU."""
 
     def group_of(self, hosts: Sequence[str]) -> dict[str, str]:
         """Each host's first group in inventory order (a host may sit in several)."""
@@ -161,6 +165,7 @@ def parse(data: dict[str, Any], text: str, path: Path) -> Inventory:
         "kubernetes",
         "prometheus",
         "serve",
+        "history",
     }
     if unknown:
         key = sorted(unknown)[0]
@@ -168,13 +173,14 @@ def parse(data: dict[str, Any], text: str, path: Path) -> Inventory:
             None,
             key,
             "unknown key (expected hosts, [settings], [groups], [clusters], [kubernetes], "
-            "[health], [alerts], [prometheus], [serve])",
+            "[health], [alerts], [prometheus], [serve], [history])",
         )
     kubernetes = parse_kubernetes(
         data.get("kubernetes", {}), lambda key, problem: fail("kubernetes", key, problem)
     )
     prometheus = parse_prometheus(data.get("prometheus"), fail)
     serve_listen = parse_serve(data.get("serve"), fail)
+    history_window = parse_history(data.get("history"), fail)
     raw_clusters = data.get("clusters", {})
     if not isinstance(raw_clusters, dict):
         raise fail(None, "clusters", 'must be a table of name = "local" or an SSH host')
@@ -224,6 +230,7 @@ def parse(data: dict[str, Any], text: str, path: Path) -> Inventory:
         kubernetes=kubernetes,
         prometheus=prometheus,
         serve_listen=serve_listen,
+        history_window=history_window,
     )
 
 

@@ -22,7 +22,7 @@ from textual.widgets.option_list import Option
 from aiconsole.actions.policy import Policy
 from aiconsole.app import ConsoleApp
 from aiconsole.fleet import Fleet
-from aiconsole.history import GpuHistory
+from aiconsole.history import History
 from aiconsole.model import FleetSnapshot
 from aiconsole.recording import Event, Recording, RecordingError
 from aiconsole.recording.reader import moment
@@ -84,7 +84,8 @@ class ReplayApp(ConsoleApp):
             self.notify(str(error), severity="error", markup=False)
             return
         if not continuous:
-            self.gpu_history = GpuHistory()  # sparklines show only what was stepped through
+            # The charts show only what was stepped through.
+            self.gpu_history = History(self.gpu_history.window_s, self.gpu_history.interval_s)
         self.gpu_history.record(snapshot)
         store = FleetStore(clock=lambda: snapshot.generated_at)
         for host in snapshot.hosts:

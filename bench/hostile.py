@@ -40,7 +40,7 @@ sys.path.insert(0, str(REPO))
 
 from aiconsole.config import Settings  # noqa: E402
 from aiconsole.fleet import ssh_fleet  # noqa: E402
-from aiconsole.history import GpuHistory  # noqa: E402
+from aiconsole.history import History  # noqa: E402
 from aiconsole.model import HostState  # noqa: E402
 from tests.estate import Estate, available  # noqa: E402
 
@@ -125,7 +125,7 @@ async def stream(
 
     fleet.store.put = recording_put  # type: ignore[method-assign]
     tasks = [asyncio.create_task(c.run()) for c in fleet.collectors]
-    history = GpuHistory()
+    history = History(interval_s=INTERVAL)
     try:
         deadline = time.monotonic() + 60
         while not all(h.status == "ok" for h in fleet.store.snapshot().hosts if h.name in healthy):

@@ -18,7 +18,7 @@ import msgspec
 
 from aiconsole import probe
 from aiconsole.collectors.base import decode_sample
-from aiconsole.history import GpuHistory
+from aiconsole.history import RECENT_POINTS, History
 from aiconsole.model import Gpu, GpuProcess, GpuSection, HostSample, HostState, XidEvent
 from aiconsole.store import FleetStore
 
@@ -211,17 +211,39 @@ def xid_events(section: GpuSection) -> tuple[XidEvent, ...]:
     )
 
 
-def seed_history(history: GpuHistory, store: FleetStore) -> None:
-    """Three minutes of made-up history per GPU (deterministic waves), for the sparklines."""
-    for state in store.snapshot().hosts:
-        if state.sample is None:
+def seed_history(history: History, store: FleetStore, seconds: int = RECENT_POINTS) -> None:
+    """``seconds`` of made-up history per host and GPU (deterministic waves), one sample a
+    second up to each host's latest, for the sparklines and charts."""
+    snapshot = store.snapshot()
+    for state in snapshot.hosts:
+        sample = state.sample
+        if sample is None or state.received_at is None:
             continue
-        for gpu in state.sample.gpu.gpus:
-            for t in range(history.points):
-                phase = t / 9.0 + gpu.index
-                util = 50 + 45 * math.sin(phase)
-                power = 380 + 300 * math.sin(phase + 0.5)
-                if gpu.lost and t > history.points - 30:
-                    history.add(state.name, gpu.index, None, None)
-                else:
-                    history.add(state.name, gpu.index, util, power)
+        for t in range(seconds - 1):
+            at = state.received_at - (seconds - 1 - t)
+            history.add_sample(state.name, wave_sample(sample, t, seconds - 1 - t < 30), at)
+    history.record(snapshot)  # each host's real sample is the newest point
+
+
+def wave_sample(sample: HostSample, t: int, lost_tail: bool) -> HostSample:
+    """``sample`` with its utilisation, power, memory and temperature on a wave at ``t``."""
+    gpus = []
+    for gpu in sample.gpu.gpus:
+        phase = t / 9.0 + gpu.index
+        if gpu.lost and lost_tail:
+            gpus.append(gpu)
+            continue
+        gpus.append(
+            msgspec.structs.replace(
+                gpu,
+                lost=False,
+                util_gpu_percent=50 + 45 * math.sin(phase),
+                power_draw_w=380 + 300 * math.sin(phase + 0.5),
+                temperature_c=60 + 20 * math.sin(phase + 1.0),
+                memory_used_bytes=int((40 + 30 * math.sin(phase / 3)) * 2**30),
+            )
+        )
+    cpu = msgspec.structs.replace(sample.cpu, total_percent=50 + 40 * math.sin(t / 13.0))
+    return msgspec.structs.replace(
+        sample, cpu=cpu, gpu=msgspec.structs.replace(sample.gpu, gpus=tuple(gpus))
+    )

@@ -28,7 +28,8 @@ from aiconsole.collectors.lines import (
     read_tail,
 )
 from aiconsole.collectors.ssh import decode_line
-from aiconsole.history import GpuHistory
+from aiconsole.history import History
+from aiconsole.history.store import HostRecord
 from aiconsole.model import FleetSnapshot, HostSample, HostState
 
 
@@ -271,12 +272,12 @@ def snapshot_with(host: str, seq: int, indices: range | list[int]) -> FleetSnaps
         HostSample,
     )
     return FleetSnapshot(
-        generated_at=0.0, hosts=(HostState(name=host, status="ok", sample=sample),)
+        generated_at=float(seq), hosts=(HostState(name=host, status="ok", sample=sample),)
     )
 
 
 def test_history_forgets_gpus_that_left_the_sample() -> None:
-    history = GpuHistory()
+    history = History()
     history.record(snapshot_with("h1", 1, [0, 1, 2]))
     history.record(snapshot_with("h1", 2, [0, 2]))
     assert history.gpus("h1") == [0, 2]
@@ -285,7 +286,7 @@ def test_history_forgets_gpus_that_left_the_sample() -> None:
 
 
 def test_history_of_a_host_announcing_new_gpus_every_sample_stays_bounded() -> None:
-    history = GpuHistory(points=4)
+    history = History(window_s=4, interval_s=1)
     for seq in range(20):
         first = seq * model.MAX_GPUS
         history.record(snapshot_with("h1", seq, range(first, first + model.MAX_GPUS)))
@@ -293,8 +294,8 @@ def test_history_of_a_host_announcing_new_gpus_every_sample_stays_bounded() -> N
     assert min(history.gpus("h1")) == 19 * model.MAX_GPUS  # only the latest sample's
 
 
-def test_history_add_is_bounded_per_host() -> None:
-    history = GpuHistory(points=2)
+def test_history_keeps_at_most_max_gpus_per_host() -> None:
+    record = HostRecord(size=2)
     for index in range(model.MAX_GPUS * 3):
-        history.add("h1", index, 1.0, 1.0)
-    assert len(history.gpus("h1")) == model.MAX_GPUS
+        record.gpu_tracks(index)
+    assert len(record.gpus) == model.MAX_GPUS

@@ -163,4 +163,6 @@ def test_mi300x_host_screen_snapshot(tmp_path: Path, snap_compare: Callable[...,
         await pilot.pause()
         await pilot.pause()
 
-    assert snap_compare(static_app(store), terminal_size=(130, 100), run_before=open_host)
+    assert snap_compare(
+        static_app(store, once=True), terminal_size=(130, 100), run_before=open_host
+    )

@@ -41,7 +41,7 @@ def test_whole_host_screen_snapshot(snap_compare: Callable[..., bool]) -> None:
         await pilot.pause()
         await pilot.pause()
 
-    assert snap_compare(static_app(), terminal_size=TALL, run_before=open_host)
+    assert snap_compare(static_app(once=True), terminal_size=TALL, run_before=open_host)
 
 
 def test_host_screen_scrolled_to_the_end_snapshot(snap_compare: Callable[..., bool]) -> None:
@@ -49,10 +49,13 @@ def test_host_screen_scrolled_to_the_end_snapshot(snap_compare: Callable[..., bo
         await pilot.pause()
         pilot.app.open_host(HOST)  # type: ignore[attr-defined]
         await pilot.pause()
-        pilot.app.screen.query_one("#host-body").scroll_end(animate=False)
+        await pilot.pause()  # the sections fill in from the first snapshot: let them lay out
+        pilot.app.screen.query_one("#host-body").scroll_end(animate=False, immediate=True)
         await pilot.pause()
 
-    assert snap_compare(static_app(), terminal_size=(100, 30), run_before=open_host_and_scroll)
+    assert snap_compare(
+        static_app(once=True), terminal_size=(100, 30), run_before=open_host_and_scroll
+    )
 
 
 def columns(table: DataTable[Any]) -> list[dict[str, str]]:

@@ -15,6 +15,7 @@ from textual.widgets import DataTable, Static
 from aiconsole.app import ConsoleApp
 from aiconsole.collectors.local import LocalCollector
 from aiconsole.fleet import Fleet
+from aiconsole.history import History
 from aiconsole.screens.fleet import FleetScreen
 from aiconsole.screens.help import HelpScreen
 from aiconsole.screens.host import HostScreen
@@ -26,10 +27,15 @@ from tests.synthetic import fleet_store, seed_history
 SIZE = (80, 24)
 
 
-def static_app(store: FleetStore | None = None) -> ConsoleApp:
-    """The app over a fixed fleet, without collectors (deterministic), with made-up history."""
+def static_app(store: FleetStore | None = None, *, once: bool = False) -> ConsoleApp:
+    """The app over a fixed fleet, without collectors (deterministic), with made-up history.
+
+    ``once``: publish the fleet once only, for pictures: the health rules raise a finding
+    after three refreshes, so a one-second refresh timer would make a picture depend on how
+    fast the machine is."""
     store = store or fleet_store()
-    app = ConsoleApp(Fleet(store), collect=False)
+    app = ConsoleApp(Fleet(store), collect=False, refresh_interval=3600.0 if once else 1.0)
+    app.gpu_history = History(interval_s=1.0)
     seed_history(app.gpu_history, store)
     return app
 
@@ -343,7 +349,7 @@ def test_host_screen_snapshot(snap_compare: Callable[..., bool]) -> None:
         await pilot.press("down", "down", "down", "down", "enter")
         await pilot.pause()
 
-    assert snap_compare(static_app(), terminal_size=SIZE, run_before=open_host)
+    assert snap_compare(static_app(once=True), terminal_size=SIZE, run_before=open_host)
 
 
 def test_help_snapshot(snap_compare: Callable[..., bool]) -> None:
@@ -359,7 +365,7 @@ def test_host_screen_wide_snapshot(
         await pilot.press("enter")
         await pilot.pause()
 
-    assert snap_compare(static_app(), terminal_size=size, run_before=open_host)
+    assert snap_compare(static_app(once=True), terminal_size=size, run_before=open_host)
 
 
 async def test_gpu_health_shows_what_needs_attention() -> None:

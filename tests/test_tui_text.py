@@ -202,7 +202,7 @@ def test_hostile_host_screen_snapshot(snap_compare: Callable[..., bool]) -> None
         await pilot.pause()
         await pilot.pause()
 
-    app = static_app(hostile_store())
+    app = static_app(hostile_store(), once=True)
     assert snap_compare(app, terminal_size=(130, 70), run_before=open_host)
 
 

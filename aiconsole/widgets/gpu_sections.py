@@ -15,9 +15,9 @@ from typing import Any
 from rich.text import Text
 
 from aiconsole import units
-from aiconsole.history import GpuHistory
 from aiconsole.model import Gpu, GpuProcess, GpuSection, HostSample
 from aiconsole.widgets.host_sections import BAR_WIDTH, count_text, percent_of
+from aiconsole.widgets.host_view import HostView
 from aiconsole.widgets.render import Palette, percent_bar, sparkline
 from aiconsole.widgets.table_sync import Cell, Rows
 
@@ -253,13 +253,14 @@ def workload_text(process: GpuProcess) -> str:
     return f"{prefix} {workload.id[:12]}"
 
 
-def gpu_history_rows(host: str, sample: HostSample, history: GpuHistory, palette: Palette) -> Rows:
+def gpu_history_rows(view: HostView, palette: Palette) -> Rows:
+    """Per GPU: utilisation and power over the view's span as sparklines, newest right."""
     rows: dict[str, tuple[Cell, ...]] = {}
-    for gpu in sample.gpu.gpus:
-        util = sparkline(
-            history.utilisation(host, gpu.index), SPARK_WIDTH, 100.0, palette.level("accent")
-        )
-        power_values = history.power(host, gpu.index)
+    history, end = view.history, view.snapshot.generated_at
+    for gpu in view.sample.gpu.gpus:
+        util_values = history.gpu_series(view.name, gpu.index, "util", view.span_s, end).values
+        util = sparkline(util_values, SPARK_WIDTH, 100.0, palette.level("accent"))
+        power_values = history.gpu_series(view.name, gpu.index, "power", view.span_s, end).values
         top = gpu.power_limit_w or max((v for v in power_values if v == v), default=None)
         power = sparkline(power_values, SPARK_WIDTH, top, palette.level("warning"))
         util.append(f" {units.number(gpu.util_gpu_percent)}", style=palette.dim)
