@@ -50,7 +50,11 @@ class FleetScreen(LiveScreen):
     BINDINGS = [
         Binding("s", "next_sort", "Sort"),
         Binding("S", "flip_sort", "Reverse", show=False),
-        Binding("slash", "filter", "Filter", key_display="/"),
+        # "/" and Enter move the focus between the filter box and the table. As priority
+        # bindings they run as the key is dispatched, so the keys typed right after them
+        # (already queued when typing fast) reach the widget that now has the focus.
+        Binding("slash", "filter", "Filter", key_display="/", priority=True),
+        Binding("enter", "enter", "Open host", show=False, priority=True),
         Binding("g", "group", "Group"),
         Binding("escape", "clear_filter", "Clear filter", show=False),
     ]
@@ -130,26 +134,42 @@ class FleetScreen(LiveScreen):
 
     def action_filter(self) -> None:
         box = self.query_one("#fleet-filter", Input)
+        if self.focused is box:
+            box.insert_text_at_cursor("/")  # a slash typed into the filter is text
+            return
         box.add_class("open")
-        box.focus()
+        # Focus now, not after the next refresh (Widget.focus).
+        self.set_focus(box)
+
+    def action_enter(self) -> None:
+        """Enter in the filter ends it (the table takes the keys); on the table it opens the
+        host under the cursor."""
+        box = self.query_one("#fleet-filter", Input)
+        table = self.query_one("#fleet", FleetTable)
+        if self.focused is box:
+            if not box.value.strip():
+                box.remove_class("open")
+            self.set_focus(table)
+        elif self.focused is table:
+            table.action_choose()
 
     def action_clear_filter(self) -> None:
         box = self.query_one("#fleet-filter", Input)
         box.value = ""
         box.remove_class("open")
-        self.query_one("#fleet", FleetTable).focus()
+        self.set_focus(self.query_one("#fleet", FleetTable))
 
     @on(Input.Changed, "#fleet-filter")
     def _filter_changed(self, event: Input.Changed) -> None:
         # A pasted filter may carry control characters; it is shown in the title.
         self._rearrange(replace(self.view, filter=clean(event.value.strip(), 200)))
 
-    @on(Input.Submitted, "#fleet-filter")
-    def _filter_done(self, event: Input.Submitted) -> None:
-        box = self.query_one("#fleet-filter", Input)
-        if not box.value.strip():
-            box.remove_class("open")
-        self.query_one("#fleet", FleetTable).focus()
+    def on_screen_suspend(self) -> None:
+        # A host opened while the filter box had the keys: come back to the table, so the
+        # next key (g, s, /) acts on the fleet instead of being typed into the filter.
+        table = self.query_one("#fleet", FleetTable)
+        if self.focused is not table:
+            self.set_focus(table)
 
     def _summary(self, state: HostState) -> HostSummary:
         cached = self._summaries.get(state.name)
