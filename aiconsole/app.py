@@ -45,6 +45,7 @@ class Source(Protocol):
 class ConsoleApp(App[None]):
     CSS_PATH = "screens/console.tcss"
     TITLE = "aiconsole"
+    HELP_SECTION = "Everywhere"
     BINDINGS = [
         Binding("q", "quit", "Quit"),
         # Operators coming from k9s, htop and nvitop quit with Ctrl+C.

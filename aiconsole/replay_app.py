@@ -33,6 +33,7 @@ EVENT_LABEL = {"xid": "XID", "finding": "finding", "action": "action"}
 
 class ReplayApp(ConsoleApp):
     TITLE = "aiconsole replay"
+    HELP_SECTION = "Replay"
     BINDINGS = [
         Binding("full_stop", "step(1)", "Step", key_display="."),
         Binding("comma", "step(-1)", "Back", key_display=","),

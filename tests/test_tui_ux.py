@@ -3,15 +3,22 @@ generated from the keys themselves, themes chosen and kept."""
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
+from rich.console import Console
 from textual import events
+from textual.binding import Binding
 from textual.pilot import Pilot
-from textual.widgets import Input
+from textual.widgets import Input, Static
 
 from aiconsole.app import ConsoleApp
 from aiconsole.screens.fleet import FleetScreen
+from aiconsole.screens.health import HealthScreen
+from aiconsole.screens.help import HelpScreen
 from aiconsole.screens.host import HostScreen
+from aiconsole.screens.jobs import JobsScreen
+from aiconsole.screens.workloads import WorkloadsScreen
 from aiconsole.widgets.fleet_table import FleetTable
 from tests.test_screens import SIZE, fleet_rows, on_screen, static_app, wait_for
 
@@ -67,3 +74,50 @@ async def test_a_host_opened_while_the_filter_has_the_keys_leaves_it_unfocused()
         assert app.screen is fleet and isinstance(app.focused, FleetTable)
         await pilot.press("s")
         assert fleet.query_one("#fleet-filter", Input).value == "node-05"
+
+
+# -- help ---------------------------------------------------------------------------------------
+
+
+def screen_text(app: ConsoleApp) -> str:
+    """What the terminal shows, as plain text (the same rendering as the SVG snapshots)."""
+    width, height = app.size
+    console = Console(width=width, height=height, file=io.StringIO(), record=True)
+    console.print(
+        app.screen._compositor.render_update(
+            full=True, screen_stack=app._background_screens, simplify=True
+        )
+    )
+    return console.export_text()
+
+
+async def test_help_lists_every_key_of_every_screen() -> None:
+    app = static_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("question_mark")
+        await wait_for(pilot, on_screen(app, HelpScreen))
+        shown = str(app.screen.query_one("#help-text", Static).render())
+        for cls in (FleetScreen, FleetTable, HostScreen, JobsScreen, HealthScreen):
+            for binding in cls.BINDINGS:
+                assert isinstance(binding, Binding)
+                assert binding.description in shown, (cls.__name__, binding.key)
+        for binding in (*WorkloadsScreen.BINDINGS, *ConsoleApp.BINDINGS):
+            assert isinstance(binding, Binding)
+            assert binding.description in shown, binding.key
+        lines = shown.splitlines()
+        for key, what in (("o", "Order processes"), ("d", "Drain node"), ("R", "Record")):
+            assert any(line.split()[:1] == [key] and what in line for line in lines), key
+
+
+async def test_help_at_80x24_scrolls_and_always_says_how_to_close() -> None:
+    app = static_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("question_mark")
+        await wait_for(pilot, on_screen(app, HelpScreen))
+        await pilot.pause()
+        assert "Escape to close" in screen_text(app)
+        await pilot.press("end")
+        await pilot.pause()
+        text = screen_text(app)
+        assert "Escape to close" in text
+        assert "says why." in text  # the last line of the list, scrolled into view
