@@ -10,6 +10,7 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.reactive import reactive
 from textual.screen import Screen
+from textual.theme import Theme
 
 from aiconsole.actions import slurm as slurm_actions
 from aiconsole.actions.audit import AuditLog
@@ -31,6 +32,7 @@ from aiconsole.screens.plan import PlanScreen, ReasonScreen
 from aiconsole.screens.workloads import WorkloadsScreen
 from aiconsole.slurm.commands import InvalidArgument
 from aiconsole.slurm.runner import runner_for
+from aiconsole.themes import ThemeKeeper
 
 
 class Source(Protocol):
@@ -71,6 +73,8 @@ class ConsoleApp(App[None]):
     ) -> None:
         """``collect=False`` shows whatever the store holds without polling (tests, pictures)."""
         super().__init__()
+        self._start_theme: str | None = None
+        self._theme_keeper: ThemeKeeper | None = None
         self.fleet = fleet
         self.refresh_interval = refresh_interval
         self._collect = collect
@@ -82,6 +86,9 @@ class ConsoleApp(App[None]):
         """``R`` records what this console publishes (aiconsole/recording/)."""
 
     def on_mount(self) -> None:
+        if self._start_theme is not None:
+            self.theme = self._start_theme
+        self.theme_changed_signal.subscribe(self, self._keep_theme)
         self.push_screen(FleetScreen())
         if self._collect:
             # Each source in its own task: a slow one delays only itself.
@@ -109,6 +116,22 @@ class ConsoleApp(App[None]):
         self.live_recording.stop()  # a recording running at quit is closed, not cut short
         # Kubernetes connections belong to this loop: close them before it ends.
         await self.fleet.aclose_kube()
+
+    def use_theme(self, theme: str, keeper: ThemeKeeper | None = None) -> None:
+        """Start with ``theme``; with ``keeper``, a theme chosen in the command palette is
+        kept for the next start. Call before the app runs."""
+        self._start_theme = theme
+        self._theme_keeper = keeper
+
+    def _keep_theme(self, theme: Theme) -> None:
+        # The signal also announces the start theme: only a change from it is a choice.
+        if theme.name == self._start_theme:
+            return
+        self._start_theme = theme.name
+        if self._theme_keeper is not None:
+            problem = self._theme_keeper.keep(theme.name)
+            if problem is not None:
+                self.notify(problem, severity="warning", markup=False)
 
     def publish_snapshot(self) -> None:
         """Hand the screens the store's current state (data ages move even without new data)."""

@@ -14,6 +14,9 @@
     reconnect_max = 30.0                # longest wait between reconnect attempts
     ssh_config = "~/.ssh/config"        # OpenSSH client config to honour
 
+    [ui]
+    theme = "nord"                      # a Textual theme (aiconsole/themes.py)
+
     [groups]
     gpu = "gpu[01-64]"
     login = ["login01", "login02"]
@@ -41,6 +44,7 @@ from aiconsole.kubernetes.settings import KubeSettings, parse_kubernetes
 from aiconsole.nodeset import NodeSetError, expand
 from aiconsole.prometheus.settings import PrometheusSettings, parse_prometheus, parse_serve
 from aiconsole.text import is_clean
+from aiconsole.themes import parse_ui
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -100,6 +104,8 @@ class Inventory:
     """``[prometheus]``: a Prometheus server to read the fleet from."""
     serve_listen: str | None = None
     """``[serve] listen``: where ``aiconsole serve`` listens (HOST:PORT)."""
+    theme: str | None = None
+    """``[ui] theme``: the console's colour theme (aiconsole/themes.py)."""
 
     def group_of(self, hosts: Sequence[str]) -> dict[str, str]:
         """Each host's first group in inventory order (a host may sit in several)."""
@@ -161,6 +167,7 @@ def parse(data: dict[str, Any], text: str, path: Path) -> Inventory:
         "kubernetes",
         "prometheus",
         "serve",
+        "ui",
     }
     if unknown:
         key = sorted(unknown)[0]
@@ -168,13 +175,14 @@ def parse(data: dict[str, Any], text: str, path: Path) -> Inventory:
             None,
             key,
             "unknown key (expected hosts, [settings], [groups], [clusters], [kubernetes], "
-            "[health], [alerts], [prometheus], [serve])",
+            "[health], [alerts], [prometheus], [serve], [ui])",
         )
     kubernetes = parse_kubernetes(
         data.get("kubernetes", {}), lambda key, problem: fail("kubernetes", key, problem)
     )
     prometheus = parse_prometheus(data.get("prometheus"), fail)
     serve_listen = parse_serve(data.get("serve"), fail)
+    theme = parse_ui(data.get("ui"), fail)
     raw_clusters = data.get("clusters", {})
     if not isinstance(raw_clusters, dict):
         raise fail(None, "clusters", 'must be a table of name = "local" or an SSH host')
@@ -224,6 +232,7 @@ def parse(data: dict[str, Any], text: str, path: Path) -> Inventory:
         kubernetes=kubernetes,
         prometheus=prometheus,
         serve_listen=serve_listen,
+        theme=theme,
     )
 
 
