@@ -17,7 +17,7 @@ from tests.test_screens import SIZE, static_app, wait_for
 
 
 def test_the_theme_list_is_textuals() -> None:
-    assert THEMES == tuple(BUILTIN_THEMES)
+    assert tuple(BUILTIN_THEMES) == THEMES
 
 
 def test_the_config_names_a_theme_in_its_ui_table(tmp_path: Path) -> None:
