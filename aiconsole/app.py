@@ -49,13 +49,15 @@ class ConsoleApp(App[None]):
     TITLE = "aiconsole"
     HELP_SECTION = "Everywhere"
     BINDINGS = [
-        Binding("q", "quit", "Quit"),
+        Binding("q", "quit", "Quit", show=False),
         # Operators coming from k9s, htop and nvitop quit with Ctrl+C.
         Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
         Binding("question_mark", "help", "Help", key_display="?"),
-        Binding("j", "jobs", "Slurm jobs"),
-        Binding("f", "health", "Findings"),
-        Binding("w", "workloads", "Kubernetes"),
+        # q, j, f and w work everywhere but are shown in the fleet screen's footer only (it
+        # lists them itself): at 80 columns a footer has room for a screen's own keys.
+        Binding("j", "jobs", "Slurm jobs", show=False),
+        Binding("f", "health", "Findings", show=False),
+        Binding("w", "workloads", "Kubernetes", show=False),
         Binding("R", "toggle_recording", "Record", show=False),
     ]
 

@@ -55,7 +55,7 @@ async def test_slash_word_enter_typed_fast_keeps_the_filter_and_gives_the_table_
         await wait_for(pilot, on_screen(app, FleetScreen))
         await type_fast(pilot, "g")  # groups the fleet; not a "g" typed into the filter
         assert box.value == "node-03"
-        assert "grouped by status" in screen.sub_title
+        assert "grouped by status" in screen.state_line
         assert [row[0] for row in fleet_rows(app) if len(row) > 1] == ["gpu-node-03"]
 
 

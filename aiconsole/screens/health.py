@@ -18,6 +18,7 @@ from aiconsole.health.context import describe, host_names
 from aiconsole.model import Finding, FleetSnapshot
 from aiconsole.screens.base import LiveScreen
 from aiconsole.text import clean
+from aiconsole.widgets.click_table import ClickTable
 from aiconsole.widgets.render import Palette
 from aiconsole.widgets.table_sync import Cell, Rows, TableSync
 
@@ -96,7 +97,7 @@ class HealthScreen(LiveScreen):
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static(id="health-status")
-        table: DataTable[Cell] = DataTable(id="health-table", cursor_type="row", zebra_stripes=True)
+        table = ClickTable(id="health-table")
         for column, width in COLUMNS:
             table.add_column(column, key=column, width=width)
         yield table
