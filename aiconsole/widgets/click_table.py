@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from rich.text import Text
 from textual import events
-from textual.coordinate import Coordinate
 from textual.widgets import DataTable
 
 from aiconsole.widgets.sort_key import sort_key
@@ -25,16 +24,15 @@ class ClickTable(DataTable[Cell]):
         self._labels: dict[str, str] = {}
 
     async def _on_click(self, event: events.Click) -> None:
-        before = self.cursor_coordinate
-        await super()._on_click(event)
+        # Textual runs this before DataTable's own handler, which moves the cursor and
+        # chooses only a row already under it: a first click on another row chooses it here.
         meta = event.style.meta
         row, column = meta.get("row"), meta.get("column")
-        if row is None or column is None or row < 0 or not self.show_cursor:
+        if row is None or column is None or row < 0 or row >= self.row_count:
             return
-        if Coordinate(row, column) != before and self.row_count:
-            # The first click chooses (DataTable's own needs a second click on the row).
-            row_key = self.coordinate_to_cell_key(self.cursor_coordinate).row_key
-            self.post_message(DataTable.RowSelected(self, self.cursor_row, row_key))
+        if self.show_cursor and row != self.cursor_row:
+            row_key = self.ordered_rows[row].key
+            self.post_message(DataTable.RowSelected(self, row, row_key))
 
     def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
         key = str(event.column_key.value)
