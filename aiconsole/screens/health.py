@@ -6,8 +6,6 @@ filled in from the finding (``xid 79 on GPU 3 (job 81234 alice)``); ``/`` filter
 
 from __future__ import annotations
 
-import time
-
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
@@ -125,7 +123,9 @@ class HealthScreen(LiveScreen):
             line.append(f"  filter: {clean(self.filter_text, 60)}")
         self.query_one("#health-status", Static).update(line)
         assert self._sync is not None
-        self._sync.apply(finding_rows(findings, self.palette, self.filter_text, time.time()))
+        # The snapshot's own time: a replayed or pictured fleet keeps its ages.
+        now = snapshot.generated_at
+        self._sync.apply(finding_rows(findings, self.palette, self.filter_text, now))
 
     def selected(self) -> Finding | None:
         table = self.query_one("#health-table", DataTable)
