@@ -2,9 +2,9 @@
 key strings each must show whole at that size, over one fixed console (tests/every_screen.py).
 
 When a screen changes on purpose, look at the report the failing test writes, then
-regenerate every picture with one command (see README, "Tests"):
+regenerate every picture of every test module with one command (see README, "Tests"):
 
-    .venv/bin/python -m pytest tests/test_every_screen.py --snapshot-update
+    ./scripts/update-pictures
 """
 
 from __future__ import annotations
