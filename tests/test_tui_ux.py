@@ -272,3 +272,18 @@ async def test_a_node_reason_set_while_open_is_shown_whole() -> None:
         app.publish_snapshot()
         await pilot.pause()
         assert longer in screen_text(app)
+
+
+async def test_host_a_click_on_a_title_sorts_that_table() -> None:
+    app = static_app()
+    async with app.run_test(size=(160, 50)) as pilot:
+        await open_screen(pilot, "enter", HostScreen)
+        gpus = app.screen.query_one("#gpus-table", DataTable)
+        await wait_for(pilot, lambda: gpus.row_count == 8)
+        temp = [c.label.plain for c in gpus.ordered_columns].index("Temp")
+        x = sum(c.get_render_width(gpus) for c in gpus.ordered_columns[:temp]) + 2
+        await pilot.click("#gpus-table", offset=(x, 0))
+        temps = [int(t.rstrip("C")) for t in column(gpus, temp)]
+        assert temps == sorted(temps) and len(set(temps)) > 1
+        await pilot.click("#gpus-table", offset=(x, 0))
+        assert [int(t.rstrip("C")) for t in column(gpus, temp)] == sorted(temps, reverse=True)

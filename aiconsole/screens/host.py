@@ -16,6 +16,7 @@ from textual.widgets import DataTable, Footer, Header, Static
 from aiconsole.kubernetes.hosts import kube_line
 from aiconsole.model import FleetSnapshot
 from aiconsole.screens.base import LiveScreen
+from aiconsole.widgets.click_table import ClickTable
 from aiconsole.widgets.finding_lines import findings_text
 from aiconsole.widgets.gpu_sections import (
     PROCESS_ORDERS,
@@ -43,7 +44,7 @@ from aiconsole.widgets.storage_sections import (
     nvme_rows,
     shared_fs_rows,
 )
-from aiconsole.widgets.table_sync import Cell, Rows, TableSync
+from aiconsole.widgets.table_sync import Rows, TableSync
 
 # Per section: title and (column, width). Columns whose values change get a fixed width;
 # None fits the values present when a row is added (names, mount points, commands).
@@ -189,9 +190,7 @@ class HostScreen(LiveScreen):
             for key, (title, columns) in SECTIONS.items():
                 yield Static(title, classes="section-title", id=f"{key}-title")
                 yield Static(id=f"{key}-empty", classes="section-empty")
-                table: DataTable[Cell] = DataTable(
-                    id=f"{key}-table", cursor_type="row", zebra_stripes=True
-                )
+                table = ClickTable(id=f"{key}-table")  # a click on a title sorts
                 for column, width in columns:
                     table.add_column(column, key=column, width=width)
                 yield table
@@ -255,6 +254,7 @@ class HostScreen(LiveScreen):
         self._show("ib", ib_rows(sample, palette), "no InfiniBand ports")
 
     def action_next_process_order(self) -> None:
+        self.query_one("#processes-table", ClickTable).clear_sort()  # o: its own orders again
         orders = list(PROCESS_ORDERS)
         self.process_order = orders[(orders.index(self.process_order) + 1) % len(orders)]
         snapshot = self.console.fleet_snapshot
