@@ -287,3 +287,20 @@ async def test_host_a_click_on_a_title_sorts_that_table() -> None:
         assert temps == sorted(temps) and len(set(temps)) > 1
         await pilot.click("#gpus-table", offset=(x, 0))
         assert [int(t.rstrip("C")) for t in column(gpus, temp)] == sorted(temps, reverse=True)
+
+
+async def test_findings_filter_typed_fast_applies_whole_and_enter_then_opens_the_host() -> None:
+    app = every_screen_app()
+    async with app.run_test(size=(160, 50)) as pilot:
+        await open_screen(pilot, "f", HealthScreen)
+        screen = app.screen
+        assert isinstance(screen, HealthScreen)
+        table = screen.query_one("#health-table", DataTable)
+        await wait_for(pilot, lambda: table.row_count > 5)
+        await type_fast(pilot, "/gpu-node-04\r")
+        await wait_for(pilot, lambda: screen.filter_text == "gpu-node-04")
+        assert set(column(table, 1)) == {"gpu-node-04"}
+        assert app.focused is table
+        await type_fast(pilot, "\r")
+        await wait_for(pilot, on_screen(app, HostScreen))
+        assert isinstance(app.screen, HostScreen) and app.screen.host_name == "gpu-node-04"

@@ -80,8 +80,10 @@ def finding_rows(findings: tuple[Finding, ...], palette: Palette, text: str, now
 class HealthScreen(LiveScreen):
     BINDINGS = [
         Binding("escape", "app.pop_screen", "Back"),
-        Binding("enter", "open_host", "Open host", show=False),
-        Binding("slash", "filter", "Filter", key_display="/"),
+        # Priority: they move the focus as they are dispatched, so keys typed fast after
+        # them reach the filter box or the table (as on the fleet screen).
+        Binding("enter", "enter", "Open host", show=False, priority=True),
+        Binding("slash", "filter", "Filter", key_display="/", priority=True),
         Binding("d", "drain", "Drain node"),
         Binding("x", "diagnose", "Diagnose host"),
     ]
@@ -145,14 +147,30 @@ class HealthScreen(LiveScreen):
 
     def action_filter(self) -> None:
         box = self.query_one("#health-filter", Input)
+        if self.focused is box:
+            box.insert_text_at_cursor("/")  # a slash typed into the filter is text
+            return
         box.add_class("open")
-        box.focus()
+        self.set_focus(box)
+
+    def action_enter(self) -> None:
+        """Enter in the filter applies it and gives the table the keys; on the table it
+        opens the finding's host."""
+        box = self.query_one("#health-filter", Input)
+        table = self.query_one("#health-table", DataTable)
+        if self.focused is box:
+            self.set_focus(table)
+            # Submitted after the keys already queued for the box: the whole filter applies.
+            box.call_later(box.action_submit)
+        elif self.focused is table:
+            self.action_open_host()
 
     @on(Input.Submitted, "#health-filter")
     def filter_submitted(self, event: Input.Submitted) -> None:
         self.filter_text = event.value.strip()
         event.input.remove_class("open")
-        self.query_one("#health-table", DataTable).focus()
+        if self.focused is event.input:
+            self.set_focus(self.query_one("#health-table", DataTable))
         snapshot = self.console.fleet_snapshot
         if snapshot is not None:
             self.render_snapshot(snapshot)
