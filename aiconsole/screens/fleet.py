@@ -182,7 +182,7 @@ class FleetScreen(LiveScreen):
 
     @on(Input.Changed, "#fleet-filter")
     def _filter_changed(self, event: Input.Changed) -> None:
-        # A pasted filter may carry control characters; it is shown in the title.
+        # A pasted filter may carry control characters; it is shown on the state line.
         self._rearrange(replace(self.view, filter=clean(event.value.strip(), 200)))
 
     def on_screen_suspend(self) -> None:
