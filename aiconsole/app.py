@@ -10,6 +10,7 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.reactive import reactive
 from textual.screen import Screen
+from textual.theme import Theme
 
 from aiconsole.actions import slurm as slurm_actions
 from aiconsole.actions.audit import AuditLog
@@ -32,6 +33,7 @@ from aiconsole.screens.rebalance import RebalanceScreen
 from aiconsole.screens.workloads import WorkloadsScreen
 from aiconsole.slurm.commands import InvalidArgument
 from aiconsole.slurm.runner import runner_for
+from aiconsole.themes import ThemeKeeper
 
 
 class Source(Protocol):
@@ -46,15 +48,18 @@ class Source(Protocol):
 class ConsoleApp(App[None]):
     CSS_PATH = "screens/console.tcss"
     TITLE = "aiconsole"
+    HELP_SECTION = "Everywhere"
     BINDINGS = [
-        Binding("q", "quit", "Quit"),
+        Binding("q", "quit", "Quit", show=False),
         # Operators coming from k9s, htop and nvitop quit with Ctrl+C.
         Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
         Binding("question_mark", "help", "Help", key_display="?"),
-        Binding("j", "jobs", "Slurm jobs"),
-        Binding("f", "health", "Findings"),
-        Binding("w", "workloads", "Kubernetes"),
-        Binding("b", "rebalance", "Rebalance"),
+        # q, j, f and w work everywhere but are shown in the fleet screen's footer only (it
+        # lists them itself): at 80 columns a footer has room for a screen's own keys.
+        Binding("j", "jobs", "Slurm jobs", show=False),
+        Binding("f", "health", "Findings", show=False),
+        Binding("w", "workloads", "Kubernetes", show=False),
+        Binding("b", "rebalance", "Rebalance", show=False),
         Binding("R", "toggle_recording", "Record", show=False),
     ]
 
@@ -73,6 +78,8 @@ class ConsoleApp(App[None]):
     ) -> None:
         """``collect=False`` shows whatever the store holds without polling (tests, pictures)."""
         super().__init__()
+        self._start_theme: str | None = None
+        self._theme_keeper: ThemeKeeper | None = None
         self.fleet = fleet
         self.refresh_interval = refresh_interval
         self._collect = collect
@@ -85,6 +92,9 @@ class ConsoleApp(App[None]):
         """``R`` records what this console publishes (aiconsole/recording/)."""
 
     def on_mount(self) -> None:
+        if self._start_theme is not None:
+            self.theme = self._start_theme
+        self.theme_changed_signal.subscribe(self, self._keep_theme)
         self.push_screen(FleetScreen())
         if self._collect:
             # Each source in its own task: a slow one delays only itself.
@@ -112,6 +122,22 @@ class ConsoleApp(App[None]):
         self.live_recording.stop()  # a recording running at quit is closed, not cut short
         # Kubernetes connections belong to this loop: close them before it ends.
         await self.fleet.aclose_kube()
+
+    def use_theme(self, theme: str, keeper: ThemeKeeper | None = None) -> None:
+        """Start with ``theme``; with ``keeper``, a theme chosen in the command palette is
+        kept for the next start. Call before the app runs."""
+        self._start_theme = theme
+        self._theme_keeper = keeper
+
+    def _keep_theme(self, theme: Theme) -> None:
+        # The signal also announces the start theme: only a change from it is a choice.
+        if theme.name == self._start_theme:
+            return
+        self._start_theme = theme.name
+        if self._theme_keeper is not None:
+            problem = self._theme_keeper.keep(theme.name)
+            if problem is not None:
+                self.notify(problem, severity="warning", markup=False)
 
     def publish_snapshot(self) -> None:
         """Hand the screens the store's current state (data ages move even without new data)."""

@@ -163,7 +163,12 @@ def run_command(args: argparse.Namespace) -> int:
             return run_record(args, fleet, audit_log(inventory))
 
         return run_tui(
-            fleet, policy_from(args, inventory), audit_log(inventory), inventory.history_window
+            fleet,
+            policy_from(args, inventory),
+            audit_log(inventory),
+            inventory.history_window,
+            args.theme,
+            inventory.theme,
         )
     finally:
         fleet.close()
@@ -399,16 +404,31 @@ def run_serve(fleet: Fleet, listen: str | None, inventory: Inventory) -> int:
     return EXIT_OK
 
 
-def run_tui(fleet: Fleet, policy: Policy, audit: AuditLog, history_window: float) -> int:
+def run_tui(
+    fleet: Fleet,
+    policy: Policy,
+    audit: AuditLog,
+    history_window: float,
+    theme: str | None = None,
+    configured_theme: str | None = None,
+) -> int:
+    from aiconsole.themes import UnknownTheme, tui_theme
+
+    try:
+        first_theme, keeper = tui_theme(theme, configured_theme)
+    except UnknownTheme as error:
+        raise UsageError(f"--theme: {error}") from None
     from aiconsole.app import ConsoleApp  # deferred: only the TUI needs Textual
 
     intervals = [c.interval for c in fleet.collectors] + [f.interval for f in fleet.feeds]
     interval = intervals[0] if intervals else 1.0
-    ConsoleApp(
+    app = ConsoleApp(
         fleet,
         refresh_interval=interval,
         policy=policy,
         audit=audit,
         history_window=history_window,
-    ).run()
+    )
+    app.use_theme(first_theme, keeper)
+    app.run()
     return EXIT_OK

@@ -96,6 +96,14 @@ GLOBAL_OPTIONS: tuple[tuple[tuple[str, ...], dict[str, Any]], ...] = (
         ("--read-only",),
         {"action": "store_true", "help": "see everything, act on nothing"},
     ),
+    (
+        ("--theme",),
+        {
+            "metavar": "NAME",
+            "help": "colour theme of the console, e.g. nord, gruvbox, textual-light (default: "
+            "the one last chosen in the command palette, else the config's [ui] theme)",
+        },
+    ),
 )
 
 # Where a repeatable option given after a command lands before it is merged (one name per

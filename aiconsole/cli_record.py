@@ -19,9 +19,11 @@ import sys
 import msgspec
 
 from aiconsole.actions.audit import AuditLog
+from aiconsole.cli_options import usage_error
 from aiconsole.fleet import Fleet
 from aiconsole.model import FleetSnapshot
 from aiconsole.recording import Recording, RecordingError, RecordingWriter
+from aiconsole.themes import UnknownTheme, tui_theme
 
 RECORD_COMMANDS = ("record", "replay")
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h)?\s*$")
@@ -140,8 +142,12 @@ def run_replay(args: argparse.Namespace) -> int:
                 frame = recording.frame_at(parse_moment(args.at, recording.times[0]))
             from aiconsole.replay_app import ReplayApp  # deferred: only the TUI needs Textual
 
-            ReplayApp(recording, frame=frame).run()
+            app = ReplayApp(recording, frame=frame)
+            app.use_theme(*tui_theme(getattr(args, "theme", None), None))
+            app.run()
             return 0
+    except UnknownTheme as error:
+        return usage_error(f"--theme: {error}")
     except (RecordingError, BadTime) as error:
         print(f"aiconsole: error: {error}", file=sys.stderr)
         return 1

@@ -14,6 +14,9 @@
     reconnect_max = 30.0                # longest wait between reconnect attempts
     ssh_config = "~/.ssh/config"        # OpenSSH client config to honour
 
+    [ui]
+    theme = "nord"                      # a Textual theme (aiconsole/themes.py)
+
     [groups]
     gpu = "gpu[01-64]"
     login = ["login01", "login02"]
@@ -43,6 +46,7 @@ from aiconsole.kubernetes.settings import KubeSettings, parse_kubernetes
 from aiconsole.nodeset import NodeSetError, expand
 from aiconsole.prometheus.settings import PrometheusSettings, parse_prometheus, parse_serve
 from aiconsole.text import is_clean
+from aiconsole.themes import parse_ui
 
 DEFAULT_PATH = Path("~/.config/aiconsole/config.toml")
 HOST_KEY_POLICIES = ("strict", "accept-new")
@@ -99,6 +103,8 @@ class Inventory:
     """``[serve] listen``: where ``aiconsole serve`` listens (HOST:PORT)."""
     history_window: float = DEFAULT_WINDOW_S
     """``[history] window``: seconds of history the console keeps per host and GPU."""
+    theme: str | None = None
+    """``[ui] theme``: the console's colour theme (aiconsole/themes.py)."""
 
     def group_of(self, hosts: Sequence[str]) -> dict[str, str]:
         """Each host's first group in inventory order (a host may sit in several)."""
@@ -166,6 +172,7 @@ def parse(data: dict[str, Any], text: str, path: Path) -> Inventory:
         "prometheus",
         "serve",
         "history",
+        "ui",
     }
     if unknown:
         key = sorted(unknown)[0]
@@ -173,7 +180,7 @@ def parse(data: dict[str, Any], text: str, path: Path) -> Inventory:
             None,
             key,
             "unknown key (expected hosts, [settings], [groups], [clusters], [kubernetes], "
-            "[health], [alerts], [prometheus], [serve], [history])",
+            "[health], [alerts], [prometheus], [serve], [history], [ui])",
         )
     kubernetes = parse_kubernetes(
         data.get("kubernetes", {}), lambda key, problem: fail("kubernetes", key, problem)
@@ -181,6 +188,7 @@ def parse(data: dict[str, Any], text: str, path: Path) -> Inventory:
     prometheus = parse_prometheus(data.get("prometheus"), fail)
     serve_listen = parse_serve(data.get("serve"), fail)
     history_window = parse_history(data.get("history"), fail)
+    theme = parse_ui(data.get("ui"), fail)
     raw_clusters = data.get("clusters", {})
     if not isinstance(raw_clusters, dict):
         raise fail(None, "clusters", 'must be a table of name = "local" or an SSH host')
@@ -231,6 +239,7 @@ def parse(data: dict[str, Any], text: str, path: Path) -> Inventory:
         prometheus=prometheus,
         serve_listen=serve_listen,
         history_window=history_window,
+        theme=theme,
     )
 
 

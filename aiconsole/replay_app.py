@@ -33,6 +33,7 @@ EVENT_LABEL = {"xid": "XID", "finding": "finding", "action": "action"}
 
 class ReplayApp(ConsoleApp):
     TITLE = "aiconsole replay"
+    HELP_SECTION = "Replay"
     BINDINGS = [
         Binding("full_stop", "step(1)", "Step", key_display="."),
         Binding("comma", "step(-1)", "Back", key_display=","),
@@ -100,9 +101,11 @@ class ReplayApp(ConsoleApp):
     def _update_status(self) -> None:
         times = self.recording.times
         at = times[self.frame]
+        # Short enough for 80 columns up to the frame: the next event follows, then the
+        # screen's own counts (wider terminals show those too).
         parts = [
-            f"REPLAY {moment(at)}",
-            f"+{_clock(at - times[0])} of {_clock(times[-1] - times[0])}",
+            f"REPLAY {moment(at)[:19].replace('T', ' ')}",
+            f"+{_clock(at - times[0])}/{_clock(times[-1] - times[0])}",
             f"frame {self.frame + 1}/{len(times)}",
         ]
         upcoming = self.next_event()

@@ -64,6 +64,17 @@ async def capture() -> None:
         await asyncio.sleep(1.1)
         await pilot.pause()
         app.save_screenshot("host.svg", path=str(OUT))
+        await pilot.press("escape", "question_mark")
+        await pilot.pause()
+        app.save_screenshot("help.svg", path=str(OUT))
+    fleet.close()
+    # The same machine in the smallest usual terminal: what gives way, and what does not.
+    fleet = local_fleet(interval=0.5)
+    app = ConsoleApp(fleet, refresh_interval=0.5)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await asyncio.sleep(1.6)
+        await pilot.pause()
+        app.save_screenshot("fleet-80x24.svg", path=str(OUT))
     fleet.close()
 
 
@@ -83,7 +94,8 @@ def main() -> None:
         finally:
             for process in workloads:
                 process.kill()
-    print(f"wrote {OUT / 'fleet.svg'} and {OUT / 'host.svg'}")
+    names = ("fleet.svg", "host.svg", "help.svg", "fleet-80x24.svg")
+    print("wrote", ", ".join(str(OUT / name) for name in names))
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ GLOBAL_VALUES: dict[str, list[str]] = {
     "--context": ["--context", "kind-a"],
     "--prometheus": ["--prometheus", "http://127.0.0.1:9"],
     "--read-only": ["--read-only"],
+    "--theme": ["--theme", "nord"],
 }
 # Where a command has an option of the same name, after the command it means the command's.
 SHADOWED = {("drain", "--timeout"), ("diagnose", "--timeout")}

@@ -113,7 +113,7 @@ async def test_fleet_rows_and_title_carry_the_findings() -> None:
         }
         assert rows["gpu-node-01"][2] == "2"  # a pending remap, an NVLink down
         critical = sum(f.severity == "critical" for f in findings)
-        assert f"findings: {critical} critical" in app.screen.sub_title
+        assert f"findings: {critical} critical" in app.screen.state_line  # type: ignore[attr-defined]
         await pilot.press("s", "s")  # Host, then Status ... until the findings column
         while app.screen.view.sort != "findings":  # type: ignore[attr-defined]
             await pilot.press("s")

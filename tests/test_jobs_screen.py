@@ -62,7 +62,7 @@ async def test_names_and_reasons_are_shown_as_text_never_markup() -> None:
         jobs = app.screen.query_one("#jobs-table", DataTable)
         await wait_for(pilot, lambda: jobs.row_count == 4)
         row = texts(jobs, jobs.get_row_index("1"))
-        assert row[2] == "[/x] [bold]run␛]52;c;aGk=␇"  # literal, controls made visible
+        assert row[5] == "[/x] [bold]run␛]52;c;aGk=␇"  # literal, controls made visible
         nodes = app.screen.query_one("#nodes-table", DataTable)
         reason = texts(nodes, nodes.get_row_index("node1"))[4]
         assert reason == "maint [root@2026-11-21T13:25:39]"  # the bracketed suffix kept

@@ -118,7 +118,7 @@ def test_workloads_screen_shows_nodes_and_pods_and_cordons_through_the_modal(
     names = [row[0] for row in pods]
     assert names == ["gpu-operator/nvidia-device-plugin-2x2z", "ml/serve-7d4b9c6f5-fghij"]
     serve_row = pods[1]
-    assert serve_row[2] == "ReplicaSet serve-7d4b9c6f5" and serve_row[3] == "1 nvidia.com/gpu"
+    assert serve_row[6] == "ReplicaSet serve-7d4b9c6f5" and serve_row[4] == "1 nvidia.com/gpu"
     assert [(r["action"], r["phase"]) for r in audit.records()] == [
         ("cordon", "intent"),
         ("cordon", "outcome"),

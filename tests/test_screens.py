@@ -88,7 +88,7 @@ async def test_s_sorts_by_each_column_and_shift_s_reverses() -> None:
         assert [r[1] for r in fleet_rows(app)] == ["unreachable", "stale", "ok", "ok", "ok", "ok"]
         await pilot.press("S")
         assert [r[1] for r in fleet_rows(app)][-2:] == ["stale", "unreachable"]
-        assert "sorted by status ↓" in app.screen.sub_title
+        assert "sorted by status ↓" in app.screen.state_line  # type: ignore[attr-defined]
 
 
 async def test_clicking_a_column_title_sorts_by_it_and_missing_values_stay_last() -> None:
@@ -96,8 +96,9 @@ async def test_clicking_a_column_title_sorts_by_it_and_missing_values_stay_last(
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         table = app.screen.query_one("#fleet", FleetTable)
-        util = next(i for i, c in enumerate(table.columns) if c.key == "util")
-        x = sum(table._widths[:util]) + util + 1
+        x = table.column_left("util")
+        assert x is not None
+        x += 1
         await pilot.click("#fleet", offset=(x, 0))
         utils = [r[6] for r in fleet_rows(app)]
         assert table.sorted_column == "util"
@@ -117,7 +118,7 @@ async def test_slash_filters_by_name_or_status_and_escape_clears() -> None:
         assert [r[0] for r in fleet_rows(app)] == ["gpu-node-03"]
         await pilot.press("enter")  # keep the filter, back to the table
         assert isinstance(app.focused, FleetTable)
-        assert "1 shown" in app.screen.sub_title
+        assert "1 shown" in app.screen.state_line  # type: ignore[attr-defined]
         await pilot.press("enter")  # opens the one host shown
         await wait_for(pilot, on_screen(app, HostScreen))
         await pilot.press("escape")

@@ -250,7 +250,7 @@ async def test_drain_from_the_tui_through_the_confirmation_modal(
         await wait_for(pilot, lambda: nodes.row_count == 4)
         jobs = screen.query_one("#jobs-table", DataTable)
         await wait_for(pilot, lambda: jobs.row_count == 1)
-        assert [str(c) for c in jobs.get_row_at(0)][6] == "node2:0,1"  # the GPUs it holds
+        assert [str(c) for c in jobs.get_row_at(0)][7] == "node2:0,1"  # the GPUs it holds
         nodes.focus()
         nodes.move_cursor(row=nodes.get_row_index("node2"))
         await pilot.press("d")

@@ -206,13 +206,13 @@ def test_hostile_host_screen_snapshot(snap_compare: Callable[..., bool]) -> None
     assert snap_compare(app, terminal_size=(130, 70), run_before=open_host)
 
 
-async def test_a_pasted_filter_reaches_the_title_cleaned() -> None:
+async def test_a_pasted_filter_reaches_the_state_line_cleaned() -> None:
     app = static_app()
     async with app.run_test(size=(100, 24)) as pilot:
         await pilot.pause()
         await pilot.press("slash")
         app.screen.query_one("#fleet-filter", Input).value = f"gpu{OSC52}"
         await pilot.pause()
-        assert app.screen.sub_title is not None
-        assert "\x1b" not in app.screen.sub_title
-        assert "gpu␛]52;c;cm0gLXJmIH4=␇" in app.screen.sub_title
+        line = app.screen.state_line  # type: ignore[attr-defined]
+        assert "\x1b" not in line
+        assert "gpu␛]52;c;cm0gLXJmIH4=␇" in line

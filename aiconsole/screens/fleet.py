@@ -9,10 +9,11 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import replace
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import Footer, Header, Input
+from textual.widgets import Footer, Header, Input, Static
 
 from aiconsole import units
 from aiconsole.fleet_view import FleetView, arrange
@@ -27,21 +28,23 @@ from aiconsole.widgets.render import STATUS_LABEL, STATUS_LEVEL, Palette
 SEVERITY_RANK = {"info": 1, "warning": 2, "critical": 3}
 FINDING_LEVEL = {"critical": "error", "warning": "warning", "info": "secondary"}
 
-# Fixed widths keep a typical row inside 80 cells; None fits the widest value.
+# Fixed widths for figures; None fits the widest value, and the reason takes the rest of the
+# line. Where the line is narrow (80 or 100 columns), the host's own figures (network, memory,
+# CPU, power, age: highest "drop" first) give way to the reason, the GPU ones never.
 COLUMNS = (
     Column("host", "Host", None, "left"),
     Column("status", "Status", 11, "left"),
     Column("findings", "!", 2),
-    Column("age", "Age", 4),
-    Column("cpu", "CPU", 4),
-    Column("mem", "Mem", 4),
+    Column("age", "Age", 4, drop=1),
+    Column("cpu", "CPU", 4, drop=3),
+    Column("mem", "Mem", 4, drop=4),
     Column("gpus", "GPU", 3),
     Column("util", "Util", 4),
     Column("gmem", "GMem", 4),
     Column("temp", "Temp", 4),
-    Column("power", "Power", 5),
-    Column("rx", "Net rx", 7),
-    Column("tx", "Net tx", 7),
+    Column("power", "Power", 5, drop=2),
+    Column("rx", "Net rx", 7, drop=5),
+    Column("tx", "Net tx", 7, drop=6),
     Column("reason", "Reason", None, "left"),
 )
 
@@ -50,9 +53,19 @@ class FleetScreen(LiveScreen):
     BINDINGS = [
         Binding("s", "next_sort", "Sort"),
         Binding("S", "flip_sort", "Reverse", show=False),
-        Binding("slash", "filter", "Filter", key_display="/"),
+        # "/" and Enter move the focus between the filter box and the table. As priority
+        # bindings they run as the key is dispatched, so the keys typed right after them
+        # (already queued when typing fast) reach the widget that now has the focus.
+        Binding("slash", "filter", "Filter", key_display="/", priority=True),
+        Binding("enter", "enter", "Open host", show=False, priority=True),
         Binding("g", "group", "Group"),
         Binding("escape", "clear_filter", "Clear filter", show=False),
+        # The application's keys to the other screens, named in this footer (short: the
+        # footer must fit 80 columns).
+        Binding("j", "app.jobs", "Jobs"),
+        Binding("f", "app.health", "Findings"),
+        Binding("w", "app.workloads", "K8s"),
+        Binding("q", "app.quit", "Quit"),
     ]
 
     def __init__(self) -> None:
@@ -63,9 +76,12 @@ class FleetScreen(LiveScreen):
         # of one is computed once however many refreshes show it (keyed by identity: an
         # equality test would compare whole samples).
         self._summaries: dict[str, tuple[HostState, HostSummary]] = {}
+        self.state_line = ""
+        """The findings and the table's order, filter and grouping, shown under the header."""
 
     def compose(self) -> ComposeResult:
         yield Header()
+        yield Static(id="fleet-state")
         yield FleetTable(COLUMNS, id="fleet")
         yield Input(placeholder="filter: name, status or reason; !word excludes", id="fleet-filter")
         yield Footer()
@@ -96,13 +112,22 @@ class FleetScreen(LiveScreen):
         count = len(snapshot.hosts)
         title = f"{count} host{'s' if count != 1 else ''}: {detail}" if count else "no hosts"
         shown = sum(len(section.hosts) for section in sections)
+        state = []
+        severe = Counter(f.severity for f in snapshot.findings if not muted(f))
+        if severe["critical"] or severe["warning"]:
+            state.append(f"findings: {severe['critical']} critical, {severe['warning']} warning")
         arranged = self.view.describe()
         if self.view.filter:
             arranged = f"{shown} shown, {arranged}"
-        severe = Counter(f.severity for f in snapshot.findings if not muted(f))
-        if severe["critical"] or severe["warning"]:
-            title += f" · findings: {severe['critical']} critical, {severe['warning']} warning"
-        self.sub_title = f"{title} · {arranged}" if arranged else title
+        if arranged:
+            state.append(arranged)
+        # The header keeps the counts; the findings and how the table is arranged go on a
+        # line of their own that wraps, so neither is cut at 80 columns.
+        self.sub_title = title
+        self.state_line = " · ".join(state)
+        line = self.query_one("#fleet-state", Static)
+        line.update(Text(self.state_line))
+        line.display = bool(self.state_line)
 
     # -- arranging ---------------------------------------------------------------------------
 
@@ -130,26 +155,42 @@ class FleetScreen(LiveScreen):
 
     def action_filter(self) -> None:
         box = self.query_one("#fleet-filter", Input)
+        if self.focused is box:
+            box.insert_text_at_cursor("/")  # a slash typed into the filter is text
+            return
         box.add_class("open")
-        box.focus()
+        # Focus now, not after the next refresh (Widget.focus).
+        self.set_focus(box)
+
+    def action_enter(self) -> None:
+        """Enter in the filter ends it (the table takes the keys); on the table it opens the
+        host under the cursor."""
+        box = self.query_one("#fleet-filter", Input)
+        table = self.query_one("#fleet", FleetTable)
+        if self.focused is box:
+            if not box.value.strip():
+                box.remove_class("open")
+            self.set_focus(table)
+        elif self.focused is table:
+            table.action_choose()
 
     def action_clear_filter(self) -> None:
         box = self.query_one("#fleet-filter", Input)
         box.value = ""
         box.remove_class("open")
-        self.query_one("#fleet", FleetTable).focus()
+        self.set_focus(self.query_one("#fleet", FleetTable))
 
     @on(Input.Changed, "#fleet-filter")
     def _filter_changed(self, event: Input.Changed) -> None:
-        # A pasted filter may carry control characters; it is shown in the title.
+        # A pasted filter may carry control characters; it is shown on the state line.
         self._rearrange(replace(self.view, filter=clean(event.value.strip(), 200)))
 
-    @on(Input.Submitted, "#fleet-filter")
-    def _filter_done(self, event: Input.Submitted) -> None:
-        box = self.query_one("#fleet-filter", Input)
-        if not box.value.strip():
-            box.remove_class("open")
-        self.query_one("#fleet", FleetTable).focus()
+    def on_screen_suspend(self) -> None:
+        # A host opened while the filter box had the keys: come back to the table, so the
+        # next key (g, s, /) acts on the fleet instead of being typed into the filter.
+        table = self.query_one("#fleet", FleetTable)
+        if self.focused is not table:
+            self.set_focus(table)
 
     def _summary(self, state: HostState) -> HostSummary:
         cached = self._summaries.get(state.name)

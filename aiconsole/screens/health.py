@@ -6,8 +6,6 @@ filled in from the finding (``xid 79 on GPU 3 (job 81234 alice)``); ``/`` filter
 
 from __future__ import annotations
 
-import time
-
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
@@ -18,6 +16,7 @@ from aiconsole.health.context import describe, host_names
 from aiconsole.model import Finding, FleetSnapshot
 from aiconsole.screens.base import LiveScreen
 from aiconsole.text import clean
+from aiconsole.widgets.click_table import ClickTable
 from aiconsole.widgets.render import Palette
 from aiconsole.widgets.table_sync import Cell, Rows, TableSync
 
@@ -81,8 +80,10 @@ def finding_rows(findings: tuple[Finding, ...], palette: Palette, text: str, now
 class HealthScreen(LiveScreen):
     BINDINGS = [
         Binding("escape", "app.pop_screen", "Back"),
-        Binding("enter", "open_host", "Open host", show=False),
-        Binding("slash", "filter", "Filter", key_display="/"),
+        # Priority: they move the focus as they are dispatched, so keys typed fast after
+        # them reach the filter box or the table (as on the fleet screen).
+        Binding("enter", "enter", "Open host", show=False, priority=True),
+        Binding("slash", "filter", "Filter", key_display="/", priority=True),
         Binding("d", "drain", "Drain node"),
         Binding("x", "diagnose", "Diagnose host"),
     ]
@@ -96,7 +97,7 @@ class HealthScreen(LiveScreen):
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static(id="health-status")
-        table: DataTable[Cell] = DataTable(id="health-table", cursor_type="row", zebra_stripes=True)
+        table = ClickTable(id="health-table")
         for column, width in COLUMNS:
             table.add_column(column, key=column, width=width)
         yield table
@@ -124,7 +125,9 @@ class HealthScreen(LiveScreen):
             line.append(f"  filter: {clean(self.filter_text, 60)}")
         self.query_one("#health-status", Static).update(line)
         assert self._sync is not None
-        self._sync.apply(finding_rows(findings, self.palette, self.filter_text, time.time()))
+        # The snapshot's own time: a replayed or pictured fleet keeps its ages.
+        now = snapshot.generated_at
+        self._sync.apply(finding_rows(findings, self.palette, self.filter_text, now))
 
     def selected(self) -> Finding | None:
         table = self.query_one("#health-table", DataTable)
@@ -144,14 +147,30 @@ class HealthScreen(LiveScreen):
 
     def action_filter(self) -> None:
         box = self.query_one("#health-filter", Input)
+        if self.focused is box:
+            box.insert_text_at_cursor("/")  # a slash typed into the filter is text
+            return
         box.add_class("open")
-        box.focus()
+        self.set_focus(box)
+
+    def action_enter(self) -> None:
+        """Enter in the filter applies it and gives the table the keys; on the table it
+        opens the finding's host."""
+        box = self.query_one("#health-filter", Input)
+        table = self.query_one("#health-table", DataTable)
+        if self.focused is box:
+            self.set_focus(table)
+            # Submitted after the keys already queued for the box: the whole filter applies.
+            box.call_later(box.action_submit)
+        elif self.focused is table:
+            self.action_open_host()
 
     @on(Input.Submitted, "#health-filter")
     def filter_submitted(self, event: Input.Submitted) -> None:
         self.filter_text = event.value.strip()
         event.input.remove_class("open")
-        self.query_one("#health-table", DataTable).focus()
+        if self.focused is event.input:
+            self.set_focus(self.query_one("#health-table", DataTable))
         snapshot = self.console.fleet_snapshot
         if snapshot is not None:
             self.render_snapshot(snapshot)

@@ -1,39 +1,100 @@
-"""The help overlay: what each key does, from the bindings themselves."""
+"""The help overlay: every key of every screen, generated from the screens' own bindings so
+it cannot drift from what the keys do.
+
+The list scrolls inside the box; the line saying how to close it stays below the list, in
+view at any terminal size.
+"""
 
 from __future__ import annotations
 
-from textual.app import ComposeResult
-from textual.binding import Binding
-from textual.containers import Vertical
+from collections.abc import Iterable
+
+from rich.text import Text
+from textual.app import App, ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-HELP_TEXT = """\
-[b]aiconsole[/b]: live view of GPU hosts
+from aiconsole.screens.fleet import FleetScreen
+from aiconsole.screens.health import HealthScreen
+from aiconsole.screens.host import HostScreen
+from aiconsole.screens.jobs import JobsScreen
+from aiconsole.screens.rebalance import RebalanceScreen
+from aiconsole.screens.workloads import WorkloadsScreen
+from aiconsole.widgets.fleet_table import FleetTable
 
-[b]Fleet[/b]
-  ↑ ↓ PgUp PgDn   move between hosts
-  Enter            open the host under the cursor
-  s / S            sort by the next column / reverse the order
-                   (or click a column title)
-  /                filter by name, status or reason;
-                   !word hides matches; Escape clears
-  g                group by status, by inventory group, or not
+# (section title, the classes whose bindings it lists, what keys cannot say)
+SCREENS: tuple[tuple[str, tuple[type, ...], tuple[str, ...]], ...] = (
+    (
+        "Fleet",
+        (FleetTable, FleetScreen),
+        (
+            "click a row to open its host, a column title to sort by it",
+            "filter words match name, status or reason; !word hides matches",
+        ),
+    ),
+    ("Host", (HostScreen,), ("Tab moves between the tables",)),
+    ("Findings (f)", (HealthScreen,), ("click a row to open the finding's host",)),
+    (
+        "Slurm jobs (j)",
+        (JobsScreen,),
+        ("Tab moves between nodes and jobs; click a title to sort",),
+    ),
+    ("Kubernetes (w)", (WorkloadsScreen,), ("click a node or pod to open its host",)),
+    ("Rebalance (b)", (RebalanceScreen,), ("plans are shown first; x asks before anything runs",)),
+)
+FOOTNOTE = (
+    "Figures refresh every interval (--interval, default 1 s). A dash (–) is a value the "
+    "host could not report; the JSON snapshot (aiconsole snapshot --json) says why."
+)
+KEY_WIDTH = 14
 
-[b]Host[/b]
-  ↑ ↓ Tab          scroll, move between tables
-  Escape           back to the fleet
 
-[b]Everywhere[/b]
-  ?                this help
-  b                rebalance (p: policy, x: carry out)
-  Ctrl+P           command palette
-  q                quit
+def key_lines(app: App[object], bindings: Iterable[BindingType]) -> list[tuple[str, str]]:
+    """(keys, what they do), keys doing the same on one line, in order."""
+    merged: dict[str, list[str]] = {}
+    for item in bindings:
+        binding = item if isinstance(item, Binding) else Binding(*item)
+        for key in binding.key.split(","):
+            one = Binding(key.strip(), binding.action, binding.description)
+            shown = binding.key_display or app.get_key_display(one)
+            what = binding.description or binding.action.replace("_", " ")
+            keys = merged.setdefault(what, [])
+            if shown not in keys:
+                keys.append(shown)
+    return [(" ".join(keys), what) for what, keys in merged.items()]
 
-Figures refresh every interval (--interval, default 1 s).
-A dash (–) is a value the host could not report; the JSON
-snapshot (aiconsole snapshot --json) says why.\
-"""
+
+def sections(app: App[object]) -> list[tuple[str, list[tuple[str, str]], tuple[str, ...]]]:
+    """Every screen's keys, then the keys of the application (and of a replay) everywhere."""
+    found = [
+        (title, key_lines(app, [b for cls in classes for b in cls.__dict__["BINDINGS"]]), notes)
+        for title, classes, notes in SCREENS
+    ]
+    for cls in reversed(type(app).__mro__):
+        if "BINDINGS" in cls.__dict__ and cls.__module__.startswith("aiconsole"):
+            lines = key_lines(app, cls.__dict__["BINDINGS"])
+            if cls.__dict__.get("HELP_SECTION") == "Everywhere":
+                lines.append((app.get_key_display(Binding("ctrl+p", "", "")), "command palette"))
+                lines.append(("Escape", "back, or close this help"))
+            found.append((cls.__dict__.get("HELP_SECTION", cls.__name__), lines, ()))
+    return found
+
+
+def help_text(app: App[object]) -> Text:
+    text = Text()
+    text.append("aiconsole", style="bold")
+    text.append(": live view of GPU hosts\n")
+    for title, lines, notes in sections(app):
+        text.append(f"\n{title}\n", style="bold")
+        for keys, what in lines:
+            text.append(f"  {keys:<{KEY_WIDTH}} ", style="bold")
+            text.append(f"{what}\n")
+        for note in notes:
+            text.append(f"  {note}\n", style="italic")
+    text.append(f"\n{FOOTNOTE}")
+    return text
 
 
 class HelpScreen(ModalScreen[None]):
@@ -45,5 +106,9 @@ class HelpScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="help-box"):
-            yield Static(HELP_TEXT, id="help-text")
-            yield Static("Escape to close", id="help-hint")
+            with VerticalScroll(id="help-scroll"):
+                yield Static(help_text(self.app), id="help-text")
+            yield Static("Escape to close · ↑ ↓ PgUp PgDn scroll", id="help-hint")
+
+    def on_mount(self) -> None:
+        self.query_one("#help-scroll").focus()  # the arrows scroll the list at once

@@ -22,20 +22,23 @@ from aiconsole.actions.slurm import job_label
 from aiconsole.model import FleetSnapshot, SlurmCluster, SlurmJob, SlurmNode
 from aiconsole.screens.base import LiveScreen
 from aiconsole.text import clean
+from aiconsole.widgets.click_table import ClickTable
 from aiconsole.widgets.render import Palette
 from aiconsole.widgets.table_sync import Cell, Rows, TableSync
 
-NODE_COLUMNS = (("Node", None), ("State", 10), ("GPUs", 5), ("CPUs", 5), ("Reason", None))
+NODE_COLUMNS = (("Node", None), ("State", 10), ("GPUs", 5), ("CPUs", 7), ("Reason", None))
+# Short, always-present columns first: at 80 columns Time and Restarts stay in view and
+# the long ones (names, node lists) run off to the right, where the table scrolls.
 JOB_COLUMNS = (
     ("Job", 9),
     ("User", None),
-    ("Name", None),
     ("State", 10),
-    ("Reason", None),
+    ("Time", 9),
+    ("Restarts", 8),
+    ("Name", None),
     ("Nodes", None),
     ("GPUs", None),
-    ("Time", 9),
-    ("Req", 3),
+    ("Reason", None),
 )
 JOB_ORDERS = {
     "job id": lambda job: (len(job.job_id), job.job_id),
@@ -50,13 +53,14 @@ ACTING = ("drain", "resume", "requeue", "requeue_hold", "release")
 class JobsScreen(LiveScreen):
     BINDINGS = [
         Binding("escape", "app.pop_screen", "Back"),
-        Binding("s", "next_sort", "Sort jobs"),
+        # Short names: the footer fits 80 columns (the help screen has them all).
+        Binding("s", "next_sort", "Sort"),
         Binding("slash", "filter", "Filter", key_display="/"),
-        Binding("d", "drain", "Drain node"),
-        Binding("u", "resume", "Resume node"),
-        Binding("r", "requeue", "Requeue job"),
-        Binding("h", "requeue_hold", "Requeue+hold"),
-        Binding("l", "release", "Release job"),
+        Binding("d", "drain", "Drain"),
+        Binding("u", "resume", "Resume"),
+        Binding("r", "requeue", "Requeue"),
+        Binding("h", "requeue_hold", "Req+hold"),
+        Binding("l", "release", "Release"),
     ]
 
     def __init__(self) -> None:
@@ -78,7 +82,7 @@ class JobsScreen(LiveScreen):
         yield Footer()
 
     def _table(self, key: str, columns: tuple[tuple[str, int | None], ...]) -> DataTable[Cell]:
-        table: DataTable[Cell] = DataTable(id=f"{key}-table", cursor_type="row", zebra_stripes=True)
+        table = ClickTable(id=f"{key}-table")
         for column, width in columns:
             table.add_column(column, key=column, width=width)
         return table
@@ -123,7 +127,23 @@ class JobsScreen(LiveScreen):
         if snapshot is not None:
             self.render_snapshot(snapshot)
 
+    @on(DataTable.RowSelected, "#nodes-table")
+    def node_chosen(self, event: DataTable.RowSelected) -> None:
+        self.open_node(event.row_key.value)  # Enter or a click: the node's host
+
+    @on(DataTable.RowSelected, "#jobs-table")
+    def job_chosen(self, event: DataTable.RowSelected) -> None:
+        cluster = self._cluster
+        job = (
+            next((j for j in cluster.jobs if job_label(j) == event.row_key.value), None)
+            if cluster
+            else None
+        )
+        if job is not None and job.nodes:
+            self.open_node(job.nodes[0])  # where its batch script runs
+
     def action_next_sort(self) -> None:
+        self.query_one("#jobs-table", ClickTable).clear_sort()  # s: the screen's orders again
         orders = list(JOB_ORDERS)
         self.order = orders[(orders.index(self.order) + 1) % len(orders)]
         self._rerender()
@@ -228,9 +248,10 @@ def job_rows(jobs: list[SlurmJob]) -> Rows:
         job_label(job): (
             Text(clean(job_label(job), 40)),
             _text(job.user, 40),
-            _text(job.name, 40),
             Text(clean(job.state, 20)),
-            Text(clean(job.reason or "", 80)),
+            Text(units.duration(job.time_used_s) if job.time_used_s is not None else units.NA),
+            Text(str(job.restarts) if job.restarts is not None else units.NA),
+            _text(job.name, 40),
             Text(clean(",".join(job.nodes), 200) or units.NA),
             Text(
                 clean(
@@ -242,8 +263,7 @@ def job_rows(jobs: list[SlurmJob]) -> Rows:
                     200,
                 )
             ),
-            Text(units.duration(job.time_used_s) if job.time_used_s is not None else units.NA),
-            Text(str(job.restarts) if job.restarts is not None else units.NA),
+            Text(clean(job.reason or "", 80)),
         )
         for job in jobs
     }

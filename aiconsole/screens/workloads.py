@@ -19,24 +19,27 @@ from aiconsole import units
 from aiconsole.kubernetes.drain import gpus_text
 from aiconsole.model import FleetSnapshot, KubeCluster, KubePod
 from aiconsole.screens.base import LiveScreen
+from aiconsole.widgets.click_table import ClickTable
 from aiconsole.widgets.render import Palette
 from aiconsole.widgets.table_sync import Cell, Rows, TableSync
 
+# Short columns first, so at 80 columns a node's state and reason, and a pod's restarts and
+# age, stay in view; the long ones (product, owner) run off to the right, where it scrolls.
 NODE_COLUMNS = (
     ("Node", None),
-    ("State", 28),
+    ("State", None),
     ("GPUs", 7),
-    ("Product", None),
     ("Reason", None),
+    ("Product", None),
 )
 POD_COLUMNS = (
     ("Pod", None),
     ("Phase", 10),
-    ("Owner", None),
-    ("GPUs", None),
     ("Restarts", 8),
     ("Age", 8),
+    ("GPUs", None),
     ("Why pending", None),
+    ("Owner", None),
 )
 ACTING = ("cordon", "uncordon", "drain", "restart")
 
@@ -45,10 +48,11 @@ class WorkloadsScreen(LiveScreen):
     CSS_PATH = "workloads.tcss"
     BINDINGS = [
         Binding("escape", "app.pop_screen", "Back"),
-        Binding("k", "next_cluster", "Next cluster"),
-        Binding("c", "cordon", "Cordon node"),
-        Binding("u", "uncordon", "Uncordon node"),
-        Binding("d", "drain", "Drain node"),
+        # Short names: the footer fits 80 columns (the help screen has them all).
+        Binding("k", "next_cluster", "Cluster"),
+        Binding("c", "cordon", "Cordon"),
+        Binding("u", "uncordon", "Uncordon"),
+        Binding("d", "drain", "Drain"),
         Binding("r", "restart", "Restart pod"),
     ]
 
@@ -70,7 +74,7 @@ class WorkloadsScreen(LiveScreen):
         yield Footer()
 
     def _table(self, key: str, columns: tuple[tuple[str, int | None], ...]) -> DataTable[Cell]:
-        table: DataTable[Cell] = DataTable(id=key, cursor_type="row", zebra_stripes=True)
+        table = ClickTable(id=key)
         for column, width in columns:
             table.add_column(column, key=column, width=width)
         return table
@@ -128,6 +132,22 @@ class WorkloadsScreen(LiveScreen):
     def node_highlighted(self, event: DataTable.RowHighlighted) -> None:
         self._node = event.row_key.value
         self._render_pods()
+
+    @on(DataTable.RowSelected, "#kube-nodes")
+    def node_chosen(self, event: DataTable.RowSelected) -> None:
+        self.open_node(event.row_key.value)  # Enter or a click: the node's host
+
+    @on(DataTable.RowSelected, "#kube-pods")
+    def pod_chosen(self, event: DataTable.RowSelected) -> None:
+        cluster = self._cluster
+        key = event.row_key.value
+        pod = (
+            next((p for p in cluster.pods if f"{p.namespace}/{p.name}" == key), None)
+            if cluster
+            else None
+        )
+        if pod is not None:
+            self.open_node(pod.node)  # the host it runs on
 
     def _cursor_key(self, key: str) -> str | None:
         table = self.query_one(f"#{key}", DataTable)
@@ -195,7 +215,7 @@ def node_rows(cluster: KubeCluster, palette: Palette) -> Rows:
         level = "error" if node.ready is not True else ("warning" if node.unschedulable else None)
         state: Cell = Text(node.summary, style=palette.level(level)) if level else node.summary
         gpus = f"{node.gpus_used}/{node.gpus_total}" if node.gpu_allocatable else ""
-        rows[node.name] = (node.name, state, gpus, node.gpu_product or "", node.reason or "")
+        rows[node.name] = (node.name, state, gpus, node.reason or "", node.gpu_product or "")
     return rows
 
 
@@ -204,13 +224,13 @@ def pod_rows(pods: list[KubePod], now: float | None) -> Rows:
         f"{pod.namespace}/{pod.name}": (
             f"{pod.namespace}/{pod.name}",
             pod.phase,
-            f"{pod.owner_kind} {pod.owner_name}" if pod.owner_kind else "bare",
-            gpus_text(pod) if pod.gpus else "",
             str(pod.restarts),
             units.duration(now - pod.created_at)
             if now is not None and pod.created_at is not None
             else units.NA,
+            gpus_text(pod) if pod.gpus else "",
             pod.pending_reason or "",
+            f"{pod.owner_kind} {pod.owner_name}" if pod.owner_kind else "bare",
         )
         for pod in pods
     }

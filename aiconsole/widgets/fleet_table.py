@@ -32,8 +32,17 @@ class Column:
     key: str
     label: str
     width: int | None
-    """Fixed width, or None to fit the widest value."""
+    """Fixed width, or None to fit the widest value. A last column of None takes whatever
+    width the others leave (at least what fits :data:`FILL_WANTED` of its values)."""
     align: str = "right"
+    drop: int = 0
+    """Where the line is too narrow for the last column, columns with the highest ``drop``
+    are hidden first, until it fits; 0: never hidden."""
+
+
+FILL_WANTED = 32
+"""The last column's share wanted before hiding others: a host's reason such as
+"ssh: connect timed out after 5 s"."""
 
 
 @dataclass(frozen=True)
@@ -103,7 +112,7 @@ class FleetTable(ScrollView, can_focus=True):
             self.column = column
 
     class RowChosen(Message):
-        """Enter (or a click on the highlighted row) chose a row."""
+        """Enter (or a click on a row) chose a row."""
 
         def __init__(self, key: str) -> None:
             super().__init__()
@@ -113,7 +122,9 @@ class FleetTable(ScrollView, can_focus=True):
         super().__init__(id=id)
         self.columns = tuple(columns)
         self.rows: tuple[Row, ...] = ()
-        self._widths = [c.width if c.width is not None else len(c.label) for c in self.columns]
+        self._natural = [c.width if c.width is not None else len(c.label) for c in self.columns]
+        self._widths = list(self._natural)
+        """Widths as drawn: the natural ones fitted to the widget (0: hidden)."""
         self._level_styles: dict[str, Style] = {}
         self._cursor_key: str | None = None
         self.sorted_column: str | None = None
@@ -130,14 +141,38 @@ class FleetTable(ScrollView, can_focus=True):
                 widest = max(
                     (len(row.cells[index][0]) for row in self.rows if not row.heading), default=0
                 )
-                self._widths[index] = max(len(column.label), widest)
-        self.virtual_size = Size(self._line_width(), len(self.rows) + 1)
+                self._natural[index] = max(len(column.label), widest)
+        self._fit_widths()
         keys = [row.key for row in self.rows]
         if self._cursor_key in keys:
             self.cursor = keys.index(self._cursor_key)
         else:
             self.cursor = self._selectable(min(self.cursor, max(0, len(self.rows) - 1)), 1)
         self._remember_cursor()
+        self.refresh()
+
+    def _fit_widths(self) -> None:
+        """Hide droppable columns until the last one has room, then give it the rest."""
+        widths = list(self._natural)
+        available = self.size.width
+        last = len(widths) - 1
+        if available > 0 and last > 0 and self.columns[last].width is None:
+            wanted = min(widths[last], FILL_WANTED)
+            droppable = sorted(
+                (i for i, c in enumerate(self.columns) if c.drop),
+                key=lambda i: -self.columns[i].drop,
+            )
+            for index in droppable:
+                if sum(w + 1 for w in widths[:last] if w) + wanted <= available:
+                    break
+                widths[index] = 0
+            others = sum(w + 1 for w in widths[:last] if w)
+            widths[last] = max(wanted, available - others)
+        self._widths = widths
+        self.virtual_size = Size(self._line_width(), len(self.rows) + 1)
+
+    def on_resize(self) -> None:
+        self._fit_widths()
         self.refresh()
 
     def _selectable(self, index: int, direction: int) -> int:
@@ -161,7 +196,8 @@ class FleetTable(ScrollView, can_focus=True):
     # -- rendering ---------------------------------------------------------------------------
 
     def _line_width(self) -> int:
-        return sum(self._widths) + len(self._widths) - 1
+        shown = [width for width in self._widths if width]
+        return sum(shown) + len(shown) - 1
 
     def _cells_to_segments(
         self, cells: Sequence[Cell], base: Style, override: Style | None = None
@@ -169,10 +205,12 @@ class FleetTable(ScrollView, can_focus=True):
         segments: list[Segment] = []
         for index, ((text, level), column) in enumerate(zip(cells, self.columns, strict=True)):
             width = self._widths[index]
+            if not width:
+                continue  # hidden: the line is too narrow for it
             if len(text) > width:
                 text = text[: max(0, width - 1)] + "…"
             padded = text.rjust(width) if column.align == "right" else text.ljust(width)
-            if index:
+            if segments:
                 segments.append(Segment(" ", base))
             if level == "sorted":
                 style = base + self.get_component_rich_style("fleet-table--sorted")
@@ -254,9 +292,18 @@ class FleetTable(ScrollView, can_focus=True):
         """The column under content offset ``x`` (scrolling included)."""
         left = 0
         for column, width in zip(self.columns, self._widths, strict=True):
-            if left <= x < left + width + 1:
+            if width and left <= x < left + width + 1:
                 return column
-            left += width + 1
+            left += width + 1 if width else 0
+        return None
+
+    def column_left(self, key: str) -> int | None:
+        """Content offset where column ``key`` starts; None when it is hidden or unknown."""
+        left = 0
+        for column, width in zip(self.columns, self._widths, strict=True):
+            if column.key == key:
+                return left if width else None
+            left += width + 1 if width else 0
         return None
 
     def on_click(self, event: events.Click) -> None:
@@ -267,10 +314,8 @@ class FleetTable(ScrollView, can_focus=True):
             return
         index = int(self.scroll_y) + event.y - 1
         if 0 <= index < len(self.rows) and not self.rows[index].heading:
-            if index == self.cursor:
-                self.action_choose()
-            else:
-                self._move_to(index)
+            self._move_to(index)
+            self.action_choose()  # one click opens the host, as Enter does
 
     def on_focus(self) -> None:
         self.refresh()

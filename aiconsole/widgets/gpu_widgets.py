@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from rich.text import Text
 
+from aiconsole.widgets.click_table import ClickTable
 from aiconsole.widgets.gpu_sections import (
     PROCESS_ORDERS,
     SPARK_WIDTH,
@@ -136,6 +137,7 @@ class ProcessSection(TableSection):
     def next_order(self) -> None:
         orders = list(PROCESS_ORDERS)
         self.order = orders[(orders.index(self.order) + 1) % len(orders)]
+        self.query_one(ClickTable).clear_sort()  # o: its own orders again, not a title's
 
     def rows(self, view: HostView) -> Rows:
         return process_rows(view.sample, self.order)

@@ -14,8 +14,9 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import DataTable, Static
 
+from aiconsole.widgets.click_table import ClickTable
 from aiconsole.widgets.host_view import HostView
-from aiconsole.widgets.table_sync import Cell, Rows, TableSync
+from aiconsole.widgets.table_sync import Rows, TableSync
 
 Columns = tuple[tuple[str, int | None], ...]
 """(column, width): columns whose values change get a fixed width; None fits the values
@@ -41,9 +42,7 @@ class TableSection(Vertical):
     def compose(self) -> ComposeResult:
         yield Static(self.title, classes="section-title", id=f"{self.key}-title")
         yield Static(id=f"{self.key}-empty", classes="section-empty")
-        table: DataTable[Cell] = DataTable(
-            id=f"{self.key}-table", cursor_type="row", zebra_stripes=True
-        )
+        table = ClickTable(id=f"{self.key}-table")  # a click on a title sorts
         for column, width in self.columns:
             table.add_column(column, key=column, width=width)
         yield table

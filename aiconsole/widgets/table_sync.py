@@ -15,6 +15,9 @@ from collections.abc import Mapping, Sequence
 
 from rich.text import Text
 from textual.widgets import DataTable
+from textual.widgets.data_table import ColumnKey
+
+from aiconsole.widgets.click_table import ClickTable
 
 Cell = str | Text
 Rows = Mapping[str, Sequence[Cell]]
@@ -22,32 +25,46 @@ Rows = Mapping[str, Sequence[Cell]]
 
 class TableSync:
     def __init__(self, table: DataTable[Cell], column_keys: Sequence[str]) -> None:
-        # Cells are written without re-measuring the column (that is quadratic in the rows):
-        # columns whose values change need a fixed width; the others fit what was added.
+        # A changed cell re-measures only itself, and only in a column that fits its values
+        # (re-measuring whole columns is quadratic in the rows): such a column grows to a
+        # longer value and never shrinks; columns of a fixed width keep it.
         self.table = table
         self.column_keys = list(column_keys)
         self._shown: dict[str, tuple[Cell, ...]] = {}
 
     def apply(self, rows: Rows) -> None:
         table = self.table
+        changed = False
         kept = [key for key in rows if key in self._shown]
         if kept != [key for key in self._shown if key in rows]:
             # The order changed (a re-sort): rebuild; rows are few where this happens.
             table.clear()
             self._shown = {}
+            changed = True
         for key in [k for k in self._shown if k not in rows]:
             table.remove_row(key)
             del self._shown[key]
+            changed = True
         for key, cells in rows.items():
             wanted = tuple(cells)
             shown = self._shown.get(key)
             if shown is None:
                 table.add_row(*map(plain, wanted), key=key)
+                changed = True
             elif shown != wanted:
+                changed = True
                 for column, old, new in zip(self.column_keys, shown, wanted, strict=True):
                     if old != new:
-                        table.update_cell(key, column, plain(new))
+                        text = plain(new)
+                        # A column that fits its values grows to a longer one (a node's
+                        # reason set later). Only growing: a narrower value would make
+                        # DataTable measure the whole column.
+                        fit = table.columns[ColumnKey(column)]
+                        grow = fit.auto_width and text.cell_len > fit.content_width
+                        table.update_cell(key, column, text, update_width=grow)
             self._shown[key] = wanted
+        if isinstance(table, ClickTable) and changed:
+            table.resort()  # a title clicked for an order: keep it
 
 
 def plain(cell: Cell) -> Text:
