@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from rich.text import Text
+from textual import events
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
@@ -82,17 +83,43 @@ def sections(app: App[object]) -> list[tuple[str, list[tuple[str, str]], tuple[s
     return found
 
 
-def help_text(app: App[object]) -> Text:
+def section_lines(title: str, lines: list[tuple[str, str]], notes: tuple[str, ...]) -> list[Text]:
+    out = [Text(title, style="bold")]
+    for keys, what in lines:
+        line = Text(f"  {keys:<{KEY_WIDTH}} ", style="bold")
+        line.append(what)
+        out.append(line)
+    out.extend(Text(f"  {note}", style="italic") for note in notes)
+    return [*out, Text()]
+
+
+COLUMN_WIDTH = 74
+"""One column of keys; a screen of twice that (and a gutter) shows the help in two."""
+
+
+def help_text(app: App[object], columns: int = 1) -> Text:
+    """The keys of every screen; in two columns side by side when ``columns`` is 2, so a
+    large terminal shows all of it without scrolling."""
+    blocks = [section_lines(*section) for section in sections(app)]
+    total = sum(len(block) for block in blocks)
+    left: list[Text] = []
+    right: list[Text] = []
+    for block in blocks:
+        fits_left = columns == 1 or len(left) + len(block) / 2 <= total / 2
+        (left if fits_left and not right else right).extend(block)  # order kept
+    if right:
+        rows = []
+        for index in range(max(len(left), len(right))):
+            row = left[index].copy() if index < len(left) else Text()
+            row.truncate(COLUMN_WIDTH, pad=True)
+            row.append("  ")
+            row.append_text(right[index] if index < len(right) else Text())
+            rows.append(row)
+        left = rows
     text = Text()
     text.append("aiconsole", style="bold")
-    text.append(": live view of GPU hosts\n")
-    for title, lines, notes in sections(app):
-        text.append(f"\n{title}\n", style="bold")
-        for keys, what in lines:
-            text.append(f"  {keys:<{KEY_WIDTH}} ", style="bold")
-            text.append(f"{what}\n")
-        for note in notes:
-            text.append(f"  {note}\n", style="italic")
+    text.append(": live view of GPU hosts\n\n")
+    text.append_text(Text("\n").join(left))
     text.append(f"\n{FOOTNOTE}")
     return text
 
@@ -112,3 +139,8 @@ class HelpScreen(ModalScreen[None]):
 
     def on_mount(self) -> None:
         self.query_one("#help-scroll").focus()  # the arrows scroll the list at once
+
+    def on_resize(self, event: events.Resize) -> None:
+        columns = 2 if event.size.width >= 2 * COLUMN_WIDTH + 6 else 1
+        self.query_one("#help-box").styles.width = 2 * COLUMN_WIDTH + 6 if columns == 2 else 80
+        self.query_one("#help-text", Static).update(help_text(self.app, columns))
