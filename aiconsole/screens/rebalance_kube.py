@@ -3,13 +3,15 @@
 The live snapshot carries no PodDisruptionBudgets, so the plan shown is made without them;
 carrying it out reads the cluster and its budgets again and plans once more. If that fresh
 plan is not the one the operator confirmed (a budget now forbids a move, a pod went), nothing
-is done and the operator is told to review the new plan: what runs is always what was shown.
+is done, the modal shows the new plan, and the screen plans with the budgets read from then
+on, so the plan it shows next is the one that can run: what runs is always what was shown.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
+from weakref import WeakKeyDictionary
 
 from aiconsole.actions.plan import Outcome, Plan
 from aiconsole.actions.policy import Policy
@@ -17,11 +19,18 @@ from aiconsole.model import FleetSnapshot
 from aiconsole.rebalance.policies import Choice
 
 if TYPE_CHECKING:
+    from aiconsole.actions.kubernetes_session import KubeTarget
     from aiconsole.app import ConsoleApp
+    from aiconsole.collectors.kubernetes import KubeCollector
+    from aiconsole.kubernetes.drain import Budget
     from aiconsole.screens.rebalance import ScopePlan
 
 KUBE_POLICIES = ("hot", "idle")
 """defrag requeues Slurm jobs: there is no Kubernetes counterpart."""
+
+_BUDGETS_SEEN: WeakKeyDictionary[KubeCollector, list[Budget]] = WeakKeyDictionary()
+"""Per watched context, the budgets last read when a confirmed plan turned out changed: the
+live snapshot has none, and without them the screen would show the refused plan again."""
 
 
 def _idle_action(choice: Choice) -> str:
@@ -52,27 +61,33 @@ def kube_plans(
             snapshot.findings,
             choice.policy,
             policy=policy,
+            budgets=_BUDGETS_SEEN.get(collector, ()),
             idle_action=_idle_action(choice),
         )
-        execute = _execute_again(console, collector.name, collector.kubeconfig,
-                                 collector.timeout, choice, snapshot)  # fmt: skip
+        execute = _execute_again(console, collector, choice, snapshot)
         plans.append(ScopePlan(cluster.name, plan, result, execute))
     return plans
 
 
+def _what_runs(plan: Plan) -> tuple[object, ...]:
+    """What carrying ``plan`` out does and expects, and to which pods (their uids).
+
+    Not its warnings: those name pods that stay put, and with the budgets read, a pod that
+    stayed for the cap of moves now stays for its budget: the same plan in other words."""
+    return (plan.action, plan.scope, plan.targets, plan.impacts, plan.command, plan.then,
+            plan.refusals, plan.before, plan.expect)  # fmt: skip
+
+
 def _execute_again(
-    console: ConsoleApp,
-    context: str,
-    kubeconfig: str,
-    timeout: float,
-    choice: Choice,
-    snapshot: FleetSnapshot,
+    console: ConsoleApp, collector: KubeCollector, choice: Choice, snapshot: FleetSnapshot
 ) -> Callable[[Plan, Callable[[str], None]], Awaitable[Outcome]]:
+    context = collector.name
+
     async def execute(confirmed: Plan, progress: Callable[[str], None]) -> Outcome:
         from aiconsole.actions.kubernetes_session import KubeTarget
         from aiconsole.actions.rebalance_kube_run import prepare
 
-        target = KubeTarget(context, kubeconfig, timeout)
+        target = KubeTarget(context, collector.kubeconfig, collector.timeout)
         _result, fresh, run = await prepare(
             target,
             choice.policy,
@@ -82,7 +97,11 @@ def _execute_again(
             console.audit,
             idle_action=_idle_action(choice),
         )
-        if fresh.describe() != confirmed.describe():
+        if _what_runs(fresh) != _what_runs(confirmed):
+            _BUDGETS_SEEN[collector] = await _read_budgets(target)
+            progress("the plan as it stands now:")
+            for line in fresh.describe().splitlines():
+                progress(line)
             return Outcome(
                 confirmed,
                 (),
@@ -94,3 +113,14 @@ def _execute_again(
         return outcome
 
     return execute
+
+
+async def _read_budgets(target: KubeTarget) -> list[Budget]:
+    from aiconsole.kubernetes.api import KubeApi
+    from aiconsole.kubernetes.operations import read_budgets
+
+    api = await KubeApi.connect(target.context, target.kubeconfig, target.timeout)
+    try:
+        return await read_budgets(api)
+    finally:
+        await api.close()
