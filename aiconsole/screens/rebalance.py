@@ -81,7 +81,10 @@ def plans_text(plans: list[ScopePlan], choice: Choice, can_act: bool) -> Text:
     if not can_act:
         lines.append("this console cannot act (viewer role or --read-only): plans only")
     if not plans:
-        lines.append("no Slurm cluster to plan for (give --slurm HOST or [clusters])")
+        lines.append(
+            "nothing to plan for yet: no Slurm cluster or Kubernetes context read "
+            "(give --slurm HOST, [clusters] or --context)"
+        )
     for scope in plans:
         lines.append("")
         lines.extend(clean(line, 1000) for line in scope.plan.describe().splitlines())
