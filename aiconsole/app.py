@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Coroutine, Iterable
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable
 from typing import Any, Protocol
 
 from textual.app import App, SystemCommand
@@ -27,10 +27,14 @@ from aiconsole.screens.health import HealthScreen
 from aiconsole.screens.help import HelpScreen
 from aiconsole.screens.host import HostScreen
 from aiconsole.screens.jobs import JobsScreen
+from aiconsole.screens.logs import LogScreen
 from aiconsole.screens.plan import PlanScreen, ReasonScreen
 from aiconsole.screens.workloads import WorkloadsScreen
 from aiconsole.slurm.commands import InvalidArgument
 from aiconsole.slurm.runner import runner_for
+
+LOG_VIEW_TAIL = 200
+"""Lines of a job's or pod's output a log view shows at once, before following new ones."""
 
 
 class Source(Protocol):
@@ -140,6 +144,27 @@ class ConsoleApp(App[None]):
     def action_jobs(self) -> None:
         if not isinstance(self.screen, JobsScreen):
             self.push_screen(JobsScreen())
+
+    def open_job_log(self, cluster: str, job_id: str) -> None:
+        """Follow a job's output file in a log view, over the cluster's own connection."""
+        collector = next((c for c in self.fleet.clusters if c.name == cluster), None)
+        if collector is None:
+            return
+        from aiconsole.logs.slurm_job import job_lines
+
+        def lines(say: Callable[[str], None]) -> AsyncIterator[str]:
+            return job_lines(
+                collector.runner,
+                job_id,
+                cluster=cluster,
+                count=LOG_VIEW_TAIL,
+                follow=True,
+                say=say,
+                timeout=collector.timeout,
+                ssh_config=self.fleet.ssh_config,
+            )
+
+        self.push_screen(LogScreen(f"{cluster} job {job_id}", lines))
 
     # -- actions: the same plan -> confirm -> execute -> verify -> audit as the CLI ----------
 

@@ -15,7 +15,6 @@ import sys
 from collections.abc import AsyncIterator
 
 from aiconsole.config import Inventory
-from aiconsole.text import clean
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -73,7 +72,7 @@ def run_logs(args: argparse.Namespace, inventory: Inventory) -> int:
 
 
 async def _print(lines: AsyncIterator[str]) -> int:
-    from aiconsole.logs.slurm_job import LogUnavailable
+    from aiconsole.logs.lines import LogUnavailable
 
     try:
         async for line in lines:
@@ -86,7 +85,7 @@ async def _print(lines: AsyncIterator[str]) -> int:
 
 
 async def job_lines(args: argparse.Namespace, inventory: Inventory) -> AsyncIterator[str]:
-    from aiconsole.logs.slurm_job import LogUnavailable, open_job_log
+    from aiconsole.logs import slurm_job
     from aiconsole.slurm.commands import InvalidArgument, check_job
     from aiconsole.slurm.runner import runner_for
 
@@ -96,26 +95,19 @@ async def job_lines(args: argparse.Namespace, inventory: Inventory) -> AsyncIter
         check_job(args.target)
         runner = runner_for(where, settings.ssh_config)
     except InvalidArgument as error:
-        raise LogUnavailable(str(error)) from None
+        raise slurm_job.LogUnavailable(str(error)) from None
     try:
-        log = await open_job_log(
+        async for line in slurm_job.job_lines(
             runner,
             args.target,
             cluster=name,
+            count=args.lines,
+            follow=args.follow,
+            say=lambda text: print(f"aiconsole: {text}", file=sys.stderr),
             stderr=args.stderr,
             timeout=settings.slurm_timeout,
             ssh_config=settings.ssh_config,
-        )
-        try:
-            which = "StdErr" if args.stderr else "StdOut"
-            print(
-                f"aiconsole: job {args.target} ({clean(log.output.state, 40)}) {which} "
-                f"{clean(log.path, 500)} on {log.where}",
-                file=sys.stderr,
-            )
-            async for line in log.lines(args.lines, args.follow):
-                yield line
-        finally:
-            log.close()
+        ):
+            yield line
     finally:
         runner.close()

@@ -22,6 +22,10 @@ DEFAULT_KEEP = 2000
 """Lines a log view keeps (older ones scroll away): at most about 4 MB of text."""
 
 
+class LogUnavailable(Exception):
+    """The log cannot be read; the message is one line saying what and where."""
+
+
 class LineCutter:
     """Feed it chunks; it hands back whole lines, each cleaned and at most ``limit`` long.
 

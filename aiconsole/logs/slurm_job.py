@@ -13,19 +13,15 @@ from __future__ import annotations
 
 import posixpath
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
-from aiconsole.logs.lines import LineCutter
+from aiconsole.logs.lines import LineCutter, LogUnavailable
 from aiconsole.slurm import commands
 from aiconsole.slurm.runner import CommandFailed, Runner, runner_for
 from aiconsole.text import clean
 
 MAX_TAIL_LINES = 100_000
-
-
-class LogUnavailable(Exception):
-    """The output cannot be read; the message is one line saying what and where."""
 
 
 @dataclass(frozen=True)
@@ -199,9 +195,39 @@ async def open_job_log(
 async def _readable(runner: Runner, path: str, timeout: float) -> str | None:
     """None if ``path`` can be read on ``runner``'s host, else why not (one line)."""
     try:
-        result = await runner.run(tail_argv(path, 0, follow=False), timeout)
+        # One byte, not `tail -n 0` (which never opens the file): a missing file, a
+        # directory or a permission problem each fail here with head's own words.
+        result = await runner.run(["head", "-c", "1", "--", path], timeout)
     except CommandFailed as error:
         return clean(str(error), 300)
     if result.status != 0:
         return clean(result.error_line(), 300)
     return None
+
+
+async def job_lines(
+    runner: Runner,
+    job_id: str,
+    *,
+    cluster: str,
+    count: int,
+    follow: bool,
+    say: Callable[[str], None],
+    stderr: bool = False,
+    timeout: float = 10.0,
+    ssh_config: str | None = None,
+) -> AsyncIterator[str]:
+    """The job's output lines; ``say`` is told once where they come from (a status line)."""
+    log = await open_job_log(
+        runner, job_id, cluster=cluster, stderr=stderr, timeout=timeout, ssh_config=ssh_config
+    )
+    try:
+        which = "StdErr" if stderr else "StdOut"
+        say(
+            f"{clean(cluster, 80)}: job {job_id} ({clean(log.output.state, 40)}) {which} "
+            f"{clean(log.path, 500)} on {log.where}"
+        )
+        async for line in log.lines(count, follow):
+            yield line
+    finally:
+        log.close()
