@@ -24,10 +24,15 @@ class LogTargetError(ValueError):
     """No (or no single) cluster to read from: one line, exit 1."""
 
 
-def is_pod_request(args: argparse.Namespace) -> bool:
+def is_pod_request(args: argparse.Namespace, inventory: Inventory) -> bool:
+    """A pod when a Kubernetes option says so, or when the target is no job id and only
+    Kubernetes is configured."""
     from aiconsole.cli_kube import asked_contexts
+    from aiconsole.slurm.commands import JOB_ID
 
-    return bool(args.namespace or args.container or asked_contexts(args))
+    if args.namespace or args.container or asked_contexts(args):
+        return True
+    return not JOB_ID.fullmatch(args.target) and bool(inventory.kubernetes.contexts)
 
 
 def slurm_target(args: argparse.Namespace, inventory: Inventory) -> tuple[str, str]:
@@ -59,7 +64,7 @@ def run_logs(args: argparse.Namespace, inventory: Inventory) -> int:
 
         raise UsageError("--lines must be >= 0")
     try:
-        if is_pod_request(args):
+        if is_pod_request(args, inventory):
             from aiconsole.cli_logs_pod import pod_lines
 
             stream = pod_lines(args, inventory)
@@ -86,6 +91,7 @@ async def _print(lines: AsyncIterator[str]) -> int:
 
 async def job_lines(args: argparse.Namespace, inventory: Inventory) -> AsyncIterator[str]:
     from aiconsole.logs import slurm_job
+    from aiconsole.logs.lines import LogUnavailable
     from aiconsole.slurm.commands import InvalidArgument, check_job
     from aiconsole.slurm.runner import runner_for
 
@@ -95,7 +101,7 @@ async def job_lines(args: argparse.Namespace, inventory: Inventory) -> AsyncIter
         check_job(args.target)
         runner = runner_for(where, settings.ssh_config)
     except InvalidArgument as error:
-        raise slurm_job.LogUnavailable(str(error)) from None
+        raise LogUnavailable(str(error)) from None
     try:
         async for line in slurm_job.job_lines(
             runner,
