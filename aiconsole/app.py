@@ -166,6 +166,28 @@ class ConsoleApp(App[None]):
 
         self.push_screen(LogScreen(f"{cluster} job {job_id}", lines))
 
+    def open_pod_log(self, context: str, namespace: str, pod: str) -> None:
+        """Follow a pod's log (its default container) in a log view."""
+        collector = next((c for c in self.fleet.kube if c.name == context), None)
+        if collector is None:
+            return
+        from aiconsole.logs.pod import follow_pod
+
+        def lines(say: Callable[[str], None]) -> AsyncIterator[str]:
+            return follow_pod(
+                collector.name,
+                collector.kubeconfig,
+                collector.timeout,
+                namespace,
+                pod,
+                container=None,
+                count=LOG_VIEW_TAIL,
+                follow=True,
+                say=say,
+            )
+
+        self.push_screen(LogScreen(f"{context} pod {namespace}/{pod}", lines))
+
     # -- actions: the same plan -> confirm -> execute -> verify -> audit as the CLI ----------
 
     def start_drain(

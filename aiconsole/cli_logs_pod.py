@@ -30,21 +30,19 @@ def pod_context(args: argparse.Namespace, inventory: Inventory) -> str:
 
 
 async def pod_lines(args: argparse.Namespace, inventory: Inventory) -> AsyncIterator[str]:
-    from aiconsole.logs import pod
+    from aiconsole.logs.pod import follow_pod
 
     context = pod_context(args, inventory)
     space, _, name = args.target.rpartition("/")
-    api = await pod.connected(context, kubeconfig(inventory), inventory.kubernetes.timeout)
-    try:
-        async for line in pod.pod_lines(
-            api,
-            space or args.namespace or "default",
-            name,
-            container=args.container,
-            count=args.lines,
-            follow=args.follow,
-            say=lambda text: print(f"aiconsole: {text}", file=sys.stderr),
-        ):
-            yield line
-    finally:
-        await api.close()
+    async for line in follow_pod(
+        context,
+        kubeconfig(inventory),
+        inventory.kubernetes.timeout,
+        space or args.namespace or "default",
+        name,
+        container=args.container,
+        count=args.lines,
+        follow=args.follow,
+        say=lambda text: print(f"aiconsole: {text}", file=sys.stderr),
+    ):
+        yield line
