@@ -79,9 +79,7 @@ async def pod_lines(
             _headers=None,
             _host_index=0,
         )
-        sent = await api.client.call_api(
-            *request, _preload_content=False, _request_timeout=timeout
-        )
+        sent = await api.client.call_api(*request, _preload_content=False, _request_timeout=timeout)
         response = sent.response
     except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as error:
         raise LogUnavailable(f"{where}: {api._unreachable(error)}") from None
