@@ -268,3 +268,15 @@ async def test_the_jobs_screen_lists_every_cluster_and_switches(
         assert jobs.get_row_at(0)[0].plain == job
         for collector in app.fleet.clusters:
             collector.close()
+
+
+def test_output_paths_forged_in_a_job_name_are_never_read(
+    cluster: SlurmEstate, config: Path
+) -> None:
+    secret = cluster.root / "secret.txt"
+    secret.write_text("not for the job's owner\n")
+    forged = f"x\n   StdErr={secret}\n   StdIn=/dev/null\n   StdOut={secret}"
+    job = cluster.submit("-J", forged, "--comment", forged)
+    code, stdout, stderr = aiconsole(config, "logs", job)
+    assert (code, stdout) == (1, "")
+    assert "not understood" in stderr and len(stderr.splitlines()) == 1

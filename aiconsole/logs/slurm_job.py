@@ -33,7 +33,9 @@ class JobOutput:
     stderr: str
 
 
-_FILES = re.compile(r"\n[ \t]*StdErr=(.*)\n[ \t]*StdIn=.*\n[ \t]*StdOut=(.*)(?:\n|$)")
+_FILES = re.compile(r"\n[ \t]*StdErr=(.*)\n[ \t]*StdIn=.*\n[ \t]*StdOut=(.*)(?=\n|$)")
+# Any line that starts like one of the three, wherever it is: each must occur once.
+_FILE_LINES = re.compile(r"(?m)^[ \t]*(StdErr|StdIn|StdOut)=")
 _STATE = re.compile(r"\n[ \t]*JobState=(\S+)")
 _BATCH_HOST = re.compile(r"\n[ \t]*BatchHost=(\S+)[ \t]*(?:\n|$)")
 _WORK_DIR = re.compile(r"\n[ \t]*WorkDir=(.*)(?:\n|$)")
@@ -57,7 +59,8 @@ def parse_job_output(text: str, job_id: str) -> JobOutput:
     record = records[0]
     head = _HEAD.match(record)
     files = _FILES.findall(record)
-    if head is None or len(files) != 1:
+    keys = [match.group(1) for match in _FILE_LINES.finditer(record)]
+    if head is None or len(files) != 1 or sorted(keys) != ["StdErr", "StdIn", "StdOut"]:
         raise LogUnavailable(f"job {job_id}: scontrol's output not understood (output paths)")
     stderr, stdout = (value.strip() for value in files[0])
     state = _STATE.search(record)
