@@ -41,7 +41,8 @@ def cluster(**changes: Any) -> SlurmCluster:
 
 
 def jobs_app(state: SlurmCluster | None, tmp_path: Path | None = None) -> ConsoleApp:
-    store = FleetStore()
+    # A fixed clock: the cluster's data age (shown for every cluster) is part of the pictures.
+    store = FleetStore(clock=lambda: 1003.0)
     clusters = []
     if state is not None:
         clusters = [SlurmCollector(state.name, LocalRunner(), store)]
