@@ -60,7 +60,9 @@ class LogScreen(Screen[None]):
         palette = Palette(self.app.theme_variables)
         try:
             async for line in self._source(self._say):
-                view.write(Text(line))
+                # Follow only while the view is at its end: an operator who scrolled up to
+                # read an error keeps it in view (End goes back to following).
+                view.write(Text(line), scroll_end=view.is_vertical_scroll_end)
                 self.received += 1
         except LogUnavailable as error:
             self.ended = str(error)
@@ -74,6 +76,4 @@ class LogScreen(Screen[None]):
         status.update(Text(f"{self._title}: end of the log"))
 
     def action_follow(self) -> None:
-        view = self.query_one(RichLog)
-        view.auto_scroll = True
-        view.scroll_end(animate=False)
+        self.query_one(RichLog).scroll_end(animate=False)
