@@ -280,3 +280,25 @@ def test_output_paths_forged_in_a_job_name_are_never_read(
     code, stdout, stderr = aiconsole(config, "logs", job)
     assert (code, stdout) == (1, "")
     assert "not understood" in stderr and len(stderr.splitlines()) == 1
+
+
+def test_a_file_only_the_batch_node_sees_is_read_there(
+    cluster: SlurmEstate, config: Path, tmp_path: Path
+) -> None:
+    """The output directory is hidden on the controller host (an empty tmpfs mounted over it
+    in its sshd's own mount namespace, as a node-local disk would be absent there): the
+    console reads the file on the job's batch node instead."""
+    local = cluster.jobs / "node-local"
+    local.mkdir(exist_ok=True)
+    job = talker(cluster, tmp_path / "never", output="node-local/talk-%j.out")
+    controller = cluster.controller.sshd
+    assert controller is not None
+    mount_ns = ["nsenter", f"--target={controller.pid}", "--mount"]
+    subprocess.run([*mount_ns, "mount", "-t", "tmpfs", "tmpfs", str(local)], check=True)
+    try:
+        code, stdout, stderr = aiconsole(config, "logs", job, "--lines", "1")
+        assert code == 0, stderr
+        assert stdout == "line 5\n"
+        assert stderr.rstrip().endswith("on node1")
+    finally:
+        subprocess.run([*mount_ns, "umount", str(local)], check=True)
