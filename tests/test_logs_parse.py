@@ -127,3 +127,26 @@ def test_the_ring_keeps_the_last_lines_and_counts_all() -> None:
     ring = LineRing(keep=3)
     ring.extend(str(n) for n in range(10))
     assert (list(ring.lines), ring.added) == (["7", "8", "9"], 10)
+
+
+def test_a_job_log_loads_neither_the_kubernetes_client_nor_the_tui(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    script = (
+        "import sys\n"
+        "from aiconsole.cli import main\n"
+        "code = main(['logs', '1', '--slurm', 'local'])\n"
+        "heavy = ('kubernetes', 'textual', 'rich', 'aiohttp', 'prometheus_client')\n"
+        "print(code, sorted(m for m in sys.modules if m.split('.')[0] in heavy))\n"
+    )
+    # No scontrol on PATH: the command fails at once, which is all this needs.
+    env = {**os.environ, "PATH": str(tmp_path), "HOME": str(tmp_path)}
+    env.pop("AICONSOLE_CONFIG", None)
+    result = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "1 []"
+    assert result.stderr.startswith("aiconsole: error: local: scontrol not found on this machine")
+    assert len(result.stderr.splitlines()) == 1
