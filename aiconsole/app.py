@@ -282,6 +282,13 @@ class ConsoleApp(App[None]):
         yield SystemCommand(
             "Kubernetes", "Nodes, pods and their GPUs of each context", self.action_workloads
         )
+        if isinstance(screen, JobsScreen):
+            yield SystemCommand(
+                "Job output", "Follow the output of the job under the cursor", screen.action_output
+            )
+            yield SystemCommand(
+                "Next Slurm cluster", "Show the next configured cluster", screen.action_next_cluster
+            )
         if isinstance(screen, JobsScreen) and self.policy.can_act:
             for name, help_text, action in (
                 ("Drain node", "Drain the node under the cursor", screen.action_drain),

@@ -222,10 +222,29 @@ async def test_the_log_view_follows_the_selected_job(
         trigger.touch()
         await wait_for(pilot, lambda: "after trigger" in shown(), 30)
         assert isinstance(app.screen, LogScreen) and app.screen.ended is None
+        assert remote_tails(cluster) == 1
         await pilot.press("escape")
         await wait_for(pilot, lambda: isinstance(app.screen, JobsScreen))
+        # Closing the view ends the `tail -F` on the controller host too (the log is quiet
+        # now: a tail left behind would wait there for a write that may never come).
+        await wait_for(pilot, lambda: remote_tails(cluster) == 0, 30)
         for collector in app.fleet.clusters:
             collector.close()
+
+
+def remote_tails(cluster: SlurmEstate) -> int:
+    """How many `tail` processes run on the controller host."""
+    pids = subprocess.run(
+        ["ip", "netns", "pids", cluster.controller.netns], capture_output=True, text=True
+    ).stdout.split()
+    count = 0
+    for pid in pids:
+        try:
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        count += argv[0] == b"tail"
+    return count
 
 
 async def test_the_jobs_screen_lists_every_cluster_and_switches(
