@@ -18,6 +18,8 @@ from aiconsole.config import Inventory
 
 EXIT_OK = 0
 EXIT_ERROR = 1
+MAX_LINES = 100_000
+"""The most lines asked for at once (each line is bounded too: a few hundred MB at most)."""
 
 
 class LogTargetError(ValueError):
@@ -59,10 +61,10 @@ def slurm_target(args: argparse.Namespace, inventory: Inventory) -> tuple[str, s
 
 
 def run_logs(args: argparse.Namespace, inventory: Inventory) -> int:
-    if args.lines < 0:
+    if not 0 <= args.lines <= MAX_LINES:
         from aiconsole.cli import UsageError
 
-        raise UsageError("--lines must be >= 0")
+        raise UsageError(f"--lines must be 0 to {MAX_LINES}")
     try:
         if is_pod_request(args, inventory):
             from aiconsole.cli_logs_pod import pod_lines

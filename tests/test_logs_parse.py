@@ -150,3 +150,21 @@ def test_a_job_log_loads_neither_the_kubernetes_client_nor_the_tui(tmp_path: Pat
     assert result.stdout.strip() == "1 []"
     assert result.stderr.startswith("aiconsole: error: local: scontrol not found on this machine")
     assert len(result.stderr.splitlines()) == 1
+
+
+def test_usage_and_choice_errors_are_one_line_before_any_contact(tmp_path: Path) -> None:
+    import os
+
+    from tests.conftest import run_aiconsole
+
+    env = {k: v for k, v in os.environ.items() if k != "AICONSOLE_CONFIG"}
+    env["HOME"] = str(tmp_path)
+    code, _, stderr = run_aiconsole("logs", "1", "--lines", "-1", env=env)
+    assert code == 64 and stderr.splitlines() == ["aiconsole: error: --lines must be 0 to 100000"]
+    code, _, stderr = run_aiconsole("logs", "1", env=env)
+    assert code == 1 and "no Slurm cluster: give --slurm HOST" in stderr
+    config = tmp_path / "two.toml"
+    config.write_text('[clusters]\na = "login-a.invalid"\nb = "login-b.invalid"\n')
+    code, _, stderr = run_aiconsole("--config", str(config), "logs", "1", env=env)
+    assert code == 1 and len(stderr.splitlines()) == 1
+    assert "several Slurm clusters are configured (a, b): name one with --cluster NAME" in stderr
