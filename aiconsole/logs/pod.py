@@ -14,7 +14,7 @@ import aiohttp
 from kubernetes.aio.client import CoreV1Api
 
 from aiconsole.kubernetes.api import ApiError, KubeApi, KubeUnavailable, _status_message
-from aiconsole.kubernetes.names import InvalidName, check_namespace, check_pod
+from aiconsole.kubernetes.names import InvalidName, check_namespace, check_pod, check_subdomain
 from aiconsole.logs.lines import LineCutter, LogUnavailable
 
 READ_CHUNK = 64 * 1024
@@ -23,8 +23,6 @@ MAX_TAIL_LINES = 100_000
 
 def check_container(name: str) -> str:
     """Container names are DNS labels (RFC 1123), as pod names' parts are."""
-    from aiconsole.kubernetes.names import check_subdomain
-
     if "." in name:
         raise InvalidName(f"invalid container name {name!r}: a DNS label (no dots)")
     return check_subdomain(name, "container")
