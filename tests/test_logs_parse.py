@@ -81,7 +81,7 @@ def test_an_array_with_several_tasks_asks_for_one() -> None:
     text = record(head="JobId=9 ArrayJobId=8 ArrayTaskId=1") + record(
         head="JobId=10 ArrayJobId=8 ArrayTaskId=2"
     )
-    with pytest.raises(LogUnavailable, match="array of 2 tasks"):
+    with pytest.raises(LogUnavailable, match="is 2 jobs"):
         parse_job_output(text, "8")
 
 

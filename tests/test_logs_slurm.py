@@ -177,6 +177,10 @@ def test_unknown_job_unreadable_file_and_unknown_cluster_say_what_and_where(
     code, _, stderr = aiconsole(config, "logs", "12;reboot")
     assert code == 1 and "invalid job id" in stderr
 
+    held = cluster.submit("--hold")
+    code, _, stderr = aiconsole(config, "logs", held)
+    assert code == 1 and f"estate: job {held} is pending: it has written nothing yet" in stderr
+
 
 def _app(cluster: SlurmEstate, *extra: SlurmCollector) -> object:
     from aiconsole.app import ConsoleApp

@@ -54,7 +54,8 @@ def parse_job_output(text: str, job_id: str) -> JobOutput:
         raise LogUnavailable(f"job {job_id}: scontrol printed no job")
     if len(records) > 1:
         raise LogUnavailable(
-            f"job {job_id} is an array of {len(records)} tasks: name one, e.g. {job_id}_0"
+            f"job {job_id} is {len(records)} jobs (an array's tasks, or a heterogeneous "
+            f"job's parts): name one, e.g. {job_id}_0"
         )
     record = records[0]
     head = _HEAD.match(record)
@@ -173,6 +174,11 @@ async def open_job_log(
     if not path or path == "/dev/null":
         which = "StdErr" if stderr else "StdOut"
         raise LogUnavailable(f"{cluster}: job {job_id} writes no {which} file ({path or 'none'})")
+    if output.state == "PENDING":
+        raise LogUnavailable(
+            f"{cluster}: job {job_id} is pending: it has written nothing yet "
+            f"(its output will be {clean(path, 300)})"
+        )
     problems = []
     candidates: list[tuple[Runner, bool]] = [(runner, False)]
     if output.batch_host and output.batch_host != runner.where:
