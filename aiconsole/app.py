@@ -148,7 +148,8 @@ class ConsoleApp(App[None]):
     def open_job_log(self, cluster: str, job_id: str) -> None:
         """Follow a job's output file in a log view, over the cluster's own connection."""
         collector = next((c for c in self.fleet.clusters if c.name == cluster), None)
-        if collector is None:
+        if collector is None:  # a replayed recording has no connection to read through
+            self.notify(f"no live connection to cluster {cluster}", markup=False)
             return
         from aiconsole.logs.slurm_job import job_lines
 
@@ -170,6 +171,7 @@ class ConsoleApp(App[None]):
         """Follow a pod's log (its default container) in a log view."""
         collector = next((c for c in self.fleet.kube if c.name == context), None)
         if collector is None:
+            self.notify(f"no live connection to context {context}", markup=False)
             return
         from aiconsole.logs.pod import follow_pod
 
