@@ -166,6 +166,7 @@ def test_unknown_job_unreadable_file_and_unknown_cluster_say_what_and_where(
         "--output=/nonexistent-dir/out.txt",
         "--wrap=true",
     ).strip()
+    cluster.wait_until(lambda: cluster.job_field(job, "JobState") != "PENDING", "job started")
     code, stdout, stderr = aiconsole(config, "logs", job)
     assert (code, stdout) == (1, "")
     assert len(stderr.splitlines()) == 1
