@@ -27,8 +27,8 @@ EXIT_CODES = {
     "diagnose": "0 pass; 4 fail; 1 could not run; 3 refused",
     "audit": "0 printed; 1 error",
     "record": "0 recorded and closed; 1 error",
-    "logs": "0 printed (with --follow: until Ctrl+C, 130, or the pod's end); 1 error (job, "
-    "pod, file or cluster not found or not readable; one line on stderr)",
+    "logs": "0 printed (with --follow: once the job or pod has ended; 130 on Ctrl+C); 1 error "
+    "(job, pod, file or cluster not found or not readable; one line on stderr)",
     "replay": "0 shown; 1 error (unreadable recording); with snapshot: as snapshot",
     **{
         action: "0 done and verified; 1 error; 3 refused (role, read-only, blast radius, "
@@ -305,7 +305,10 @@ def add_logs_parser(commands: argparse._SubParsersAction[UsageParser]) -> None:
     )
     logs.add_argument("target", metavar="JOBID|POD")
     logs.add_argument(
-        "--follow", "-f", action="store_true", help="keep printing new lines until Ctrl+C"
+        "--follow",
+        "-f",
+        action="store_true",
+        help="keep printing new lines until the job or pod ends (or Ctrl+C)",
     )
     logs.add_argument(
         "--lines",

@@ -326,3 +326,35 @@ def test_a_file_only_the_batch_node_sees_is_read_there(
         assert stderr.rstrip().endswith("on node1")
     finally:
         subprocess.run([*mount_ns, "umount", str(local)], check=True)
+
+
+def test_follow_ends_once_the_job_has_ended_and_its_last_lines_are_in(
+    cluster: SlurmEstate, config: Path, tmp_path: Path
+) -> None:
+    trigger = tmp_path / "trigger"
+    job = cluster.slurm(
+        "sbatch",
+        "--parsable",
+        f"--chdir={cluster.jobs}",
+        f"--output={cluster.jobs}/ending-%j.out",
+        f"--wrap=echo first; while [ ! -e {trigger} ]; do sleep 0.2; done; echo last words",
+    ).strip()
+    cluster.wait_until(lambda: cluster.job_field(job, "JobState") == "RUNNING", "job running")
+    follower = subprocess.Popen(
+        [sys.executable, "-m", "aiconsole", "--config", str(config), "logs", job, "-f"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
+    )
+    try:
+        assert follower.stdout is not None
+        assert follower.stdout.readline() == "first\n"
+        trigger.touch()
+        # The job prints its last line and exits; the follow prints it, then ends by itself.
+        stdout, stderr = follower.communicate(timeout=90)
+        assert stdout == "last words\n"
+        assert follower.returncode == 0, stderr
+    finally:
+        if follower.poll() is None:
+            follower.kill()

@@ -16,12 +16,31 @@ import re
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
+from aiconsole.logs.follow import until_ended
 from aiconsole.logs.lines import LineCutter, LogUnavailable
 from aiconsole.slurm import commands
 from aiconsole.slurm.runner import CommandFailed, Runner, runner_for
 from aiconsole.text import clean
 
 MAX_TAIL_LINES = 100_000
+# Job states in which the job may still write (any other one is over).
+ACTIVE_STATES = frozenset(
+    {
+        "PENDING",
+        "CONFIGURING",
+        "RUNNING",
+        "SUSPENDED",
+        "COMPLETING",
+        "STAGE_OUT",
+        "SIGNALING",
+        "RESIZING",
+        "REQUEUED",
+        "REQUEUE_HOLD",
+        "REQUEUE_FED",
+        "STOPPED",
+        "RESV_DEL_HOLD",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -127,22 +146,43 @@ class JobLog:
     runner: Runner
     opened_here: bool
     """Whether ``runner`` was opened for this log (a batch node's): closed with it."""
+    cluster: Runner
+    """Where the cluster's commands run (``scontrol`` may not exist on a batch node)."""
+    timeout: float = 10.0
+    quiet: float = 5.0
+    """Seconds without output after which a follow asks whether the job has ended."""
 
     @property
     def where(self) -> str:
         return self.runner.where
 
     async def lines(self, count: int, follow: bool) -> AsyncIterator[str]:
-        """The last ``count`` lines, then (``follow``) every new one, cleaned and bounded."""
+        """The last ``count`` lines, then (``follow``) every new one, cleaned and bounded,
+        until the job has ended and its last lines are in."""
         cutter = LineCutter()
+        chunks = self.runner.stream(tail_argv(self.path, count, follow))
+        if follow:
+            chunks = until_ended(chunks, self.job_ended, self.quiet)
         try:
-            async for chunk in self.runner.stream(tail_argv(self.path, count, follow)):
+            async for chunk in chunks:
                 for line in cutter.feed(chunk):
                     yield line
         except CommandFailed as error:
             raise LogUnavailable(f"job {self.output.job_id} output: {error}") from None
         for line in cutter.finish():
             yield line
+
+    async def job_ended(self) -> bool:
+        """Whether the job is over (finished, failed, cancelled, or gone from slurmctld);
+        False when that cannot be told now (the follow goes on)."""
+        try:
+            result = await self.cluster.run(commands.show_job(self.output.job_id), self.timeout)
+        except CommandFailed:
+            return False
+        if result.status != 0:
+            return "Invalid job id" in result.error_line()
+        state = _STATE.search(result.stdout)
+        return state is not None and state.group(1) not in ACTIVE_STATES
 
     def close(self) -> None:
         if self.opened_here:
@@ -192,7 +232,7 @@ async def open_job_log(
             for other, other_opened in candidates:
                 if other is not candidate and other_opened:
                     other.close()
-            return JobLog(output, path, candidate, opened)
+            return JobLog(output, path, candidate, opened, runner, timeout)
         problems.append(f"{problem} (on {candidate.where})")
         if opened:
             candidate.close()
