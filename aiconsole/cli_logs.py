@@ -2,9 +2,10 @@
 
 ``aiconsole logs JOBID [--slurm HOST|--cluster NAME]`` reads the job's StdOut (``--stderr``:
 its StdErr) over the cluster's SSH host or the job's batch node; ``aiconsole logs POD -n NS
---context C [-c CONTAINER]`` reads the pod's log through the API server. The last ``--lines``
-lines at once, then with ``--follow`` every new one until Ctrl+C. Lines go to stdout, cleaned;
-where they come from goes to stderr, so the output is the log and nothing else.
+--context C [-c CONTAINER]`` reads the pod's log through the API server. The last
+``--lines`` lines at once, then with ``--follow`` every new one until the job or pod ends
+(or Ctrl+C). Lines go to stdout, cleaned; where they come from goes to stderr, so the output
+is the log and nothing else.
 """
 
 from __future__ import annotations

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -168,3 +169,32 @@ def test_usage_and_choice_errors_are_one_line_before_any_contact(tmp_path: Path)
     code, _, stderr = run_aiconsole("--config", str(config), "logs", "1", env=env)
     assert code == 1 and len(stderr.splitlines()) == 1
     assert "several Slurm clusters are configured (a, b): name one with --cluster NAME" in stderr
+
+
+async def test_a_follow_stops_its_stream_once_the_writer_has_ended() -> None:
+    import asyncio
+
+    from aiconsole.logs.follow import until_ended
+
+    chunks: asyncio.Queue[bytes] = asyncio.Queue()
+    stopped = asyncio.Event()
+    asked = 0
+
+    async def stream() -> AsyncIterator[bytes]:
+        try:
+            while True:
+                yield await chunks.get()
+        finally:
+            stopped.set()  # what kills the remote tail
+
+    async def ended() -> bool:
+        nonlocal asked
+        asked += 1
+        if asked == 1:
+            chunks.put_nowait(b"last\n")  # written while the job ends
+        return asked >= 2
+
+    chunks.put_nowait(b"first\n")
+    got = [chunk async for chunk in until_ended(stream(), ended, quiet=0.01)]
+    assert got == [b"first\n", b"last\n"]
+    assert stopped.is_set() and asked == 2
