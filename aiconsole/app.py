@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Coroutine, Iterable
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable
 from typing import Any, Protocol
 
 from textual.app import App, SystemCommand
@@ -28,12 +28,16 @@ from aiconsole.screens.health import HealthScreen
 from aiconsole.screens.help import HelpScreen
 from aiconsole.screens.host import HostScreen
 from aiconsole.screens.jobs import JobsScreen
+from aiconsole.screens.logs import LogScreen
 from aiconsole.screens.plan import PlanScreen, ReasonScreen
 from aiconsole.screens.rebalance import RebalanceScreen
 from aiconsole.screens.workloads import WorkloadsScreen
 from aiconsole.slurm.commands import InvalidArgument
 from aiconsole.slurm.runner import runner_for
 from aiconsole.themes import ThemeKeeper
+
+LOG_VIEW_TAIL = 200
+"""Lines of a job's or pod's output a log view shows at once, before following new ones."""
 
 
 class Source(Protocol):
@@ -175,6 +179,51 @@ class ConsoleApp(App[None]):
         if not isinstance(self.screen, JobsScreen):
             self.push_screen(JobsScreen())
 
+    def open_job_log(self, cluster: str, job_id: str) -> None:
+        """Follow a job's output file in a log view, over the cluster's own connection."""
+        collector = next((c for c in self.fleet.clusters if c.name == cluster), None)
+        if collector is None:  # a replayed recording has no connection to read through
+            self.notify(f"no live connection to cluster {cluster}", markup=False)
+            return
+        from aiconsole.logs.slurm_job import job_lines
+
+        def lines(say: Callable[[str], None]) -> AsyncIterator[str]:
+            return job_lines(
+                collector.runner,
+                job_id,
+                cluster=cluster,
+                count=LOG_VIEW_TAIL,
+                follow=True,
+                say=say,
+                timeout=collector.timeout,
+                ssh_config=self.fleet.ssh_config,
+            )
+
+        self.push_screen(LogScreen(f"{cluster} job {job_id}", lines))
+
+    def open_pod_log(self, context: str, namespace: str, pod: str) -> None:
+        """Follow a pod's log (its default container) in a log view."""
+        collector = next((c for c in self.fleet.kube if c.name == context), None)
+        if collector is None:
+            self.notify(f"no live connection to context {context}", markup=False)
+            return
+        from aiconsole.logs.pod import follow_pod
+
+        def lines(say: Callable[[str], None]) -> AsyncIterator[str]:
+            return follow_pod(
+                collector.name,
+                collector.kubeconfig,
+                collector.timeout,
+                namespace,
+                pod,
+                container=None,
+                count=LOG_VIEW_TAIL,
+                follow=True,
+                say=say,
+            )
+
+        self.push_screen(LogScreen(f"{context} pod {namespace}/{pod}", lines))
+
     # -- actions: the same plan -> confirm -> execute -> verify -> audit as the CLI ----------
 
     def start_drain(
@@ -274,6 +323,13 @@ class ConsoleApp(App[None]):
         yield SystemCommand(
             "Kubernetes", "Nodes, pods and their GPUs of each context", self.action_workloads
         )
+        if isinstance(screen, JobsScreen):
+            yield SystemCommand(
+                "Job output", "Follow the output of the job under the cursor", screen.action_output
+            )
+            yield SystemCommand(
+                "Next Slurm cluster", "Show the next configured cluster", screen.action_next_cluster
+            )
         if isinstance(screen, JobsScreen) and self.policy.can_act:
             for name, help_text, action in (
                 ("Drain node", "Drain the node under the cursor", screen.action_drain),

@@ -57,6 +57,7 @@ NO_FLEET_COMMANDS: dict[str, tuple[str, str]] = {
     "silence": ("aiconsole.cli_health", "run_silence"),
     "diagnose": ("aiconsole.cli_diagnose", "run_diagnose"),
     "rebalance": ("aiconsole.cli_rebalance", "run_rebalance"),
+    "logs": ("aiconsole.cli_logs", "run_logs"),
     **{
         action: ("aiconsole.cli_actions", "run_action")
         for action in (
@@ -124,6 +125,7 @@ def expected(error: Exception) -> bool:
         "aiconsole.actions.policy": "SitePolicyError",
         "aiconsole.actions.mutes": "MuteError",
         "aiconsole.kubernetes.names": "InvalidName",
+        "aiconsole.cli_logs": "LogTargetError",
     }
     return any(
         isinstance(error, getattr(sys.modules[module], name))

@@ -27,6 +27,8 @@ EXIT_CODES = {
     "diagnose": "0 pass; 4 fail; 1 could not run; 3 refused",
     "audit": "0 printed; 1 error",
     "record": "0 recorded and closed; 1 error",
+    "logs": "0 printed (with --follow: once the job or pod has ended; 130 on Ctrl+C); 1 error "
+    "(job, pod, file or cluster not found or not readable; one line on stderr)",
     "replay": "0 shown; 1 error (unreadable recording); with snapshot: as snapshot",
     **{
         action: "0 done and verified; 1 error; 3 refused (role, read-only, blast radius, "
@@ -98,6 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_diagnose_parser(commands)
     add_health_parsers(commands)
     add_record_parsers(commands)
+    add_logs_parser(commands)
     # Last, once every command exists: a command added above gets the global options too.
     spread_global_options(parser, EXIT_CODES)
     return parser
@@ -294,3 +297,32 @@ def add_record_parsers(commands: argparse._SubParsersAction[UsageParser]) -> Non
     replay_commands = replay.add_subparsers(dest="replay_command", metavar="SUBCOMMAND")
     snapshot = replay_commands.add_parser("snapshot", help="print the fleet as it was at --at")
     snapshot.add_argument("--json", action="store_true", help="print the snapshot as JSON")
+
+
+def add_logs_parser(commands: argparse._SubParsersAction[UsageParser]) -> None:
+    logs = commands.add_parser(
+        "logs",
+        help="a Slurm job's output file, or (with -n/--context) a Kubernetes pod's log",
+        description="JOBID: the job's StdOut file (from scontrol show job), read over SSH on "
+        "the cluster's host or the job's batch node. POD with -n NAMESPACE --context NAME: "
+        "the pod's log through the API server. Lines are cleaned of terminal controls.",
+    )
+    logs.add_argument("target", metavar="JOBID|POD")
+    logs.add_argument(
+        "--follow",
+        "-f",
+        action="store_true",
+        help="keep printing new lines until the job or pod ends (or Ctrl+C)",
+    )
+    logs.add_argument(
+        "--lines",
+        type=int,
+        default=100,
+        metavar="N",
+        help="how many of the last lines to print first (default 100)",
+    )
+    logs.add_argument(
+        "--stderr", action="store_true", help="Slurm: the job's StdErr file instead of StdOut"
+    )
+    logs.add_argument("-n", "--namespace", help="Kubernetes: the pod's namespace")
+    logs.add_argument("-c", "--container", help="Kubernetes: the container (default: the only one)")

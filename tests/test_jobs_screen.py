@@ -41,7 +41,8 @@ def cluster(**changes: Any) -> SlurmCluster:
 
 
 def jobs_app(state: SlurmCluster | None, tmp_path: Path | None = None) -> ConsoleApp:
-    store = FleetStore()
+    # A fixed clock: the cluster's data age (shown for every cluster) is part of the pictures.
+    store = FleetStore(clock=lambda: 1003.0)
     clusters = []
     if state is not None:
         clusters = [SlurmCollector(state.name, LocalRunner(), store)]
@@ -179,3 +180,31 @@ def test_plan_modal_snapshot(snap_compare: Callable[..., bool]) -> None:
         status="stale", reason="estate: scontrol did not answer within 5 s", collected_at=None
     )
     assert snap_compare(jobs_app(stale), terminal_size=SIZE, run_before=open_plan)
+
+
+async def test_k_switches_cluster_and_the_actions_follow_it() -> None:
+    store = FleetStore(clock=lambda: 1003.0)
+    first = cluster()
+    second = cluster(
+        name="second", status="stale", reason="second: sinfo did not answer within 5 s"
+    )
+    collectors = [SlurmCollector(state.name, LocalRunner(), store) for state in (first, second)]
+    for state in (first, second):
+        store.put_cluster(state)  # a new collector marks its cluster "connecting"
+    audit = AuditLog(Path("/nonexistent/audit.jsonl"), syslog="off")
+    app = ConsoleApp(Fleet(store, [], clusters=collectors), collect=False, audit=audit)
+    async with app.run_test(size=WIDE) as pilot:
+        await pilot.press("j")
+        await wait_for(pilot, lambda: isinstance(app.screen, JobsScreen))
+        screen = app.screen
+        line = screen.query_one("#clusters-line", Static)
+        await wait_for(pilot, lambda: "second" in str(line.render()))
+        assert str(line.render()) == "Clusters: ▸estate ok 3.0s old  ·  second stale 3.0s old"
+        await pilot.press("k")
+        assert str(line.render()) == "Clusters: estate ok 3.0s old  ·  ▸second stale 3.0s old"
+        assert screen.title == "Slurm · second (2/2, k: next)"
+        await open_plan(pilot)
+        modal = app.screen
+        assert isinstance(modal, PlanScreen)
+        shown = str(modal.query_one("#plan-text", Static).render())
+        assert "CAUTION: cluster second is stale" in shown  # planned on the cluster shown

@@ -61,6 +61,8 @@ class JobsScreen(LiveScreen):
         Binding("r", "requeue", "Requeue"),
         Binding("h", "requeue_hold", "Req+hold"),
         Binding("l", "release", "Release"),
+        Binding("o", "output", "Output"),
+        Binding("k", "next_cluster", "Cluster"),
     ]
 
     def __init__(self) -> None:
@@ -69,10 +71,13 @@ class JobsScreen(LiveScreen):
         self.filter_text = ""
         self._syncs: dict[str, TableSync] = {}
         self._cluster: SlurmCluster | None = None
+        self.cluster_name: str | None = None
+        """The cluster shown (``k`` moves to the next); the first one until chosen."""
 
     def compose(self) -> ComposeResult:
         yield Header()
         with VerticalScroll(id="jobs-body"):
+            yield Static(id="clusters-line")
             yield Static(id="cluster-status")
             yield Static("Nodes", classes="section-title")
             yield self._table("nodes", NODE_COLUMNS)
@@ -110,8 +115,17 @@ class JobsScreen(LiveScreen):
                 Text("No Slurm cluster: start with --slurm HOST (or local), or [clusters].")
             )
             return
-        cluster = snapshot.clusters[0]
+        names = [cluster.name for cluster in snapshot.clusters]
+        if self.cluster_name not in names:
+            self.cluster_name = names[0]
+        cluster = snapshot.clusters[names.index(self.cluster_name)]
         self._cluster = cluster
+        self.title = f"Slurm · {clean(cluster.name, 60)}"
+        if len(names) > 1:
+            self.title += f" ({names.index(cluster.name) + 1}/{len(names)}, k: next)"
+        self.query_one("#clusters-line", Static).update(
+            clusters_line(snapshot.clusters, cluster.name, self.palette, snapshot.generated_at)
+        )
         status.update(status_line(cluster, self.palette))
         self._syncs["nodes"].apply(node_rows(cluster, self.palette))
         jobs = [job for job in cluster.jobs if job_matches(job, self.filter_text)]
@@ -141,6 +155,21 @@ class JobsScreen(LiveScreen):
         )
         if job is not None and job.nodes:
             self.open_node(job.nodes[0])  # where its batch script runs
+
+    def action_next_cluster(self) -> None:
+        snapshot = self.console.fleet_snapshot
+        if snapshot is None or len(snapshot.clusters) < 2:
+            self.notify("only one Slurm cluster is configured")
+            return
+        names = [cluster.name for cluster in snapshot.clusters]
+        at = names.index(self.cluster_name) if self.cluster_name in names else -1
+        self.cluster_name = names[(at + 1) % len(names)]
+        self.render_snapshot(snapshot)
+
+    def action_output(self) -> None:
+        job = self._cursor_key("jobs")
+        if job is not None and self._cluster is not None:
+            self.console.open_job_log(self._cluster.name, job)
 
     def action_next_sort(self) -> None:
         self.query_one("#jobs-table", ClickTable).clear_sort()  # s: the screen's orders again
@@ -211,6 +240,30 @@ def status_line(cluster: SlurmCluster, palette: Palette, now: float | None = Non
     if cluster.status != "ok" and cluster.collected_at is not None:
         line.append(f", data from {(now or time.time()) - cluster.collected_at:.0f} s ago")
     line.append(f", {len(cluster.nodes)} nodes, {len(cluster.jobs)} jobs")
+    return line
+
+
+def clusters_line(
+    clusters: tuple[SlurmCluster, ...], shown: str, palette: Palette, now: float
+) -> Text:
+    """Every cluster with its status and data age; the one shown is marked."""
+    line = Text("Clusters: ")
+    for number, cluster in enumerate(clusters):
+        if number:
+            line.append("  ·  ")
+        name = clean(cluster.name, 60)
+        line.append(
+            f"▸{name}" if cluster.name == shown else name,
+            style="bold" if cluster.name == shown else "",
+        )
+        level = (
+            None if cluster.status == "ok" else "error" if cluster.status == "error" else "warning"
+        )
+        line.append(f" {cluster.status}", style=palette.level(level) if level else "")
+        if cluster.collected_at is not None:
+            line.append(f" {units.duration(max(0.0, now - cluster.collected_at))} old")
+        else:
+            line.append(" no data")
     return line
 
 

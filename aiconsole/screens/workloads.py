@@ -54,6 +54,7 @@ class WorkloadsScreen(LiveScreen):
         Binding("u", "uncordon", "Uncordon"),
         Binding("d", "drain", "Drain"),
         Binding("r", "restart", "Restart pod"),
+        Binding("o", "output", "Pod log"),
     ]
 
     def __init__(self) -> None:
@@ -179,6 +180,14 @@ class WorkloadsScreen(LiveScreen):
         pod = self._cursor_key("kube-pods")
         if pod is not None:
             self._plan("restart", [pod])
+
+    def action_output(self) -> None:
+        pod = self._cursor_key("kube-pods")
+        if pod is None or self.cluster_name is None:
+            self.notify("no pod on this node: move to a node with pods first")
+            return
+        namespace, _, name = pod.partition("/")
+        self.console.open_pod_log(self.cluster_name, namespace, name)
 
     def _node_action(self, action: str) -> None:
         node = self._cursor_key("kube-nodes")

@@ -81,6 +81,11 @@ def job_details() -> list[str]:
     return ["scontrol", "--details", "--oneliner", "show", "job"]
 
 
+def show_job(job_id: str) -> list[str]:
+    """One job, one field per line (the one-line form runs paths with spaces together)."""
+    return ["scontrol", "show", "job", check_job(job_id)]
+
+
 def ping() -> list[str]:
     return ["scontrol", "ping"]
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import shlex
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import asyncssh
@@ -65,8 +66,33 @@ class LocalRunner:
             stderr.decode("utf-8", "replace"),
         )
 
+    async def stream(self, argv: list[str]) -> AsyncIterator[bytes]:
+        """``argv``'s stdout as it comes, in chunks of at most :data:`STREAM_CHUNK` bytes;
+        the process is killed when the reader stops (a follow the operator closed)."""
+        try:
+            process = await asyncio.create_subprocess_exec(
+                *argv,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.DEVNULL,
+            )
+        except FileNotFoundError:
+            raise CommandFailed(f"{argv[0]} not found on this machine") from None
+        assert process.stdout is not None
+        try:
+            while chunk := await process.stdout.read(STREAM_CHUNK):
+                yield chunk
+        finally:
+            if process.returncode is None:
+                with contextlib.suppress(ProcessLookupError):
+                    process.kill()
+            await process.wait()
+
     def close(self) -> None:
         return None
+
+
+STREAM_CHUNK = 64 * 1024
 
 
 class SshRunner:
@@ -127,6 +153,33 @@ class SshRunner:
             _decode(result.stdout),
             _decode(result.stderr),
         )
+
+    async def stream(self, argv: list[str]) -> AsyncIterator[bytes]:
+        """As :meth:`LocalRunner.stream`, on ``host``: the remote command is told to stop
+        (TERM, then the channel is closed) when the reader stops."""
+        connection = await self._connected()
+        try:
+            process = await connection.create_process(
+                shlex.join(argv), encoding=None, stderr=asyncssh.DEVNULL
+            )
+        except (OSError, asyncssh.Error) as error:
+            self.close()
+            raise CommandFailed(f"{self.where}: connection lost: {error}") from None
+        try:
+            while True:
+                try:
+                    chunk = await process.stdout.read(STREAM_CHUNK)
+                except (OSError, asyncssh.Error) as error:
+                    raise CommandFailed(f"{self.where}: connection lost: {error}") from None
+                if not chunk:
+                    return
+                yield chunk
+        finally:
+            # A following `tail -F` never ends by itself: ask sshd to signal it, and close
+            # the channel so it dies of SIGPIPE on its next write where signals are refused.
+            with contextlib.suppress(OSError, asyncssh.Error):
+                process.send_signal("TERM")
+            process.close()
 
     def close(self) -> None:
         connection, self._connection = self._connection, None

@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from tests.kubeserver import errors, protobuf, resources, tables
+from tests.kubeserver.logs import LogSubresource, pod_log_request
 from tests.kubeserver.resources import Resource
 from tests.kubeserver.state import KubeState
 from tests.kubeserver.streaming import Streaming
@@ -26,7 +27,7 @@ class KubeHTTPServer(ThreadingHTTPServer):
         self.requests: list[tuple[str, str]] = []  # (method, path with query), for tests
 
 
-class Handler(Streaming):
+class Handler(Streaming, LogSubresource):
     protocol_version = "HTTP/1.1"
     server: KubeHTTPServer
 
@@ -121,6 +122,10 @@ class Handler(Streaming):
             )
         name = rest[1] if len(rest) > 1 else None
         subresource = rest[2] if len(rest) > 2 else ""
+        if pod_log_request(resource.kind, method, subresource, name):
+            assert name is not None
+            self._pod_log(namespace or "", name)
+            return
         if subresource not in ("", "status") and not (
             resource.kind == "Pod" and subresource == "eviction"
         ):

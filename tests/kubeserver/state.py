@@ -15,6 +15,7 @@ from typing import Any
 
 from tests.kubeserver import budgets, errors, patching
 from tests.kubeserver.budgets import now
+from tests.kubeserver.logs import PodLogs
 from tests.kubeserver.resources import BY_KIND, BY_PLURAL, Resource
 
 Obj = dict[str, Any]
@@ -63,6 +64,8 @@ class KubeState:
         self._history: list[Change] = []
         self._compacted = 0
         self._releases: dict[tuple[str, str], PdbRelease] = {}
+        self.logs = PodLogs()
+        """Container logs the ``log`` subresource serves (tests write them)."""
 
     # ---- reading -------------------------------------------------------------------------
 
