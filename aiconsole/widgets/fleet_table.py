@@ -10,7 +10,7 @@ the cursor. A click on a column title asks the owner to sort by it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from rich.segment import Segment
@@ -116,15 +116,27 @@ class FleetTable(ScrollView, can_focus=True):
         self._widths = [c.width if c.width is not None else len(c.label) for c in self.columns]
         self._level_styles: dict[str, Style] = {}
         self._cursor_key: str | None = None
+        self._late: Callable[[Row], tuple[Cell, ...]] | None = None
         self.sorted_column: str | None = None
         """Key of the column whose title is highlighted as the sort order."""
 
     # -- data --------------------------------------------------------------------------------
 
-    def set_rows(self, rows: Sequence[Row], level_styles: dict[str, Style]) -> None:
-        """Replace every row; the cursor stays on the row with the same key if it is still there."""
+    def set_rows(
+        self,
+        rows: Sequence[Row],
+        level_styles: dict[str, Style],
+        late: Callable[[Row], tuple[Cell, ...]] | None = None,
+    ) -> None:
+        """Replace every row; the cursor stays on the row with the same key if it is still there.
+
+        ``late`` gives a row's cells as drawn, asked only for the rows on screen: values that
+        change on every row at every refresh (a data age) are formatted for those alone. It
+        may change only fixed-width columns (the others are fitted to ``rows`` as given).
+        """
         self.rows = tuple(rows)
         self._level_styles = level_styles
+        self._late = late
         for index, column in enumerate(self.columns):
             if column.width is None:
                 widest = max(
@@ -209,7 +221,8 @@ class FleetTable(ScrollView, can_focus=True):
             if index == self.cursor and self.has_focus:
                 override = self.get_component_rich_style("fleet-table--cursor")
                 base += override
-            segments = self._cells_to_segments(self.rows[index].cells, base, override)
+            cells = row.cells if self._late is None else self._late(row)
+            segments = self._cells_to_segments(cells, base, override)
         line_style = (
             self.get_component_rich_style("fleet-table--header") if y == 0 else self.rich_style
         )
