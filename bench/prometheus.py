@@ -23,7 +23,11 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
+from collections.abc import Callable
 from pathlib import Path
+
+import msgspec
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -31,6 +35,7 @@ from aiconsole.collectors.prometheus import PrometheusSource
 from aiconsole.fleet import Fleet
 from aiconsole.prometheus import queries
 from aiconsole.prometheus.client import PrometheusClient
+from aiconsole.prometheus.rules import rules_yaml
 from aiconsole.prometheus.settings import PrometheusSettings
 from aiconsole.store import FleetStore
 from tests.prometheus_server import PROMTOOL, PrometheusServer, scrape_config
@@ -52,7 +57,7 @@ def write_openmetrics(path: Path, hosts: int, now: int) -> int:
     gauge_times = (now, now + 60, now + 120)
     counter_times = tuple(now - 30 + 30 * k for k in range(6))
     series = 0
-    dcgm = {
+    dcgm: dict[str, Callable[[int, int], int]] = {
         "DCGM_FI_DEV_GPU_UTIL": lambda h, g: (h * 7 + g * 13) % 101,
         "DCGM_FI_DEV_FB_USED": lambda h, g: 20480 + g,
         "DCGM_FI_DEV_FB_FREE": lambda h, g: 61440 - g,
@@ -97,10 +102,10 @@ def write_openmetrics(path: Path, hosts: int, now: int) -> int:
             "node_load15": 2.5,
             "node_boot_time_seconds": now - 86400,
         }
-        for name, value in gauges.items():
+        for name, constant in gauges.items():
             write(f"# TYPE {name} gauge\n")
             for labels in node_labels:
-                gauge(f"{name}{{{labels}}}", value)
+                gauge(f"{name}{{{labels}}}", constant)
                 series += 1
         write("# TYPE up gauge\n")  # every real Prometheus has it: one per scrape target
         for h in range(hosts):
@@ -149,11 +154,20 @@ def curl(url: str, promql: str) -> tuple[float, int]:
     return float(out[0]), int(out[1])
 
 
-async def bench_source(server: PrometheusServer, hosts: int, runs: int) -> list[tuple[str, str]]:
+async def bench_refresh(
+    server: PrometheusServer, runs: int, how: str
+) -> tuple[list[tuple[str, str]], PrometheusSource, FleetStore]:
+    """Refresh figures; ``how`` names the way the source reads the fleet in this phase."""
     rows: list[tuple[str, str]] = []
     store = FleetStore()
     source = PrometheusSource(PrometheusSettings(url=server.url, timeout=60), store)
     await source.poll_once()  # warm: Prometheus's caches, our imports
+    rows.append(
+        (
+            f"[{how}] fleet figures read from",
+            "recording rules" if source._recorded else "direct queries",
+        )
+    )
     figures: dict[str, tuple[list[float], list[float], list[float]]] = {
         "every host changed": ([], [], []),
         "nothing new since the last scrape": ([], [], []),
@@ -175,16 +189,21 @@ async def bench_source(server: PrometheusServer, hosts: int, runs: int) -> list[
     ages = [host.age_s for host in snapshot.hosts if host.age_s is not None]
     rows.append(
         (
-            "fleet snapshot",
+            f"[{how}] fleet snapshot",
             f"{len(snapshot.hosts)} hosts {statuses}, data age median "
             f"{statistics.median(ages):.0f} s",
         )
     )
     for case, (walls, cpus, server_cpus) in figures.items():
-        rows.append((f"refresh ({case}): tick to complete snapshot", ms(walls)))
-        rows.append((f"refresh ({case}): console CPU", ms(cpus)))
-        rows.append((f"refresh ({case}): Prometheus CPU", ms(server_cpus)))
-    rows.append(("console RSS after refreshes", f"{rss_mib():.0f} MiB"))
+        rows.append((f"[{how}] refresh ({case}): tick to complete snapshot", ms(walls)))
+        rows.append((f"[{how}] refresh ({case}): console CPU", ms(cpus)))
+        rows.append((f"[{how}] refresh ({case}): Prometheus CPU", ms(server_cpus)))
+    rows.append((f"[{how}] console RSS after refreshes", f"{rss_mib():.0f} MiB"))
+    return rows, source, store
+
+
+async def bench_source(server: PrometheusServer, hosts: int, runs: int) -> list[tuple[str, str]]:
+    rows, source, store = await bench_refresh(server, runs, "direct")
     source.focus("gpu00042")
     cpu, wall = time.process_time(), time.perf_counter()
     await source.poll_once()
@@ -225,26 +244,44 @@ async def bench_source(server: PrometheusServer, hosts: int, runs: int) -> list[
             f"{seconds * 1000:.0f} ms, {size / 1e6:.1f} MB gzipped",
         )
     )
-    rows.append(("fleet render at this size", await render_times(store)))
+    rows += await render_times(store)
     return rows
 
 
-async def render_times(store: FleetStore) -> str:
+async def render_times(store: FleetStore) -> list[tuple[str, str]]:
+    """CPU of drawing the fleet screen for a new snapshot: hosts unchanged (only ages moved,
+    as between scrapes) and every host with a new sample (as after a scrape of every one)."""
     from aiconsole.app import ConsoleApp
 
     app = ConsoleApp(Fleet(store), collect=False)
     snapshot = store.snapshot()
-    cpu_times: list[float] = []
+    renewed = msgspec.structs.replace(
+        snapshot,
+        hosts=tuple(
+            h
+            if h.sample is None
+            else msgspec.structs.replace(h, sample=msgspec.structs.replace(h.sample))
+            for h in snapshot.hosts
+        ),
+    )
+    cases: dict[str, list[float]] = {"hosts unchanged": [], "every host changed": []}
     async with app.run_test(size=(160, 50)) as pilot:
         await pilot.pause()
-        for n in range(7):
-            start = time.process_time()
-            app.fleet_snapshot = snapshot
-            await pilot.pause()
-            app.screen._compositor.render_update(full=True)
-            if n >= 2:
-                cpu_times.append(time.process_time() - start)
-    return f"{len(snapshot.hosts)} rows, CPU {ms(cpu_times)}"
+        for n in range(8):
+            for case, times in cases.items():
+                shown = snapshot if case == "hosts unchanged" else (renewed, snapshot)[n % 2]
+                # A new snapshot object each time, as the store gives on every refresh.
+                shown = msgspec.structs.replace(shown, generated_at=shown.generated_at + n)
+                start = time.process_time()
+                app.fleet_snapshot = shown
+                await pilot.pause()
+                app.screen._compositor.render_update(full=True)
+                if n >= 2:
+                    times.append(time.process_time() - start)
+    return [
+        (f"fleet render, {len(snapshot.hosts)} rows ({case}): CPU", ms(times))
+        for case, times in cases.items()
+    ]
 
 
 def bench_scrape(hosts: int) -> list[tuple[str, str]]:
@@ -304,7 +341,7 @@ def bench_scrape(hosts: int) -> list[tuple[str, str]]:
     ]
 
 
-def bench_fleet(hosts: int, runs: int) -> list[tuple[str, str]]:
+def bench_fleet(hosts: int, runs: int, rules: bool) -> list[tuple[str, str]]:
     rows: list[tuple[str, str]] = []
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
@@ -337,7 +374,61 @@ def bench_fleet(hosts: int, runs: int) -> list[tuple[str, str]]:
             rows += asyncio.run(bench_source(server, hosts, runs))
         finally:
             server.stop()
+        if rules:
+            rows += bench_rules(work, hosts, runs)
     return rows
+
+
+def bench_rules(work: Path, hosts: int, runs: int) -> list[tuple[str, str]]:
+    """The same fleet read through the optional recording rules (same TSDB, restarted)."""
+    rules = work / "aiconsole-rules.yml"
+    rules.write_text(rules_yaml())
+    server = PrometheusServer(work, scrape_config({}, rule_files=[str(rules)]))
+    try:
+        server.wait_ready(timeout=300)
+        started = time.perf_counter()
+        for record, field in ((queries.RECORDED, "at"), (queries.RECORDED_SLOW, "gpu_count")):
+            server.wait_for_series(
+                f'count({record}{{{queries.FIELD}="{field}"}}) == {hosts}', timeout=180
+            )
+        rows = [
+            ("[rules] wait for the first evaluations", f"{time.perf_counter() - started:.0f} s")
+        ]
+        cpu_before = process_cpu_s(server.process.pid)
+        idle_s = 30.0
+        time.sleep(idle_s)  # nothing asks: what the rules alone cost the server
+        rows.append(
+            (
+                "[rules] Prometheus CPU evaluating the rules, no console",
+                f"{(process_cpu_s(server.process.pid) - cpu_before) / idle_s * 1000:.0f} ms/s",
+            )
+        )
+        rows.append(("[rules] rule group last evaluation", rule_durations(server.url)))
+        found, _, _ = asyncio.run(bench_refresh(server, runs, "rules"))
+        rows += found
+        for index, promql in enumerate(queries.RECORDED_FLEET, 1):
+            seconds, size = curl(server.url, promql)
+            rows.append(
+                (
+                    f"[rules] curl of recorded query {index} of {len(queries.RECORDED_FLEET)}",
+                    f"{seconds * 1000:.0f} ms, {size / 1e6:.2f} MB gzipped",
+                )
+            )
+    finally:
+        server.stop()
+    return rows
+
+
+def rule_durations(url: str) -> str:
+    """How long each aiconsole rule group took at its last evaluation (the server's own metric)."""
+    with urllib.request.urlopen(f"{url}/metrics", timeout=30) as answer:
+        text = answer.read().decode()
+    found = []
+    for line in text.splitlines():
+        if line.startswith("prometheus_rule_group_last_duration_seconds{") and "aiconsole" in line:
+            group = line.split(";", 1)[1].split('"', 1)[0]
+            found.append(f"{group} {float(line.rsplit(' ', 1)[1]) * 1000:.0f} ms")
+    return ", ".join(found) or "(not reported)"
 
 
 def main() -> None:
@@ -346,13 +437,16 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--scrape-hosts", type=int, default=1024)
     parser.add_argument("--scrape-only", action="store_true", help="only the serve figures")
+    parser.add_argument(
+        "--no-rules", action="store_true", help="skip the phase with recording rules loaded"
+    )
     args = parser.parse_args()
     rows: list[tuple[str, str]] = [
         ("machine", f"{os.cpu_count()} CPUs, load average at start {os.getloadavg()[0]:.1f}")
     ]
     rows += bench_scrape(args.scrape_hosts)
     if not args.scrape_only:
-        rows += bench_fleet(args.hosts, args.runs)
+        rows += bench_fleet(args.hosts, args.runs, not args.no_rules)
     rows.append(("load average at the end", f"{os.getloadavg()[0]:.1f}"))
     width = max(len(label) for label, _ in rows)
     for label, value in rows:

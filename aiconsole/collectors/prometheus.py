@@ -72,6 +72,9 @@ class PrometheusSource:
         self._handed_over: frozenset[str] = frozenset()
         self._slow: list[FleetSeries] = []
         self._slow_at = -SLOW_EVERY_S
+        self._recorded = False
+        """Whether the fleet figures are read from recording rules (see :meth:`_read`)."""
+        self._recorded_checked_at = -SLOW_EVERY_S
         self._focus: OrderedDict[str, None] = OrderedDict()
         self._placeholder = False
 
@@ -93,18 +96,43 @@ class PrometheusSource:
         await self.poll_once(detail_all=True)
 
     async def _read(self) -> dict[str, HostFigures]:
-        """The fleet queries, concurrently; their answers grouped by host."""
-        wanted = [*queries.GPU_FLEET, queries.HOST_FLEET, queries.UP]
+        """The fleet queries, concurrently; their answers grouped by host. Recorded figures
+        (:mod:`aiconsole.prometheus.rules`) are read where the server keeps them."""
+        now = time.monotonic()
+        if self._recorded or now - self._recorded_checked_at >= SLOW_EVERY_S:
+            by_host = await self._read_with(queries.RECORDED_FLEET, queries.RECORDED_SLOW)
+            self._recorded_checked_at = now
+            if by_host is not None:
+                if not self._recorded:
+                    self._slow_at = -SLOW_EVERY_S  # the slow figures: from the rules too
+                self._recorded = True
+                return by_host
+            if self._recorded:
+                self._slow_at = -SLOW_EVERY_S
+            self._recorded = False
+        by_host = await self._read_with((*queries.GPU_FLEET, queries.HOST_FLEET), queries.SLOW)
+        assert by_host is not None
+        return by_host
+
+    async def _read_with(
+        self, fleet_queries: tuple[str, ...], slow_query: str
+    ) -> dict[str, HostFigures] | None:
+        """One set of fleet queries; None when they come from recording rules that are not
+        there (no recorded series at all)."""
+        recorded = slow_query == queries.RECORDED_SLOW
+        wanted = [*fleet_queries, queries.UP]
         slow_due = time.monotonic() - self._slow_at >= SLOW_EVERY_S
         if slow_due:
-            wanted.append(queries.SLOW)
+            wanted.append(slow_query)
         answers = await asyncio.gather(*(self.client.query_fleet(q) for q in wanted))
+        if recorded and not any(answers[: len(fleet_queries)]):
+            return None
         if slow_due:
             self._slow, self._slow_at = answers.pop(), time.monotonic()
         *fleet, down = answers
         by_host = gather(self._host_keys, (*fleet, self._slow), down)
         if not slow_due and any(f.lacks_slow_fields() for f in by_host.values()):
-            self._slow = await self.client.query_fleet(queries.SLOW)
+            self._slow = await self.client.query_fleet(slow_query)
             self._slow_at = time.monotonic()
             by_host = gather(self._host_keys, (*fleet, self._slow), down)
         return by_host

@@ -1,0 +1,119 @@
+"""The optional recording rules: a valid rule file (promtool), a real Prometheus that loads it,
+and the source reading the recorded per-host figures, with the same numbers as the direct
+queries, and going back to those when the rules are removed."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from aiconsole.collectors.prometheus import PrometheusSource
+from aiconsole.model import HostState
+from aiconsole.prometheus import queries
+from aiconsole.prometheus.rules import rules_yaml
+from aiconsole.prometheus.settings import PrometheusSettings
+from aiconsole.store import FleetStore
+from tests.conftest import REPO
+from tests.prometheus_server import PROMTOOL, PrometheusServer, Target, poll, scrape_config
+from tests.stand_in_exporters import DcgmHost, Endpoint, NodeHost, StandInGpu, endpoints
+
+
+def test_the_rule_file_is_valid_for_promtool(tmp_path: Path) -> None:
+    printed = subprocess.run(
+        [str(REPO / ".venv/bin/python"), "-m", "aiconsole.prometheus.rules", "--interval", "30s"],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=REPO,
+    ).stdout
+    assert printed == rules_yaml("30s")
+    path = tmp_path / "rules.yml"
+    path.write_text(printed)
+    checked = subprocess.run(
+        [PROMTOOL, "check", "rules", str(path)], capture_output=True, text=True, check=False
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    fields = len(queries.HOST_FIELDS) + sum(len(f) for f in queries.GPU_FIELDS)
+    assert f"{fields + len(queries.SLOW_FIELDS)} rules found" in checked.stdout
+    with pytest.raises(ValueError):
+        rules_yaml("15 s")
+
+
+def _config(exporters: list[Endpoint], rules: Path | None) -> str:
+    dcgm1, node1, dcgm2, node2 = exporters
+    dcgm: list[Target] = [(dcgm1.target, {"hostname": "gpu01"}), dcgm2.target]
+    node: list[Target] = [(node1.target, {"hostname": "gpu01"})]
+    node.append((node2.target, {"hostname": "gpu02"}))
+    return scrape_config({"dcgm": dcgm, "node": node}, rule_files=[str(rules)] if rules else None)
+
+
+@pytest.fixture
+def exporters() -> Iterator[list[Endpoint]]:
+    gpu01 = DcgmHost("gpu01", [StandInGpu(0, util=87, temp=64), StandInGpu(1, util=3)])
+    gpu02 = DcgmHost("gpu02", [StandInGpu(i, util=10 * i, power=100 + i) for i in range(4)])
+    with endpoints(gpu01, NodeHost(cpus=8), gpu02, NodeHost(cpus=2)) as running:
+        yield running
+
+
+def _figures(state: HostState | None) -> tuple[object, ...]:
+    assert state is not None and state.status == "ok", state
+    sample = state.sample
+    assert sample is not None and sample.gpu.totals is not None
+    totals = sample.gpu.totals
+    return (
+        totals.count,
+        totals.util_mean_percent,
+        totals.temperature_max_c,
+        totals.memory_used_bytes,
+        totals.memory_total_bytes,
+        totals.power_draw_w,
+        sample.cpu.count,
+        sample.memory.total_bytes,
+        sample.memory.available_bytes,
+        sample.cpu.load1,
+    )
+
+
+def test_the_source_reads_recorded_figures_and_falls_back_without_them(
+    exporters: list[Endpoint], tmp_path: Path
+) -> None:
+    rules = tmp_path / "aiconsole-rules.yml"
+    rules.write_text(rules_yaml("1s", "1s"))
+    prometheus = PrometheusServer(tmp_path / "prometheus", _config(exporters, rules))
+    try:
+        prometheus.wait_ready()
+        for record, field in ((queries.RECORDED, "gpu_util"), (queries.RECORDED_SLOW, "cpus")):
+            prometheus.wait_for_series(f'{record}{{{queries.FIELD}="{field}"}}', count=2)
+        prometheus.wait_for_series('rate(node_cpu_seconds_total{mode="idle"}[1m])', count=10)
+        store = FleetStore()
+        source = PrometheusSource(PrometheusSettings(url=prometheus.url), store)
+        asyncio.run(source.poll_once())
+        assert source._recorded
+        recorded = {name: _figures(store.get(name)) for name in ("gpu01", "gpu02")}
+        assert recorded["gpu01"][:3] == (2, (87 + 3) / 2, 64)
+        assert recorded["gpu02"][0] == 4 and recorded["gpu02"][6] == 2
+        # The same numbers by the direct queries (a source that finds no rules).
+        direct_store = FleetStore()
+        direct = PrometheusSource(PrometheusSettings(url=prometheus.url), direct_store)
+        direct._recorded_checked_at = float("inf")  # as if it had just found none
+        asyncio.run(direct.poll_once())
+        assert not direct._recorded
+        assert {n: _figures(direct_store.get(n)) for n in recorded} == recorded
+
+        # The rules are removed: their series go stale and the source asks directly again,
+        # in the same refresh (no empty fleet in between).
+        prometheus.reload(_config(exporters, None))
+
+        def rules_gone() -> bool:
+            return not prometheus.query(queries.RECORDED)
+
+        poll(rules_gone, 60, "the recorded series never went stale")
+        asyncio.run(source.poll_once())
+        assert not source._recorded
+        assert {n: _figures(store.get(n)) for n in recorded} == recorded
+    finally:
+        prometheus.stop()
