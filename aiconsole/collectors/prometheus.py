@@ -138,7 +138,8 @@ class PrometheusSource:
         return by_host
 
     async def poll_once(self, detail_all: bool = False) -> None:
-        """One refresh of the whole fleet, written to the store in one replacement."""
+        """One refresh of the whole fleet, written to the store in one replacement (and the
+        open hosts' drill-down in a second one, if it was not back by then)."""
         # Open hosts' detail is asked at the same time as the fleet, not after it.
         known = [n for n in self._focus if n in self._keys and n not in self._handed_over]
         details = asyncio.ensure_future(self._ask_details(known))
@@ -177,14 +178,47 @@ class PrometheusSource:
         for name in self._keys.keys() - figures.keys() - self._handed_over:
             states[name] = self._vanished(name)
         self._keys.update({name: f.key for name, f in figures.items()})
+        if self._placeholder:
+            self.store.drop([self.name])
+            self._placeholder = False
+        if not details.done() and not detail_all:
+            # The fleet does not wait for an open host's drill-down: it is written now, the
+            # open hosts keeping their last per-GPU detail until the new one arrives.
+            self.store.put_many(self._keeping_detail(states, known).values())
+            answers = await details
+            self._apply_details(states, answers)
+            self.store.put_many(states[name] for name in answers if name in states)
+            return
         answers = await details
         if detail_all and len(figures) <= DETAIL_ALL_LIMIT:
             answers.update(await self._ask_details([n for n in figures if n not in answers]))
         self._apply_details(states, answers)
-        if self._placeholder:
-            self.store.drop([self.name])
-            self._placeholder = False
         self.store.put_many(states.values())
+
+    def _keeping_detail(
+        self, states: dict[str, HostState], names: Iterable[str]
+    ) -> dict[str, HostState]:
+        """``states`` with the named hosts' per-GPU, filesystem and NIC detail taken from
+        what the store holds (so an open host screen does not lose it for a moment)."""
+        kept = dict(states)
+        for name in names:
+            state, previous = states.get(name), self.store.get(name)
+            if state is None or state.sample is None or previous is None:
+                continue
+            old = previous.sample
+            if old is None or not old.gpu.gpus or state.sample.gpu.gpus:
+                continue
+            sample = state.sample
+            kept[name] = msgspec.structs.replace(
+                state,
+                sample=msgspec.structs.replace(
+                    sample,
+                    gpu=msgspec.structs.replace(sample.gpu, gpus=old.gpu.gpus),
+                    filesystems=old.filesystems or sample.filesystems,
+                    nics=old.nics or sample.nics,
+                ),
+            )
+        return kept
 
     async def _ask_details(self, names: Iterable[str]) -> dict[str, list[Series] | Exception]:
         """Each named host's raw series (or why they could not be had)."""

@@ -1,6 +1,7 @@
-"""The optional recording rules: a valid rule file (promtool), a real Prometheus that loads it,
-and the source reading the recorded per-host figures, with the same numbers as the direct
-queries, and going back to those when the rules are removed."""
+"""How the Prometheus source refreshes: the optional recording rules (a valid rule file for
+promtool; a real Prometheus that loads it; the source reading the recorded per-host figures,
+with the same numbers as the direct queries, and going back to those when the rules are
+removed), and a fleet write that does not wait for an open host's drill-down."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import pytest
 from aiconsole.collectors.prometheus import PrometheusSource
 from aiconsole.model import HostState
 from aiconsole.prometheus import queries
+from aiconsole.prometheus.client import Series
 from aiconsole.prometheus.rules import rules_yaml
 from aiconsole.prometheus.settings import PrometheusSettings
 from aiconsole.store import FleetStore
@@ -115,5 +117,51 @@ def test_the_source_reads_recorded_figures_and_falls_back_without_them(
         asyncio.run(source.poll_once())
         assert not source._recorded
         assert {n: _figures(store.get(n)) for n in recorded} == recorded
+    finally:
+        prometheus.stop()
+
+
+async def test_the_fleet_is_written_before_a_slow_drill_down_returns(
+    exporters: list[Endpoint], tmp_path: Path
+) -> None:
+    prometheus = PrometheusServer(tmp_path / "prometheus", _config(exporters, None))
+    try:
+        prometheus.wait_ready()
+        prometheus.wait_for_series("DCGM_FI_DEV_GPU_UTIL", count=6)
+        store = FleetStore()
+        source = PrometheusSource(PrometheusSettings(url=prometheus.url), store)
+        await source.poll_once()
+        source.focus("gpu01")
+        await source.poll_once()
+        opened = store.get("gpu01")
+        assert opened is not None and opened.sample is not None
+        assert [g.index for g in opened.sample.gpu.gpus] == [0, 1]
+        # The next drill-down is held back (a slow server); the fleet must not wait for it.
+        gate = asyncio.Event()
+        ask = source.client.query
+
+        async def held(promql: str, timeout: float | None = None) -> list[Series]:
+            await gate.wait()
+            return await ask(promql, timeout)
+
+        source.client.query = held  # type: ignore[method-assign]
+        source._seen.clear()  # every host rebuilt, as after a scrape of all of them
+        before = store.version
+        refresh = asyncio.create_task(source.poll_once())
+        deadline = asyncio.get_running_loop().time() + 30
+        while store.version == before:
+            assert asyncio.get_running_loop().time() < deadline, "the fleet waited"
+            await asyncio.sleep(0.05)
+        assert not refresh.done()
+        waiting = store.get("gpu01")
+        assert waiting is not None and waiting.sample is not None
+        assert waiting.sample.seq > opened.sample.seq  # this refresh's figures ...
+        assert waiting.sample.gpu.gpus == opened.sample.gpu.gpus  # ... and the last detail
+        gate.set()
+        await refresh
+        detailed = store.get("gpu01")
+        assert detailed is not None and detailed.sample is not None
+        assert detailed.sample.seq == waiting.sample.seq
+        assert [g.util_gpu_percent for g in detailed.sample.gpu.gpus] == [87, 3]
     finally:
         prometheus.stop()
