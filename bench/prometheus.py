@@ -42,6 +42,9 @@ from tests.prometheus_server import PROMTOOL, PrometheusServer, scrape_config
 
 GPUS = 8
 CPUS = 4
+SPAN_S = 420
+"""Samples reach this far past the backfill, so both phases (direct queries, then recording
+rules) find fresh data, as from a fleet scraped once a minute."""
 RAW_QUERY = (
     '{__name__=~"DCGM_FI_DEV_(GPU_UTIL|FB_USED|FB_FREE|GPU_TEMP|POWER_USAGE)'
     '|node_memory_Mem(Total|Available)_bytes|node_load(1|5|15)|node_cpu_seconds_total"}'
@@ -50,12 +53,12 @@ RAW_QUERY = (
 
 
 def write_openmetrics(path: Path, hosts: int, now: int) -> int:
-    """The fleet's series with samples until two minutes from now, so the bench (which
+    """The fleet's series with samples until :data:`SPAN_S` from now, so the bench (which
     starts querying after the backfill and Prometheus's start) finds fresh data: gauges
     every 60 s, CPU counters every 30 s (rate() over 1 m needs two). Returns the series count.
     """
-    gauge_times = (now, now + 60, now + 120)
-    counter_times = tuple(now - 30 + 30 * k for k in range(6))
+    gauge_times = tuple(now + 60 * k for k in range(SPAN_S // 60 + 1))
+    counter_times = tuple(now - 30 + 30 * k for k in range(SPAN_S // 30 + 2))
     series = 0
     dcgm: dict[str, Callable[[int, int], int]] = {
         "DCGM_FI_DEV_GPU_UTIL": lambda h, g: (h * 7 + g * 13) % 101,

@@ -165,3 +165,25 @@ async def test_the_fleet_is_written_before_a_slow_drill_down_returns(
         assert [g.util_gpu_percent for g in detailed.sample.gpu.gpus] == [87, 3]
     finally:
         prometheus.stop()
+
+
+def test_fleet_values_are_numbers_including_infinities_and_nan(tmp_path: Path) -> None:
+    import math
+
+    from aiconsole.prometheus.client import PrometheusClient
+
+    prometheus = PrometheusServer(tmp_path / "prometheus", scrape_config({}))
+    try:
+        prometheus.wait_ready()
+        values = ["+Inf", "-Inf", "NaN", "1e3", "0.25"]
+        promql = " or ".join(
+            f'label_replace(vector({value}), "hostname", "h{index}", "", "")'
+            for index, value in enumerate(values)
+        )
+        client = PrometheusClient(PrometheusSettings(url=prometheus.url))
+        answer = client.query_fleet_sync(promql)
+        got = {series.metric.hostname: series.value.value for series in answer}
+        assert got["h0"] == math.inf and got["h1"] == -math.inf and math.isnan(got["h2"])
+        assert (got["h3"], got["h4"]) == (1000.0, 0.25)
+    finally:
+        prometheus.stop()
