@@ -249,7 +249,21 @@ async def bench_source(server: PrometheusServer, hosts: int, runs: int) -> list[
         )
     )
     rows += await render_times(store)
+    rows.append(("health judgement per TUI refresh (not in the refresh above)", judge_time(store)))
     return rows
+
+
+def judge_time(store: FleetStore) -> str:
+    """CPU of the live console's health step over the fleet, once per screen refresh."""
+    from aiconsole.health.monitor import HealthMonitor
+
+    monitor = HealthMonitor()
+    times = []
+    for _ in range(4):
+        start = time.process_time()
+        monitor.update(store.snapshot())
+        times.append(time.process_time() - start)
+    return ms(times[1:])
 
 
 async def render_times(store: FleetStore) -> list[tuple[str, str]]:
