@@ -1,9 +1,11 @@
 """Reads a whole fleet from an existing Prometheus: dcgm-exporter, node_exporter and ``up``.
 
 One refresh is four aggregated queries (five once a minute) however large the fleet (see
-:mod:`aiconsole.prometheus.queries`), written to the store in one replacement. Hosts that
+:mod:`aiconsole.prometheus.queries`), written to the store in one replacement; where the
+optional recording rules are loaded (:mod:`aiconsole.prometheus.rules`), it reads the
+series they record instead, and the server aggregates nothing at refresh time. Hosts that
 are open on screen (:meth:`PrometheusSource.focus`) also get their raw series each refresh,
-so the host screen shows each GPU, filesystem and NIC.
+so the host screen shows each GPU, filesystem and NIC; the fleet does not wait for them.
 
 A host's data age is its newest sample's timestamp in Prometheus, not the time of the query.
 A host whose series vanished stays in the fleet, ``stale``, with its last figures and the
@@ -100,7 +102,9 @@ class PrometheusSource:
         (:mod:`aiconsole.prometheus.rules`) are read where the server keeps them."""
         now = time.monotonic()
         if self._recorded or now - self._recorded_checked_at >= SLOW_EVERY_S:
-            by_host = await self._read_with(queries.RECORDED_FLEET, queries.RECORDED_SLOW)
+            by_host = await self._read_with(
+                queries.RECORDED_FLEET, queries.RECORDED_SLOW, recorded=True
+            )
             self._recorded_checked_at = now
             if by_host is not None:
                 if not self._recorded:
@@ -110,16 +114,17 @@ class PrometheusSource:
             if self._recorded:
                 self._slow_at = -SLOW_EVERY_S
             self._recorded = False
-        by_host = await self._read_with((*queries.GPU_FLEET, queries.HOST_FLEET), queries.SLOW)
+        by_host = await self._read_with(
+            (*queries.GPU_FLEET, queries.HOST_FLEET), queries.SLOW, recorded=False
+        )
         assert by_host is not None
         return by_host
 
     async def _read_with(
-        self, fleet_queries: tuple[str, ...], slow_query: str
+        self, fleet_queries: tuple[str, ...], slow_query: str, *, recorded: bool
     ) -> dict[str, HostFigures] | None:
-        """One set of fleet queries; None when they come from recording rules that are not
-        there (no recorded series at all)."""
-        recorded = slow_query == queries.RECORDED_SLOW
+        """One set of fleet queries; None when they read recording rules that are not there
+        (no recorded series at all)."""
         wanted = [*fleet_queries, queries.UP]
         slow_due = time.monotonic() - self._slow_at >= SLOW_EVERY_S
         if slow_due:
