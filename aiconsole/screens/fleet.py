@@ -62,7 +62,7 @@ class FleetScreen(LiveScreen):
         self._snapshot: FleetSnapshot | None = None
         # Summaries and rows are derived from a sample; a sample object is immutable, so each
         # is built once however many refreshes show it (see fleet_rows).
-        self._rows = RowCache(fleet_cells, [c.key for c in COLUMNS].index("age"))
+        self._rows = RowCache(fleet_cells, sizing_cells, [c.key for c in COLUMNS].index("age"))
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -84,7 +84,7 @@ class FleetScreen(LiveScreen):
             rows.extend(map(self._rows.row, (s.name for s in section.hosts)))
         table = self.query_one("#fleet", FleetTable)
         table.sorted_column = self.view.sort
-        table.set_rows(rows, self.palette.level_styles(), late=self._rows.with_age)
+        table.set_rows(rows, self.palette.level_styles(), late=self._rows.drawn)
         counts = Counter(state.status for state in snapshot.hosts)
         detail = ", ".join(f"{n} {status.replace('_', ' ')}" for status, n in counts.items())
         count = len(snapshot.hosts)
@@ -189,6 +189,20 @@ def fleet_cells(s: HostSummary) -> tuple[Cell, ...]:
         (units.rate_short(s.net_tx_bytes_per_s), ""),
         (s.reason or "", "dim"),
     )
+
+
+_BLANK: Cell = ("", "")
+_HOST = [c.key for c in COLUMNS].index("host")
+_REASON = [c.key for c in COLUMNS].index("reason")
+
+
+def sizing_cells(s: HostSummary) -> tuple[Cell, ...]:
+    """What the table fits its widest-value columns (host, reason) to; the other cells are
+    formatted only when the row is drawn (:func:`fleet_cells`)."""
+    cells = [_BLANK] * len(COLUMNS)
+    cells[_HOST] = (s.name, "")
+    cells[_REASON] = (s.reason or "", "dim")
+    return tuple(cells)
 
 
 def _percent_of(part: float | None, whole: float | None) -> float | None:

@@ -6,10 +6,15 @@ object (sources keep an unchanged host's state), and so are status, reason and f
 host's summary and row are therefore kept, keyed by that sample's identity, and built again
 only when one of those changed.
 
-The one value that moves on every row at every refresh is the data age. It is not baked into
-the kept rows: the table asks for it at draw time (:meth:`RowCache.with_age`), so only the
-few rows on screen format it. Summaries carry a current age only when the table is sorted by
-it; otherwise their ``age_s`` is the age when they were built and no one reads it.
+Even a host that changed only needs its cells formatted when it is drawn: the kept row holds
+just what the table sizes its columns by (``sizing_of``: the text of the columns that fit
+their widest value), and the table asks for the full cells of the rows on screen at draw
+time (:meth:`RowCache.drawn`), formatted once per host state. After a scrape of every host,
+a refresh then costs a summary per host, not fourteen formatted cells.
+
+The one value that moves on every row at every refresh is the data age: it is filled in at
+draw time too. Summaries carry a current age only when the table is sorted by it; otherwise
+their ``age_s`` is the age when they were built and no one reads it.
 """
 
 from __future__ import annotations
@@ -34,11 +39,19 @@ class _Kept:
     found: Found
     summary: HostSummary
     row: Row
+    cells: tuple[Cell, ...] | None = None
+    """The full cells, once the row has been drawn."""
+
+
+Cells = Callable[[HostSummary], tuple[Cell, ...]]
 
 
 class RowCache:
-    def __init__(self, cells_of: Callable[[HostSummary], tuple[Cell, ...]], age_column: int):
+    def __init__(self, cells_of: Cells, sizing_of: Cells, age_column: int):
+        """``cells_of``: a row's cells as drawn; ``sizing_of``: the same, where only the
+        columns that are fitted to their widest value need their text."""
         self._cells_of = cells_of
+        self._sizing_of = sizing_of
         self._age_column = age_column
         self._kept: dict[str, _Kept] = {}
         self._ages: dict[str, float | None] = {}
@@ -68,7 +81,7 @@ class RowCache:
                     state.reason,
                     found,
                     summary,
-                    Row(name, self._cells_of(summary)),
+                    Row(name, self._sizing_of(summary)),
                 )
             summary = entry.summary
             if current_ages and summary.age_s != state.age_s:
@@ -81,13 +94,18 @@ class RowCache:
         return out
 
     def row(self, name: str) -> Row:
-        """The kept row of a host named by the last :meth:`summaries` (its age cell is
-        filled in at draw time by :meth:`with_age`)."""
+        """The kept row of a host named by the last :meth:`summaries` (its cells are
+        filled in at draw time by :meth:`drawn`)."""
         return self._kept[name].row
 
-    def with_age(self, row: Row) -> tuple[Cell, ...]:
-        """A row's cells with the host's current data age."""
-        cells = row.cells
+    def drawn(self, row: Row) -> tuple[Cell, ...]:
+        """A row's cells as drawn, with the host's current data age."""
+        entry = self._kept.get(row.key)
+        if entry is None:
+            return row.cells
+        cells = entry.cells
+        if cells is None:
+            cells = entry.cells = self._cells_of(entry.summary)
         at = self._age_column
         age = (units.duration(self._ages.get(row.key)), "")
         return (*cells[:at], age, *cells[at + 1 :])

@@ -152,6 +152,12 @@ class FleetTable(ScrollView, can_focus=True):
         self._remember_cursor()
         self.refresh()
 
+    def cells_of(self, row: Row) -> tuple[Cell, ...]:
+        """A row's cells as they are drawn (see ``late`` in :meth:`set_rows`)."""
+        if row.heading or self._late is None:
+            return row.cells
+        return self._late(row)
+
     def _selectable(self, index: int, direction: int) -> int:
         """The nearest row at or after ``index`` (in ``direction``) that is not a heading."""
         for step in (direction, -direction):
@@ -221,8 +227,7 @@ class FleetTable(ScrollView, can_focus=True):
             if index == self.cursor and self.has_focus:
                 override = self.get_component_rich_style("fleet-table--cursor")
                 base += override
-            cells = row.cells if self._late is None else self._late(row)
-            segments = self._cells_to_segments(cells, base, override)
+            segments = self._cells_to_segments(self.cells_of(row), base, override)
         line_style = (
             self.get_component_rich_style("fleet-table--header") if y == 0 else self.rich_style
         )
