@@ -289,8 +289,8 @@ async def render_times(store: FleetStore) -> list[tuple[str, str]]:
     cases: dict[str, list[float]] = {"hosts unchanged": [], "every host changed": []}
     async with app.run_test(size=(160, 50)) as pilot:
         await pilot.pause()
-        for n in range(8):
-            for case, times in cases.items():
+        for case, times in cases.items():  # one case after the other: each its own history
+            for n in range(8):
                 shown = snapshot if case == "hosts unchanged" else (renewed, snapshot)[n % 2]
                 # A new snapshot object each time, as the store gives on every refresh.
                 shown = msgspec.structs.replace(shown, generated_at=shown.generated_at + n)

@@ -112,6 +112,11 @@ class RowCache:
 
 
 def _with_findings(summary: HostSummary, found: Found) -> HostSummary:
-    if found is None:
-        return summary if not summary.findings else replace(summary, findings=0, worst_finding=None)
-    return replace(summary, findings=found[0], worst_finding=found[1])
+    count, worst = found if found is not None else (0, None)
+    if summary.findings == count and summary.worst_finding == worst:
+        return summary
+    # What dataclasses.replace() does, less its look-up of the fields on every call: this runs
+    # for every host with findings whose state changed, up to the whole fleet per refresh.
+    copied: HostSummary = object.__new__(HostSummary)
+    copied.__dict__.update(summary.__dict__, findings=count, worst_finding=worst)
+    return copied
