@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,7 +27,7 @@ from tests.stand_in_exporters import DcgmHost, Endpoint, NodeHost, StandInGpu, e
 
 def test_the_rule_file_is_valid_for_promtool(tmp_path: Path) -> None:
     printed = subprocess.run(
-        [str(REPO / ".venv/bin/python"), "-m", "aiconsole.prometheus.rules", "--interval", "30s"],
+        [sys.executable, "-m", "aiconsole.prometheus.rules", "--interval", "30s"],
         capture_output=True,
         text=True,
         check=True,
