@@ -23,7 +23,10 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
+
+import msgspec
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -31,84 +34,17 @@ from aiconsole.collectors.prometheus import PrometheusSource
 from aiconsole.fleet import Fleet
 from aiconsole.prometheus import queries
 from aiconsole.prometheus.client import PrometheusClient
+from aiconsole.prometheus.rules import rules_yaml
 from aiconsole.prometheus.settings import PrometheusSettings
 from aiconsole.store import FleetStore
-from tests.prometheus_server import PROMTOOL, PrometheusServer, scrape_config
+from bench.prometheus_data import GPUS, bench_config, write_openmetrics
+from tests.prometheus_server import PROMTOOL, PrometheusServer
 
-GPUS = 8
-CPUS = 4
 RAW_QUERY = (
     '{__name__=~"DCGM_FI_DEV_(GPU_UTIL|FB_USED|FB_FREE|GPU_TEMP|POWER_USAGE)'
     '|node_memory_Mem(Total|Available)_bytes|node_load(1|5|15)|node_cpu_seconds_total"}'
 )
 """The same metrics the refresh reads, unaggregated: what a naive client would ask."""
-
-
-def write_openmetrics(path: Path, hosts: int, now: int) -> int:
-    """The fleet's series with samples until two minutes from now, so the bench (which
-    starts querying after the backfill and Prometheus's start) finds fresh data: gauges
-    every 60 s, CPU counters every 30 s (rate() over 1 m needs two). Returns the series count.
-    """
-    gauge_times = (now, now + 60, now + 120)
-    counter_times = tuple(now - 30 + 30 * k for k in range(6))
-    series = 0
-    dcgm = {
-        "DCGM_FI_DEV_GPU_UTIL": lambda h, g: (h * 7 + g * 13) % 101,
-        "DCGM_FI_DEV_FB_USED": lambda h, g: 20480 + g,
-        "DCGM_FI_DEV_FB_FREE": lambda h, g: 61440 - g,
-        "DCGM_FI_DEV_GPU_TEMP": lambda h, g: 40 + (h + g) % 40,
-        "DCGM_FI_DEV_POWER_USAGE": lambda h, g: 100 + (h * 3 + g) % 600,
-    }
-
-    with path.open("w") as out:
-        write = out.write
-
-        def gauge(name_and_labels: str, value: object) -> None:
-            write("".join(f"{name_and_labels} {value} {t}\n" for t in gauge_times))
-
-        for name, value in dcgm.items():
-            write(f"# TYPE {name} gauge\n")
-            for h in range(hosts):
-                for g in range(GPUS):
-                    labels = (
-                        f'{{gpu="{g}",UUID="GPU-{h:05d}-{g}"'
-                        f',pci_bus_id="00000000:{0x18 + g:02X}:00.0",device="nvidia{g}"'
-                        f',modelName="NVIDIA H100 80GB HBM3",Hostname="gpu{h:05d}"'
-                        f',instance="10.{h // 256}.{h % 256}.1:9400",job="dcgm"}}'
-                    )
-                    gauge(f"{name}{labels}", value(h, g))
-                    series += 1
-        node_labels = [
-            f'hostname="gpu{h:05d}",instance="10.{h // 256}.{h % 256}.1:9100",job="node"'
-            for h in range(hosts)
-        ]
-        write("# TYPE node_cpu_seconds counter\n")
-        for labels in node_labels:
-            for cpu in range(CPUS):
-                full = f'node_cpu_seconds_total{{cpu="{cpu}",mode="idle",{labels}}}'
-                # 15 s idle per 30 s: half busy.
-                write("".join(f"{full} {1000 + 15 * k} {t}\n" for k, t in enumerate(counter_times)))
-                series += 1
-        gauges = {
-            "node_memory_MemTotal_bytes": 2**40,
-            "node_memory_MemAvailable_bytes": 2**39,
-            "node_load1": 3.5,
-            "node_load5": 3.0,
-            "node_load15": 2.5,
-            "node_boot_time_seconds": now - 86400,
-        }
-        for name, value in gauges.items():
-            write(f"# TYPE {name} gauge\n")
-            for labels in node_labels:
-                gauge(f"{name}{{{labels}}}", value)
-                series += 1
-        write("# TYPE up gauge\n")  # every real Prometheus has it: one per scrape target
-        for h in range(hosts):
-            for job, port in (("dcgm", 9400), ("node", 9100)):
-                gauge(f'up{{instance="10.{h // 256}.{h % 256}.1:{port}",job="{job}"}}', 1)
-                series += 1
-        write("# EOF\n")
-    return series
 
 
 def rss_mib() -> float:
@@ -149,11 +85,20 @@ def curl(url: str, promql: str) -> tuple[float, int]:
     return float(out[0]), int(out[1])
 
 
-async def bench_source(server: PrometheusServer, hosts: int, runs: int) -> list[tuple[str, str]]:
+async def bench_refresh(
+    server: PrometheusServer, runs: int, how: str
+) -> tuple[list[tuple[str, str]], PrometheusSource, FleetStore]:
+    """Refresh figures; ``how`` names the way the source reads the fleet in this phase."""
     rows: list[tuple[str, str]] = []
     store = FleetStore()
     source = PrometheusSource(PrometheusSettings(url=server.url, timeout=60), store)
     await source.poll_once()  # warm: Prometheus's caches, our imports
+    rows.append(
+        (
+            f"[{how}] fleet figures read from",
+            "recording rules" if source._recorded else "direct queries",
+        )
+    )
     figures: dict[str, tuple[list[float], list[float], list[float]]] = {
         "every host changed": ([], [], []),
         "nothing new since the last scrape": ([], [], []),
@@ -175,16 +120,21 @@ async def bench_source(server: PrometheusServer, hosts: int, runs: int) -> list[
     ages = [host.age_s for host in snapshot.hosts if host.age_s is not None]
     rows.append(
         (
-            "fleet snapshot",
+            f"[{how}] fleet snapshot",
             f"{len(snapshot.hosts)} hosts {statuses}, data age median "
             f"{statistics.median(ages):.0f} s",
         )
     )
     for case, (walls, cpus, server_cpus) in figures.items():
-        rows.append((f"refresh ({case}): tick to complete snapshot", ms(walls)))
-        rows.append((f"refresh ({case}): console CPU", ms(cpus)))
-        rows.append((f"refresh ({case}): Prometheus CPU", ms(server_cpus)))
-    rows.append(("console RSS after refreshes", f"{rss_mib():.0f} MiB"))
+        rows.append((f"[{how}] refresh ({case}): tick to complete snapshot", ms(walls)))
+        rows.append((f"[{how}] refresh ({case}): console CPU", ms(cpus)))
+        rows.append((f"[{how}] refresh ({case}): Prometheus CPU", ms(server_cpus)))
+    rows.append((f"[{how}] console RSS after refreshes", f"{rss_mib():.0f} MiB"))
+    return rows, source, store
+
+
+async def bench_source(server: PrometheusServer, hosts: int, runs: int) -> list[tuple[str, str]]:
+    rows, source, store = await bench_refresh(server, runs, "direct")
     source.focus("gpu00042")
     cpu, wall = time.process_time(), time.perf_counter()
     await source.poll_once()
@@ -225,26 +175,62 @@ async def bench_source(server: PrometheusServer, hosts: int, runs: int) -> list[
             f"{seconds * 1000:.0f} ms, {size / 1e6:.1f} MB gzipped",
         )
     )
-    rows.append(("fleet render at this size", await render_times(store)))
+    rows += await render_times(store)
+    rows.append(("health judgement per TUI refresh (not in the refresh above)", judge_time(store)))
     return rows
 
 
-async def render_times(store: FleetStore) -> str:
+def judge_time(store: FleetStore) -> str:
+    """CPU of the live console's health step over the fleet, once per screen refresh."""
+    from aiconsole.health.monitor import HealthMonitor
+
+    monitor = HealthMonitor()
+    times = []
+    for _ in range(4):
+        start = time.process_time()
+        monitor.update(store.snapshot())
+        times.append(time.process_time() - start)
+    return ms(times[1:])
+
+
+async def render_times(store: FleetStore) -> list[tuple[str, str]]:
+    """CPU of drawing the fleet screen for a new snapshot: hosts unchanged (only ages moved,
+    as between scrapes) and every host with a new sample (as after a scrape of every one)."""
     from aiconsole.app import ConsoleApp
 
-    app = ConsoleApp(Fleet(store), collect=False)
-    snapshot = store.snapshot()
-    cpu_times: list[float] = []
+    # The app's own refresh timer is held off: it would run the health judgement (measured
+    # on its own, judge_time) inside these figures. What it would hand the screen is judged
+    # here once instead, findings and all.
+    app = ConsoleApp(Fleet(store), collect=False, refresh_interval=3600)
+    for _ in range(4):  # the findings' hysteresis
+        snapshot = app.fleet.live_snapshot()
+    renewed = msgspec.structs.replace(
+        snapshot,
+        hosts=tuple(
+            h
+            if h.sample is None
+            else msgspec.structs.replace(h, sample=msgspec.structs.replace(h.sample))
+            for h in snapshot.hosts
+        ),
+    )
+    cases: dict[str, list[float]] = {"hosts unchanged": [], "every host changed": []}
     async with app.run_test(size=(160, 50)) as pilot:
         await pilot.pause()
-        for n in range(7):
-            start = time.process_time()
-            app.fleet_snapshot = snapshot
-            await pilot.pause()
-            app.screen._compositor.render_update(full=True)
-            if n >= 2:
-                cpu_times.append(time.process_time() - start)
-    return f"{len(snapshot.hosts)} rows, CPU {ms(cpu_times)}"
+        for case, times in cases.items():  # one case after the other: each its own history
+            for n in range(8):
+                shown = snapshot if case == "hosts unchanged" else (renewed, snapshot)[n % 2]
+                # A new snapshot object each time, as the store gives on every refresh.
+                shown = msgspec.structs.replace(shown, generated_at=shown.generated_at + n)
+                start = time.process_time()
+                app.fleet_snapshot = shown
+                await pilot.pause()
+                app.screen._compositor.render_update(full=True)
+                if n >= 2:
+                    times.append(time.process_time() - start)
+    return [
+        (f"fleet render, {len(snapshot.hosts)} rows ({case}): CPU", ms(times))
+        for case, times in cases.items()
+    ]
 
 
 def bench_scrape(hosts: int) -> list[tuple[str, str]]:
@@ -304,7 +290,7 @@ def bench_scrape(hosts: int) -> list[tuple[str, str]]:
     ]
 
 
-def bench_fleet(hosts: int, runs: int) -> list[tuple[str, str]]:
+def bench_fleet(hosts: int, runs: int, rules: bool) -> list[tuple[str, str]]:
     rows: list[tuple[str, str]] = []
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
@@ -330,14 +316,68 @@ def bench_fleet(hosts: int, runs: int) -> list[tuple[str, str]]:
                 f"{series} series, {time.perf_counter() - started:.0f} s",
             )
         )
-        server = PrometheusServer(work, scrape_config({}))
+        server = PrometheusServer(work, bench_config())
         try:
             server.wait_ready(timeout=300)
             server.wait_for_series("count(DCGM_FI_DEV_GPU_UTIL) >= 0", timeout=300)
             rows += asyncio.run(bench_source(server, hosts, runs))
         finally:
             server.stop()
+        if rules:
+            rows += bench_rules(work, hosts, runs)
     return rows
+
+
+def bench_rules(work: Path, hosts: int, runs: int) -> list[tuple[str, str]]:
+    """The same fleet read through the optional recording rules (same TSDB, restarted)."""
+    rules = work / "aiconsole-rules.yml"
+    rules.write_text(rules_yaml())
+    server = PrometheusServer(work, bench_config([str(rules)]))
+    try:
+        server.wait_ready(timeout=300)
+        started = time.perf_counter()
+        for record, field in ((queries.RECORDED, "at"), (queries.RECORDED_SLOW, "gpu_count")):
+            server.wait_for_series(
+                f'count({record}{{{queries.FIELD}="{field}"}}) == {hosts}', timeout=180
+            )
+        rows = [
+            ("[rules] wait for the first evaluations", f"{time.perf_counter() - started:.0f} s")
+        ]
+        cpu_before = process_cpu_s(server.process.pid)
+        idle_s = 30.0
+        time.sleep(idle_s)  # nothing asks: what the rules alone cost the server
+        rows.append(
+            (
+                "[rules] Prometheus CPU evaluating the rules, no console",
+                f"{(process_cpu_s(server.process.pid) - cpu_before) / idle_s * 1000:.0f} ms/s",
+            )
+        )
+        rows.append(("[rules] rule group last evaluation", rule_durations(server.url)))
+        found, _, _ = asyncio.run(bench_refresh(server, runs, "rules"))
+        rows += found
+        for index, promql in enumerate(queries.RECORDED_FLEET, 1):
+            seconds, size = curl(server.url, promql)
+            rows.append(
+                (
+                    f"[rules] curl of recorded query {index} of {len(queries.RECORDED_FLEET)}",
+                    f"{seconds * 1000:.0f} ms, {size / 1e6:.2f} MB gzipped",
+                )
+            )
+    finally:
+        server.stop()
+    return rows
+
+
+def rule_durations(url: str) -> str:
+    """How long each aiconsole rule group took at its last evaluation (the server's own metric)."""
+    with urllib.request.urlopen(f"{url}/metrics", timeout=30) as answer:
+        text = answer.read().decode()
+    found = []
+    for line in text.splitlines():
+        if line.startswith("prometheus_rule_group_last_duration_seconds{") and "aiconsole" in line:
+            group = line.split(";", 1)[1].split('"', 1)[0]
+            found.append(f"{group} {float(line.rsplit(' ', 1)[1]) * 1000:.0f} ms")
+    return ", ".join(found) or "(not reported)"
 
 
 def main() -> None:
@@ -346,13 +386,16 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--scrape-hosts", type=int, default=1024)
     parser.add_argument("--scrape-only", action="store_true", help="only the serve figures")
+    parser.add_argument(
+        "--no-rules", action="store_true", help="skip the phase with recording rules loaded"
+    )
     args = parser.parse_args()
     rows: list[tuple[str, str]] = [
         ("machine", f"{os.cpu_count()} CPUs, load average at start {os.getloadavg()[0]:.1f}")
     ]
     rows += bench_scrape(args.scrape_hosts)
     if not args.scrape_only:
-        rows += bench_fleet(args.hosts, args.runs)
+        rows += bench_fleet(args.hosts, args.runs, not args.no_rules)
     rows.append(("load average at the end", f"{os.getloadavg()[0]:.1f}"))
     width = max(len(label) for label, _ in rows)
     for label, value in rows:

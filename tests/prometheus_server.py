@@ -34,8 +34,11 @@ Target = str | tuple[str, dict[str, str]]
 """``HOST:PORT``, or ``(HOST:PORT, target labels)``."""
 
 
-def scrape_config(targets: dict[str, list[Target]], interval: str = "1s") -> str:
-    """A prometheus.yml scraping each job's targets over plain HTTP (JSON is valid YAML)."""
+def scrape_config(
+    targets: dict[str, list[Target]], interval: str = "1s", rule_files: list[str] | None = None
+) -> str:
+    """A prometheus.yml scraping each job's targets over plain HTTP (JSON is valid YAML),
+    with the recording rules of ``rule_files``."""
     jobs = []
     for job, entries in targets.items():
         static = []
@@ -47,6 +50,8 @@ def scrape_config(targets: dict[str, list[Target]], interval: str = "1s") -> str
         "global": {"scrape_interval": interval, "scrape_timeout": interval},
         "scrape_configs": jobs,
     }
+    if rule_files:
+        config["rule_files"] = rule_files
     return json.dumps(config, indent=1) + "\n"
 
 

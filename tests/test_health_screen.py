@@ -103,7 +103,7 @@ async def test_fleet_rows_and_title_carry_the_findings() -> None:
     async with app.run_test(size=(160, 40)) as pilot:
         await pilot.pause()
         table = app.screen.query_one("#fleet", FleetTable)
-        rows = {row.key: [text for text, _ in row.cells] for row in table.rows}
+        rows = {row.key: [text for text, _ in table.cells_of(row)] for row in table.rows}
         findings = app.fleet_snapshot.findings  # type: ignore[union-attr]
         assert rows["gpu-node-02"][2] == "1"  # unreachable
         about_faulty = [f for f in findings if f.subject.host == FAULTY]

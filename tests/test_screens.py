@@ -56,7 +56,7 @@ def on_screen(app: ConsoleApp, kind: type) -> Callable[[], bool]:
 
 def fleet_rows(app: ConsoleApp) -> list[list[str]]:
     table = app.screen.query_one("#fleet", FleetTable)
-    return [[text for text, _ in row.cells] for row in table.rows]
+    return [[text for text, _ in table.cells_of(row)] for row in table.rows]
 
 
 def cell_texts(table: DataTable[Any], row: int) -> list[str]:

@@ -1,9 +1,11 @@
 """Reads a whole fleet from an existing Prometheus: dcgm-exporter, node_exporter and ``up``.
 
 One refresh is four aggregated queries (five once a minute) however large the fleet (see
-:mod:`aiconsole.prometheus.queries`), written to the store in one replacement. Hosts that
+:mod:`aiconsole.prometheus.queries`), written to the store in one replacement; where the
+optional recording rules are loaded (:mod:`aiconsole.prometheus.rules`), it reads the
+series they record instead, and the server aggregates nothing at refresh time. Hosts that
 are open on screen (:meth:`PrometheusSource.focus`) also get their raw series each refresh,
-so the host screen shows each GPU, filesystem and NIC.
+so the host screen shows each GPU, filesystem and NIC; the fleet does not wait for them.
 
 A host's data age is its newest sample's timestamp in Prometheus, not the time of the query.
 A host whose series vanished stays in the fleet, ``stale``, with its last figures and the
@@ -72,6 +74,9 @@ class PrometheusSource:
         self._handed_over: frozenset[str] = frozenset()
         self._slow: list[FleetSeries] = []
         self._slow_at = -SLOW_EVERY_S
+        self._recorded = False
+        """Whether the fleet figures are read from recording rules (see :meth:`_read`)."""
+        self._recorded_checked_at = -SLOW_EVERY_S
         self._focus: OrderedDict[str, None] = OrderedDict()
         self._placeholder = False
 
@@ -93,24 +98,53 @@ class PrometheusSource:
         await self.poll_once(detail_all=True)
 
     async def _read(self) -> dict[str, HostFigures]:
-        """The fleet queries, concurrently; their answers grouped by host."""
-        wanted = [*queries.GPU_FLEET, queries.HOST_FLEET, queries.UP]
+        """The fleet queries, concurrently; their answers grouped by host. Recorded figures
+        (:mod:`aiconsole.prometheus.rules`) are read where the server keeps them."""
+        now = time.monotonic()
+        if self._recorded or now - self._recorded_checked_at >= SLOW_EVERY_S:
+            by_host = await self._read_with(
+                queries.RECORDED_FLEET, queries.RECORDED_SLOW, recorded=True
+            )
+            self._recorded_checked_at = now
+            if by_host is not None:
+                if not self._recorded:
+                    self._slow_at = -SLOW_EVERY_S  # the slow figures: from the rules too
+                self._recorded = True
+                return by_host
+            if self._recorded:
+                self._slow_at = -SLOW_EVERY_S
+            self._recorded = False
+        by_host = await self._read_with(
+            (*queries.GPU_FLEET, queries.HOST_FLEET), queries.SLOW, recorded=False
+        )
+        assert by_host is not None
+        return by_host
+
+    async def _read_with(
+        self, fleet_queries: tuple[str, ...], slow_query: str, *, recorded: bool
+    ) -> dict[str, HostFigures] | None:
+        """One set of fleet queries; None when they read recording rules that are not there
+        (no recorded series at all)."""
+        wanted = [*fleet_queries, queries.UP]
         slow_due = time.monotonic() - self._slow_at >= SLOW_EVERY_S
         if slow_due:
-            wanted.append(queries.SLOW)
+            wanted.append(slow_query)
         answers = await asyncio.gather(*(self.client.query_fleet(q) for q in wanted))
+        if recorded and not any(answers[: len(fleet_queries)]):
+            return None
         if slow_due:
             self._slow, self._slow_at = answers.pop(), time.monotonic()
         *fleet, down = answers
         by_host = gather(self._host_keys, (*fleet, self._slow), down)
         if not slow_due and any(f.lacks_slow_fields() for f in by_host.values()):
-            self._slow = await self.client.query_fleet(queries.SLOW)
+            self._slow = await self.client.query_fleet(slow_query)
             self._slow_at = time.monotonic()
             by_host = gather(self._host_keys, (*fleet, self._slow), down)
         return by_host
 
     async def poll_once(self, detail_all: bool = False) -> None:
-        """One refresh of the whole fleet, written to the store in one replacement."""
+        """One refresh of the whole fleet, written to the store in one replacement (and the
+        open hosts' drill-down in a second one, if it was not back by then)."""
         # Open hosts' detail is asked at the same time as the fleet, not after it.
         known = [n for n in self._focus if n in self._keys and n not in self._handed_over]
         details = asyncio.ensure_future(self._ask_details(known))
@@ -149,14 +183,47 @@ class PrometheusSource:
         for name in self._keys.keys() - figures.keys() - self._handed_over:
             states[name] = self._vanished(name)
         self._keys.update({name: f.key for name, f in figures.items()})
+        if self._placeholder:
+            self.store.drop([self.name])
+            self._placeholder = False
+        if not details.done() and not detail_all:
+            # The fleet does not wait for an open host's drill-down: it is written now, the
+            # open hosts keeping their last per-GPU detail until the new one arrives.
+            self.store.put_many(self._keeping_detail(states, known).values())
+            answers = await details
+            self._apply_details(states, answers)
+            self.store.put_many(states[name] for name in answers if name in states)
+            return
         answers = await details
         if detail_all and len(figures) <= DETAIL_ALL_LIMIT:
             answers.update(await self._ask_details([n for n in figures if n not in answers]))
         self._apply_details(states, answers)
-        if self._placeholder:
-            self.store.drop([self.name])
-            self._placeholder = False
         self.store.put_many(states.values())
+
+    def _keeping_detail(
+        self, states: dict[str, HostState], names: Iterable[str]
+    ) -> dict[str, HostState]:
+        """``states`` with the named hosts' per-GPU, filesystem and NIC detail taken from
+        what the store holds (so an open host screen does not lose it for a moment)."""
+        kept = dict(states)
+        for name in names:
+            state, previous = states.get(name), self.store.get(name)
+            if state is None or state.sample is None or previous is None:
+                continue
+            old = previous.sample
+            if old is None or not old.gpu.gpus or state.sample.gpu.gpus:
+                continue
+            sample = state.sample
+            kept[name] = msgspec.structs.replace(
+                state,
+                sample=msgspec.structs.replace(
+                    sample,
+                    gpu=msgspec.structs.replace(sample.gpu, gpus=old.gpu.gpus),
+                    filesystems=old.filesystems or sample.filesystems,
+                    nics=old.nics or sample.nics,
+                ),
+            )
+        return kept
 
     async def _ask_details(self, names: Iterable[str]) -> dict[str, list[Series] | Exception]:
         """Each named host's raw series (or why they could not be had)."""

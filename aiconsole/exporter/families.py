@@ -18,6 +18,8 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoM
 from prometheus_client.registry import Collector
 
 from aiconsole.exporter import dcgm, hosts
+from aiconsole.exporter.findings import finding_families
+from aiconsole.exporter.kube import kubernetes_families
 from aiconsole.model import FleetSnapshot
 
 Metric = GaugeMetricFamily | CounterMetricFamily | InfoMetricFamily
@@ -40,6 +42,8 @@ def families(snapshot: FleetSnapshot) -> Iterator[Metric]:
     yield from gpu_families(snapshot)
     yield from hosts.host_families(snapshot)
     yield from hosts.cluster_families(snapshot)
+    yield from kubernetes_families(snapshot)
+    yield from finding_families(snapshot)
 
 
 def gpu_families(snapshot: FleetSnapshot) -> Iterator[Metric]:

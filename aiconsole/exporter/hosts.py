@@ -27,7 +27,7 @@ GIGABIT_BYTES = 1_000_000_000 / 8
 BASE_UNITS = ("bytes", "seconds", "ratio")
 
 
-def _gauge(name: str, help_text: str, labels: list[str]) -> GaugeMetricFamily:
+def gauge(name: str, help_text: str, labels: list[str]) -> GaugeMetricFamily:
     # OpenMetrics states the unit in a "# UNIT" line, which must be the name's suffix.
     suffix = name.rsplit("_", 1)[-1]
     return GaugeMetricFamily(
@@ -46,50 +46,48 @@ class _HostFamilies:
         fs = ["hostname", "mountpoint", "device", "fstype"]
         nic = ["hostname", "device"]
         ib = ["hostname", "device", "port"]
-        self.status = _gauge(
+        self.status = gauge(
             "aiconsole_host_status",
             "1 for the host's current status (the label).",
             [*HOST, "status"],
         )
-        self.up = _gauge("aiconsole_host_up", "1 when the host's latest sample is fresh.", HOST)
-        self.age = _gauge(
+        self.up = gauge("aiconsole_host_up", "1 when the host's latest sample is fresh.", HOST)
+        self.age = gauge(
             "aiconsole_host_data_age_seconds", "Seconds since the host's data arrived.", HOST
         )
         self.info = InfoMetricFamily(
             "aiconsole_host", "What the host says about itself.", labels=HOST
         )
-        self.uptime = _gauge(
-            "aiconsole_host_uptime_seconds", "Seconds since the host booted.", HOST
-        )
-        self.cpus = _gauge("aiconsole_cpu_count", "Logical CPUs.", HOST)
-        self.cpu_util = _gauge(
+        self.uptime = gauge("aiconsole_host_uptime_seconds", "Seconds since the host booted.", HOST)
+        self.cpus = gauge("aiconsole_cpu_count", "Logical CPUs.", HOST)
+        self.cpu_util = gauge(
             "aiconsole_cpu_utilization_ratio", "Share of CPU time busy (0-1).", HOST
         )
-        self.load1 = _gauge("aiconsole_load1", "1-minute load average.", HOST)
-        self.load5 = _gauge("aiconsole_load5", "5-minute load average.", HOST)
-        self.load15 = _gauge("aiconsole_load15", "15-minute load average.", HOST)
-        self.mem_total = _gauge("aiconsole_memory_total_bytes", "Memory installed.", HOST)
-        self.mem_available = _gauge(
+        self.load1 = gauge("aiconsole_load1", "1-minute load average.", HOST)
+        self.load5 = gauge("aiconsole_load5", "5-minute load average.", HOST)
+        self.load15 = gauge("aiconsole_load15", "15-minute load average.", HOST)
+        self.mem_total = gauge("aiconsole_memory_total_bytes", "Memory installed.", HOST)
+        self.mem_available = gauge(
             "aiconsole_memory_available_bytes", "Memory available without swapping.", HOST
         )
-        self.mem_used = _gauge(
+        self.mem_used = gauge(
             "aiconsole_memory_used_bytes", "Memory in use (total - available).", HOST
         )
-        self.swap_total = _gauge("aiconsole_swap_total_bytes", "Swap space.", HOST)
-        self.swap_used = _gauge("aiconsole_swap_used_bytes", "Swap in use.", HOST)
-        self.fs_size = _gauge("aiconsole_filesystem_size_bytes", "Filesystem size.", fs)
-        self.fs_used = _gauge("aiconsole_filesystem_used_bytes", "Filesystem space used.", fs)
-        self.fs_free = _gauge(
+        self.swap_total = gauge("aiconsole_swap_total_bytes", "Swap space.", HOST)
+        self.swap_used = gauge("aiconsole_swap_used_bytes", "Swap in use.", HOST)
+        self.fs_size = gauge("aiconsole_filesystem_size_bytes", "Filesystem size.", fs)
+        self.fs_used = gauge("aiconsole_filesystem_used_bytes", "Filesystem space used.", fs)
+        self.fs_free = gauge(
             "aiconsole_filesystem_free_bytes", "Filesystem space free to unprivileged users.", fs
         )
-        self.nic_up = _gauge("aiconsole_network_up", "1 when the interface is up.", nic)
-        self.nic_speed = _gauge(
+        self.nic_up = gauge("aiconsole_network_up", "1 when the interface is up.", nic)
+        self.nic_speed = gauge(
             "aiconsole_network_speed_bytes", "Link speed in bytes per second.", nic
         )
-        self.nic_rx = _gauge(
+        self.nic_rx = gauge(
             "aiconsole_network_receive_bytes_per_second", "Bytes received per second.", nic
         )
-        self.nic_tx = _gauge(
+        self.nic_tx = gauge(
             "aiconsole_network_transmit_bytes_per_second", "Bytes sent per second.", nic
         )
         self.nic_rx_errors = _counter(
@@ -107,16 +105,16 @@ class _HostFamilies:
         self.ib_info = InfoMetricFamily(
             "aiconsole_infiniband_port", "State of an InfiniBand port.", labels=ib
         )
-        self.ib_active = _gauge(
+        self.ib_active = gauge(
             "aiconsole_infiniband_port_active", "1 when the port's state is ACTIVE.", ib
         )
-        self.ib_rate = _gauge(
+        self.ib_rate = gauge(
             "aiconsole_infiniband_port_rate_bytes", "Link rate in bytes per second.", ib
         )
-        self.ib_rx = _gauge(
+        self.ib_rx = gauge(
             "aiconsole_infiniband_port_receive_bytes_per_second", "Bytes received per second.", ib
         )
-        self.ib_tx = _gauge(
+        self.ib_tx = gauge(
             "aiconsole_infiniband_port_transmit_bytes_per_second", "Bytes sent per second.", ib
         )
         self.ib_symbol_errors = _counter(
@@ -141,39 +139,39 @@ class _HostFamilies:
                 "driver_version": sample.gpu.driver_version or "",
             },
         )
-        _put(self.uptime, h, identity.uptime_s)
+        put(self.uptime, h, identity.uptime_s)
         cpu = sample.cpu
         self.cpus.add_metric(h, float(cpu.count))
-        _put(self.cpu_util, h, None if cpu.total_percent is None else cpu.total_percent / 100)
-        _put(self.load1, h, cpu.load1)
-        _put(self.load5, h, cpu.load5)
-        _put(self.load15, h, cpu.load15)
+        put(self.cpu_util, h, None if cpu.total_percent is None else cpu.total_percent / 100)
+        put(self.load1, h, cpu.load1)
+        put(self.load5, h, cpu.load5)
+        put(self.load15, h, cpu.load15)
         memory = sample.memory
-        _put(self.mem_total, h, memory.total_bytes)
-        _put(self.mem_available, h, memory.available_bytes)
-        _put(self.mem_used, h, memory.used_bytes)
-        _put(self.swap_total, h, memory.swap_total_bytes)
-        _put(self.swap_used, h, memory.swap_used_bytes)
+        put(self.mem_total, h, memory.total_bytes)
+        put(self.mem_available, h, memory.available_bytes)
+        put(self.mem_used, h, memory.used_bytes)
+        put(self.swap_total, h, memory.swap_total_bytes)
+        put(self.swap_used, h, memory.swap_used_bytes)
         for fs in sample.filesystems:
             labels = [host, fs.mount, fs.device, fs.fstype]
-            _put(self.fs_size, labels, fs.size_bytes)
-            _put(self.fs_used, labels, fs.used_bytes)
-            _put(self.fs_free, labels, fs.free_bytes)
+            put(self.fs_size, labels, fs.size_bytes)
+            put(self.fs_used, labels, fs.used_bytes)
+            put(self.fs_free, labels, fs.free_bytes)
         for nic in sample.nics:
             labels = [host, nic.name]
             if nic.state is not None:
                 self.nic_up.add_metric(labels, 1.0 if nic.state == "up" else 0.0)
-            _put(
+            put(
                 self.nic_speed,
                 labels,
                 None if nic.speed_mbps is None else nic.speed_mbps * MEGABIT_BYTES,
             )
-            _put(self.nic_rx, labels, nic.rx_bytes_per_s)
-            _put(self.nic_tx, labels, nic.tx_bytes_per_s)
-            _put(self.nic_rx_errors, labels, nic.rx_errors)
-            _put(self.nic_tx_errors, labels, nic.tx_errors)
-            _put(self.nic_rx_drops, labels, nic.rx_drops)
-            _put(self.nic_tx_drops, labels, nic.tx_drops)
+            put(self.nic_rx, labels, nic.rx_bytes_per_s)
+            put(self.nic_tx, labels, nic.tx_bytes_per_s)
+            put(self.nic_rx_errors, labels, nic.rx_errors)
+            put(self.nic_tx_errors, labels, nic.tx_errors)
+            put(self.nic_rx_drops, labels, nic.rx_drops)
+            put(self.nic_tx_drops, labels, nic.tx_drops)
         for port in sample.ib_ports:
             labels = [host, port.device, str(port.port)]
             self.ib_info.add_metric(
@@ -187,18 +185,18 @@ class _HostFamilies:
             )
             if port.state is not None:
                 self.ib_active.add_metric(labels, 1.0 if port.state == "ACTIVE" else 0.0)
-            _put(
+            put(
                 self.ib_rate,
                 labels,
                 None if port.rate_gbps is None else port.rate_gbps * GIGABIT_BYTES,
             )
-            _put(self.ib_rx, labels, port.rx_bytes_per_s)
-            _put(self.ib_tx, labels, port.tx_bytes_per_s)
-            _put(self.ib_symbol_errors, labels, port.symbol_errors)
-            _put(self.ib_link_downed, labels, port.link_downed)
+            put(self.ib_rx, labels, port.rx_bytes_per_s)
+            put(self.ib_tx, labels, port.tx_bytes_per_s)
+            put(self.ib_symbol_errors, labels, port.symbol_errors)
+            put(self.ib_link_downed, labels, port.link_downed)
 
 
-def _put(
+def put(
     family: GaugeMetricFamily | CounterMetricFamily, labels: list[str], value: float | None
 ) -> None:
     if value is not None:
@@ -221,15 +219,15 @@ def host_families(snapshot: FleetSnapshot) -> Iterator[Metric]:
 def cluster_families(snapshot: FleetSnapshot) -> Iterator[Metric]:
     cluster = ["cluster"]
     node = ["cluster", "node"]
-    up = _gauge("aiconsole_slurm_up", "1 when the cluster's latest read succeeded.", cluster)
-    node_state = _gauge(
+    up = gauge("aiconsole_slurm_up", "1 when the cluster's latest read succeeded.", cluster)
+    node_state = gauge(
         "aiconsole_slurm_node_state",
         "1 for the node's state as an operator names it (the label).",
         [*node, "state"],
     )
-    gpus = _gauge("aiconsole_slurm_node_gpus", "GPUs the node has.", node)
-    gpus_used = _gauge("aiconsole_slurm_node_gpus_allocated", "GPUs held by jobs.", node)
-    jobs = _gauge("aiconsole_slurm_jobs", "Jobs by state.", ["cluster", "state"])
+    gpus = gauge("aiconsole_slurm_node_gpus", "GPUs the node has.", node)
+    gpus_used = gauge("aiconsole_slurm_node_gpus_allocated", "GPUs held by jobs.", node)
+    jobs = gauge("aiconsole_slurm_jobs", "Jobs by state.", ["cluster", "state"])
     gpu_job = InfoMetricFamily(
         "aiconsole_gpu_job",
         "The Slurm job holding a GPU (join on hostname and gpu).",
@@ -239,8 +237,8 @@ def cluster_families(snapshot: FleetSnapshot) -> Iterator[Metric]:
         up.add_metric([c.name], 1.0 if c.status == "ok" else 0.0)
         for n in c.nodes:
             node_state.add_metric([c.name, n.name, n.summary], 1.0)
-            _put(gpus, [c.name, n.name], n.gpus_total)
-            _put(gpus_used, [c.name, n.name], n.gpus_used)
+            put(gpus, [c.name, n.name], n.gpus_total)
+            put(gpus_used, [c.name, n.name], n.gpus_used)
         for state, count in Counter(job.state for job in c.jobs).items():
             jobs.add_metric([c.name, state], float(count))
         for job in c.jobs:

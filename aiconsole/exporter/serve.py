@@ -1,4 +1,7 @@
-"""``aiconsole serve``: run the collectors headless and publish each snapshot for scraping."""
+"""``aiconsole serve``: run the collectors headless and publish each snapshot for scraping.
+
+What is published is the live console's snapshot: the store's state judged by the health
+monitor (with its hysteresis), so the findings a console would show are exported too."""
 
 from __future__ import annotations
 
@@ -23,15 +26,17 @@ async def serve(fleet: Fleet, address: tuple[str, int], interval: float) -> None
         loop.add_signal_handler(signum, stop.set)
     tasks = [asyncio.create_task(source.run()) for source in fleet.collectors]
     tasks += [asyncio.create_task(cluster.run()) for cluster in fleet.clusters]
+    tasks += [asyncio.create_task(cluster.run()) for cluster in fleet.kube]
     tasks += [asyncio.create_task(feed.run()) for feed in fleet.feeds]
     try:
         while not stop.is_set():
-            published.publish(fleet.store.snapshot())
+            published.publish(fleet.live_snapshot())
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), interval)
     finally:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        await fleet.aclose_kube()  # its connections belong to this loop
         server.shutdown()
         server.server_close()

@@ -49,27 +49,41 @@ def host_key(hostname: str, hostname_dcgm: str, instance: str) -> HostKey | None
 
 class HostKeys:
     """Remembers the key of each label value seen: every refresh sees the same ones again,
-    and at 10,000 hosts cleaning them anew each time would be a measurable cost."""
+    and at 10,000 hosts cleaning them anew each time would be a measurable cost. One table
+    per label, looked up by the value alone (no tuple to build per series)."""
 
     LIMIT = 200_000
 
     def __init__(self) -> None:
-        self._known: dict[tuple[str, str], HostKey | None] = {}
+        self._hostname: dict[str, HostKey] = {}
+        self._Hostname: dict[str, HostKey] = {}
+        self._instance: dict[str, HostKey | None] = {}
 
     def of(self, labels: FleetLabels) -> HostKey | None:
-        if labels.hostname:
-            pair = ("hostname", labels.hostname)
-        elif labels.Hostname:
-            pair = ("Hostname", labels.Hostname)
-        else:
-            pair = ("instance", labels.instance)
-        try:
-            return self._known[pair]
-        except KeyError:
-            if len(self._known) > self.LIMIT:
-                self._known.clear()
-            key = self._known[pair] = host_key(labels.hostname, labels.Hostname, labels.instance)
+        value = labels.hostname
+        if value:
+            key = self._hostname.get(value)
+            if key is None:
+                key = self._hostname[value] = HostKey(clean(value, NAME_LIMIT), "hostname", value)
             return key
+        value = labels.Hostname
+        if value:
+            key = self._Hostname.get(value)
+            if key is None:
+                key = self._Hostname[value] = HostKey(clean(value, NAME_LIMIT), "Hostname", value)
+            return key
+        try:
+            return self._instance[labels.instance]
+        except KeyError:
+            found = self._instance[labels.instance] = host_key("", "", labels.instance)
+            return found
+
+    def forget_if_large(self) -> None:
+        """Start afresh past :data:`LIMIT` keys (label values that keep changing)."""
+        if len(self._hostname) + len(self._Hostname) + len(self._instance) > self.LIMIT:
+            self._hostname.clear()
+            self._Hostname.clear()
+            self._instance.clear()
 
 
 @dataclass
@@ -103,21 +117,21 @@ def gather(
     """Group the fleet answers by host; ``down`` is the ``up == 0`` answer: the scrape
     targets that fail. Runs once per series per refresh: kept to plain loops."""
     hosts: dict[str, HostFigures] = {}
+    keys.forget_if_large()
     key_of = keys.of
     for answer in answers:
         for series in answer:
             labels = series.metric
-            key = key_of(labels)
-            if key is None or not labels.aiconsole_field:
+            field = labels.aiconsole_field
+            if not field:
                 continue
-            try:
-                value = float(series.value.value)
-            except ValueError:
-                continue  # NaN and Inf parse; anything else is not a sample
+            key = key_of(labels)
+            if key is None:
+                continue
             found = hosts.get(key.name)
             if found is None:
                 found = hosts[key.name] = HostFigures(key)
-            found.values[labels.aiconsole_field] = value
+            found.values[field] = series.value.value
     for series in down:
         labels = series.metric
         key = key_of(labels)

@@ -35,60 +35,67 @@ def _by_host(aggregation: str, expression: str) -> str:
     return f"{aggregation} by ({HOST_LABELS}) ({expression})"
 
 
-GPU_FLEET = (
-    _fields(
-        {
-            "gpu_util": _by_host("avg", "DCGM_FI_DEV_GPU_UTIL"),
-            "gpu_temp": _by_host("max", "DCGM_FI_DEV_GPU_TEMP"),
-            # One GPU per host is enough to date the host's data; all of them cost 8x.
-            "gpu_at": _by_host("max", 'timestamp(DCGM_FI_DEV_GPU_UTIL{gpu="0"})'),
-        }
-    ),
-    _fields(
-        {
-            "gpu_fb_used": _by_host("sum", "DCGM_FI_DEV_FB_USED"),
-            "gpu_power": _by_host("sum", "DCGM_FI_DEV_POWER_USAGE"),
-        }
-    ),
+GPU_FIELDS = (
+    {
+        "gpu_util": _by_host("avg", "DCGM_FI_DEV_GPU_UTIL"),
+        "gpu_temp": _by_host("max", "DCGM_FI_DEV_GPU_TEMP"),
+        # One GPU per host is enough to date the host's data; all of them cost 8x.
+        "gpu_at": _by_host("max", 'timestamp(DCGM_FI_DEV_GPU_UTIL{gpu="0"})'),
+    },
+    {
+        "gpu_fb_used": _by_host("sum", "DCGM_FI_DEV_FB_USED"),
+        "gpu_power": _by_host("sum", "DCGM_FI_DEV_POWER_USAGE"),
+    },
 )
 """Per host, every refresh: mean utilisation, hottest GPU, framebuffer used (MiB), power."""
+GPU_FLEET = tuple(_fields(fields) for fields in GPU_FIELDS)
 
-SLOW = _fields(
-    {
-        "gpu_count": _by_host("count", "DCGM_FI_DEV_GPU_UTIL"),
-        "gpu_fb_total": _by_host("sum", "DCGM_FI_DEV_FB_USED + DCGM_FI_DEV_FB_FREE"),
-        "cpus": _by_host("count", 'node_cpu_seconds_total{mode="idle"}'),
-    }
-)
+SLOW_FIELDS = {
+    "gpu_count": _by_host("count", "DCGM_FI_DEV_GPU_UTIL"),
+    "gpu_fb_total": _by_host("sum", "DCGM_FI_DEV_FB_USED + DCGM_FI_DEV_FB_FREE"),
+    "cpus": _by_host("count", 'node_cpu_seconds_total{mode="idle"}'),
+}
 """Per host, once a minute (and for new hosts): GPU count, framebuffer size and CPU count,
 which do not change from one refresh to the next. Each series the server reads costs it about
 the same whatever it is, so not reading these every time spares it a good share of its work."""
+SLOW = _fields(SLOW_FIELDS)
 
-HOST_FLEET = _fields(
-    {
-        "cpu_busy": "1 - "
-        + _by_host("avg", f'rate(node_cpu_seconds_total{{mode="idle"}}[{RATE_WINDOW}])'),
-        "mem_total": _by_host("max", "node_memory_MemTotal_bytes"),
-        "mem_available": _by_host("max", "node_memory_MemAvailable_bytes"),
-        "load1": _by_host("max", "node_load1"),
-        "rx": _by_host(
-            "sum",
-            f'rate(node_network_receive_bytes_total{{device!~"{VIRTUAL_NICS}"}}[{RATE_WINDOW}])',
-        ),
-        "tx": _by_host(
-            "sum",
-            f'rate(node_network_transmit_bytes_total{{device!~"{VIRTUAL_NICS}"}}[{RATE_WINDOW}])',
-        ),
-        "at": _by_host("max", "timestamp(node_memory_MemTotal_bytes)"),
-        # aiconsole's own exporter, where Prometheus scrapes one:
-        "a_cpus": _by_host("max", "aiconsole_cpu_count"),
-        "a_cpu_busy": _by_host("max", "aiconsole_cpu_utilization_ratio"),
-        "a_mem_total": _by_host("max", "aiconsole_memory_total_bytes"),
-        "a_mem_available": _by_host("max", "aiconsole_memory_available_bytes"),
-        "a_at": _by_host("max", "timestamp(aiconsole_memory_total_bytes)"),
-    }
-)
+HOST_FIELDS = {
+    "cpu_busy": "1 - "
+    + _by_host("avg", f'rate(node_cpu_seconds_total{{mode="idle"}}[{RATE_WINDOW}])'),
+    "mem_total": _by_host("max", "node_memory_MemTotal_bytes"),
+    "mem_available": _by_host("max", "node_memory_MemAvailable_bytes"),
+    "load1": _by_host("max", "node_load1"),
+    "rx": _by_host(
+        "sum",
+        f'rate(node_network_receive_bytes_total{{device!~"{VIRTUAL_NICS}"}}[{RATE_WINDOW}])',
+    ),
+    "tx": _by_host(
+        "sum",
+        f'rate(node_network_transmit_bytes_total{{device!~"{VIRTUAL_NICS}"}}[{RATE_WINDOW}])',
+    ),
+    "at": _by_host("max", "timestamp(node_memory_MemTotal_bytes)"),
+    # aiconsole's own exporter, where Prometheus scrapes one:
+    "a_cpus": _by_host("max", "aiconsole_cpu_count"),
+    "a_cpu_busy": _by_host("max", "aiconsole_cpu_utilization_ratio"),
+    "a_mem_total": _by_host("max", "aiconsole_memory_total_bytes"),
+    "a_mem_available": _by_host("max", "aiconsole_memory_available_bytes"),
+    "a_at": _by_host("max", "timestamp(aiconsole_memory_total_bytes)"),
+}
 """Per host, from node_exporter (and aiconsole's exporter): CPU, memory, load, network."""
+HOST_FLEET = _fields(HOST_FIELDS)
+
+RECORDED = "host:aiconsole_fleet:by_host"
+RECORDED_SLOW = "host:aiconsole_fleet_slow:by_host"
+"""Where the optional recording rules (:mod:`aiconsole.prometheus.rules`) keep the same
+per-host figures, one series per host and field (the field in the ``aiconsole_field``
+label): the server computes them once per rule interval however many consoles read them,
+and a refresh then reads those series only, not every GPU's."""
+RECORDED_FLEET = (
+    f'{RECORDED}{{{FIELD}=~"gpu_.*"}}',
+    f'{RECORDED}{{{FIELD}!~"gpu_.*"}}',
+)
+"""The recorded figures in two halves (the server answers both at once, on two cores)."""
 
 UP = "up == 0"
 """The scrape targets whose last scrape failed (only those travel)."""

@@ -18,9 +18,10 @@ from textual.widgets import Footer, Header, Input, Static
 from aiconsole import units
 from aiconsole.fleet_view import FleetView, arrange
 from aiconsole.health.silences import muted
-from aiconsole.model import Finding, FleetSnapshot, HostState
+from aiconsole.model import Finding, FleetSnapshot
 from aiconsole.screens.base import LiveScreen
-from aiconsole.summary import HostSummary, summarize
+from aiconsole.screens.fleet_rows import RowCache
+from aiconsole.summary import HostSummary
 from aiconsole.text import clean
 from aiconsole.widgets.fleet_table import Cell, Column, FleetTable, Row
 from aiconsole.widgets.render import STATUS_LABEL, STATUS_LEVEL, Palette
@@ -72,10 +73,9 @@ class FleetScreen(LiveScreen):
         super().__init__()
         self.view = FleetView()
         self._snapshot: FleetSnapshot | None = None
-        # Summaries are derived from a sample; a sample object is immutable, so the summary
-        # of one is computed once however many refreshes show it (keyed by identity: an
-        # equality test would compare whole samples).
-        self._summaries: dict[str, tuple[HostState, HostSummary]] = {}
+        # Summaries and rows are derived from a sample; a sample object is immutable, so each
+        # is built once however many refreshes show it (see fleet_rows).
+        self._rows = RowCache(fleet_cells, sizing_cells, [c.key for c in COLUMNS].index("age"))
         self.state_line = ""
         """The findings and the table's order, filter and grouping, shown under the header."""
 
@@ -89,10 +89,7 @@ class FleetScreen(LiveScreen):
     def render_snapshot(self, snapshot: FleetSnapshot) -> None:
         self._snapshot = snapshot
         per_host = findings_per_host(snapshot.findings)
-        summaries = [
-            _with_findings(self._summary(state), per_host.get(state.name))
-            for state in snapshot.hosts
-        ]
+        summaries = self._rows.summaries(snapshot, per_host, current_ages=self.view.sort == "age")
         sections = arrange(summaries, self.view, self.console.fleet.group_of)
         rows: list[Row] = []
         for section in sections:
@@ -100,13 +97,10 @@ class FleetScreen(LiveScreen):
                 count = len(section.hosts)
                 label = f"{section.label} ({count} host{'s' if count != 1 else ''})"
                 rows.append(Row(f"\0{section.label}", ((label, ""),), heading=True))
-            rows.extend(Row(s.name, fleet_cells(s)) for s in section.hosts)
+            rows.extend(map(self._rows.row, (s.name for s in section.hosts)))
         table = self.query_one("#fleet", FleetTable)
         table.sorted_column = self.view.sort
-        table.set_rows(rows, self.palette.level_styles())
-        known = {state.name for state in snapshot.hosts}
-        for gone in self._summaries.keys() - known:
-            del self._summaries[gone]
+        table.set_rows(rows, self.palette.level_styles(), late=self._rows.drawn)
         counts = Counter(state.status for state in snapshot.hosts)
         detail = ", ".join(f"{n} {status.replace('_', ' ')}" for status, n in counts.items())
         count = len(snapshot.hosts)
@@ -192,27 +186,9 @@ class FleetScreen(LiveScreen):
         if self.focused is not table:
             self.set_focus(table)
 
-    def _summary(self, state: HostState) -> HostSummary:
-        cached = self._summaries.get(state.name)
-        if (
-            cached is not None
-            and cached[0].sample is state.sample
-            and cached[0].status == state.status
-            and cached[0].reason == state.reason
-        ):
-            summary = cached[1]
-        else:
-            summary = summarize(state)
-            self._summaries[state.name] = (state, summary)
-        return summary if summary.age_s == state.age_s else _with_age(summary, state.age_s)
-
     def on_fleet_table_row_chosen(self, event: FleetTable.RowChosen) -> None:
         event.stop()
         self.console.open_host(event.key)
-
-
-def _with_age(summary: HostSummary, age_s: float | None) -> HostSummary:
-    return replace(summary, age_s=age_s)
 
 
 def findings_per_host(findings: tuple[Finding, ...]) -> dict[str, tuple[int, str]]:
@@ -227,12 +203,6 @@ def findings_per_host(findings: tuple[Finding, ...]) -> dict[str, tuple[int, str
             worst = finding.severity
         found[host] = (count + 1, worst)
     return found
-
-
-def _with_findings(summary: HostSummary, found: tuple[int, str] | None) -> HostSummary:
-    if found is None:
-        return summary if not summary.findings else replace(summary, findings=0, worst_finding=None)
-    return replace(summary, findings=found[0], worst_finding=found[1])
 
 
 def fleet_cells(s: HostSummary) -> tuple[Cell, ...]:
@@ -260,6 +230,20 @@ def fleet_cells(s: HostSummary) -> tuple[Cell, ...]:
         (units.rate_short(s.net_tx_bytes_per_s), ""),
         (s.reason or "", "dim"),
     )
+
+
+_BLANK: Cell = ("", "")
+_HOST = [c.key for c in COLUMNS].index("host")
+_REASON = [c.key for c in COLUMNS].index("reason")
+
+
+def sizing_cells(s: HostSummary) -> tuple[Cell, ...]:
+    """What the table fits its widest-value columns (host, reason) to; the other cells are
+    formatted only when the row is drawn (:func:`fleet_cells`)."""
+    cells = [_BLANK] * len(COLUMNS)
+    cells[_HOST] = (s.name, "")
+    cells[_REASON] = (s.reason or "", "dim")
+    return tuple(cells)
 
 
 def _percent_of(part: float | None, whole: float | None) -> float | None:

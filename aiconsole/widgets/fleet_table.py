@@ -10,7 +10,7 @@ the cursor. A click on a column title asks the owner to sort by it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from rich.segment import Segment
@@ -127,15 +127,27 @@ class FleetTable(ScrollView, can_focus=True):
         """Widths as drawn: the natural ones fitted to the widget (0: hidden)."""
         self._level_styles: dict[str, Style] = {}
         self._cursor_key: str | None = None
+        self._late: Callable[[Row], tuple[Cell, ...]] | None = None
         self.sorted_column: str | None = None
         """Key of the column whose title is highlighted as the sort order."""
 
     # -- data --------------------------------------------------------------------------------
 
-    def set_rows(self, rows: Sequence[Row], level_styles: dict[str, Style]) -> None:
-        """Replace every row; the cursor stays on the row with the same key if it is still there."""
+    def set_rows(
+        self,
+        rows: Sequence[Row],
+        level_styles: dict[str, Style],
+        late: Callable[[Row], tuple[Cell, ...]] | None = None,
+    ) -> None:
+        """Replace every row; the cursor stays on the row with the same key if it is still there.
+
+        ``late`` gives a row's cells as drawn, asked only for the rows on screen: values that
+        change on every row at every refresh (a data age) are formatted for those alone. It
+        may change only fixed-width columns (the others are fitted to ``rows`` as given).
+        """
         self.rows = tuple(rows)
         self._level_styles = level_styles
+        self._late = late
         for index, column in enumerate(self.columns):
             if column.width is None:
                 widest = max(
@@ -174,6 +186,12 @@ class FleetTable(ScrollView, can_focus=True):
     def on_resize(self) -> None:
         self._fit_widths()
         self.refresh()
+
+    def cells_of(self, row: Row) -> tuple[Cell, ...]:
+        """A row's cells as they are drawn (see ``late`` in :meth:`set_rows`)."""
+        if row.heading or self._late is None:
+            return row.cells
+        return self._late(row)
 
     def _selectable(self, index: int, direction: int) -> int:
         """The nearest row at or after ``index`` (in ``direction``) that is not a heading."""
@@ -247,7 +265,7 @@ class FleetTable(ScrollView, can_focus=True):
             if index == self.cursor and self.has_focus:
                 override = self.get_component_rich_style("fleet-table--cursor")
                 base += override
-            segments = self._cells_to_segments(self.rows[index].cells, base, override)
+            segments = self._cells_to_segments(self.cells_of(row), base, override)
         line_style = (
             self.get_component_rich_style("fleet-table--header") if y == 0 else self.rich_style
         )

@@ -1,0 +1,122 @@
+"""The fleet table's rows, kept per host and rebuilt only for hosts whose state changed.
+
+At 10,000 hosts, formatting fourteen cells per host on every refresh costs more than a
+refresh's budget, while most hosts show what they showed last time: their sample is the same
+object (sources keep an unchanged host's state), and so are status, reason and findings. A
+host's summary and row are therefore kept, keyed by that sample's identity, and built again
+only when one of those changed.
+
+Even a host that changed only needs its cells formatted when it is drawn: the kept row holds
+just what the table sizes its columns by (``sizing_of``: the text of the columns that fit
+their widest value), and the table asks for the full cells of the rows on screen at draw
+time (:meth:`RowCache.drawn`), formatted once per host state. After a scrape of every host,
+a refresh then costs a summary per host, not fourteen formatted cells.
+
+The one value that moves on every row at every refresh is the data age: it is filled in at
+draw time too. Summaries carry a current age only when the table is sorted by it; otherwise
+their ``age_s`` is the age when they were built and no one reads it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+from aiconsole import units
+from aiconsole.model import FleetSnapshot, HostSample
+from aiconsole.summary import HostSummary, summarize
+from aiconsole.widgets.fleet_table import Cell, Row
+
+Found = tuple[int, str] | None
+"""Findings about a host: (how many, the worst severity), or None."""
+
+
+@dataclass
+class _Kept:
+    sample: HostSample | None
+    status: str
+    reason: str | None
+    found: Found
+    summary: HostSummary
+    row: Row
+    cells: tuple[Cell, ...] | None = None
+    """The full cells, once the row has been drawn."""
+
+
+Cells = Callable[[HostSummary], tuple[Cell, ...]]
+
+
+class RowCache:
+    def __init__(self, cells_of: Cells, sizing_of: Cells, age_column: int):
+        """``cells_of``: a row's cells as drawn; ``sizing_of``: the same, where only the
+        columns that are fitted to their widest value need their text."""
+        self._cells_of = cells_of
+        self._sizing_of = sizing_of
+        self._age_column = age_column
+        self._kept: dict[str, _Kept] = {}
+        self._ages: dict[str, float | None] = {}
+
+    def summaries(
+        self, snapshot: FleetSnapshot, per_host: dict[str, tuple[int, str]], current_ages: bool
+    ) -> list[HostSummary]:
+        """One summary per host, in snapshot order; ``current_ages``: with this snapshot's
+        data ages (sorting by age needs them; nothing else does)."""
+        kept = self._kept
+        out: list[HostSummary] = []
+        for state in snapshot.hosts:
+            name = state.name
+            found = per_host.get(name)
+            entry = kept.get(name)
+            if (
+                entry is None
+                or entry.sample is not state.sample
+                or entry.status != state.status
+                or entry.reason != state.reason
+                or entry.found != found
+            ):
+                summary = _with_findings(summarize(state), found)
+                entry = kept[name] = _Kept(
+                    state.sample,
+                    state.status,
+                    state.reason,
+                    found,
+                    summary,
+                    Row(name, self._sizing_of(summary)),
+                )
+            summary = entry.summary
+            if current_ages and summary.age_s != state.age_s:
+                summary = replace(summary, age_s=state.age_s)
+            out.append(summary)
+        self._ages = {state.name: state.age_s for state in snapshot.hosts}
+        if len(kept) > len(self._ages):
+            for gone in kept.keys() - self._ages.keys():
+                del kept[gone]
+        return out
+
+    def row(self, name: str) -> Row:
+        """The kept row of a host named by the last :meth:`summaries` (its cells are
+        filled in at draw time by :meth:`drawn`)."""
+        return self._kept[name].row
+
+    def drawn(self, row: Row) -> tuple[Cell, ...]:
+        """A row's cells as drawn, with the host's current data age."""
+        entry = self._kept.get(row.key)
+        if entry is None:
+            return row.cells
+        cells = entry.cells
+        if cells is None:
+            cells = entry.cells = self._cells_of(entry.summary)
+        at = self._age_column
+        age = (units.duration(self._ages.get(row.key)), "")
+        return (*cells[:at], age, *cells[at + 1 :])
+
+
+def _with_findings(summary: HostSummary, found: Found) -> HostSummary:
+    count, worst = found if found is not None else (0, None)
+    if summary.findings == count and summary.worst_finding == worst:
+        return summary
+    # What dataclasses.replace() does, less its look-up of the fields on every call: this runs
+    # for every host with findings whose state changed, up to the whole fleet per refresh.
+    copied: HostSummary = object.__new__(HostSummary)
+    copied.__dict__.update(summary.__dict__, findings=count, worst_finding=worst)
+    return copied
