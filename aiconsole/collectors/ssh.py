@@ -44,39 +44,44 @@ from aiconsole.text import MAX_REASON, clean, clean_strings, plain_json
 
 __all__ = ["MAX_LINE_BYTES", "HostCheck", "SshCollector", "SshOptions", "classify_connect_error"]
 
-# Every module of the probe package in one program, loaded on the host from memory.
-PROBE_SOURCE = wire.bundle(
+PROBE_SOURCE = wire.payload(
     Path(probe.__file__).parent, "aiconsole.probe", "aiconsole.probe.main:main"
-).encode()
+)
+"""The probe package as sent to a host (:func:`aiconsole.wire.payload`); its size is the
+bootstrap's first argument."""
 
 OLD_PYTHON_EXIT = 3
 # Runs first on the host. It refuses an interpreter too old for the probe with a clear message
-# (instead of a SyntaxError), reads the probe's source (its size is the first argument), and
-# runs it in a child process while it watches stdin: the console keeps stdin open while it
+# (instead of a SyntaxError), reads the payload (its size is the first argument), and runs the
+# probe in a child process while it watches stdin: the console keeps stdin open while it
 # wants samples, and it closes when the console says stop or its connection goes, whatever
 # the reason. The child is then killed. Closing the connection alone would end a probe only
 # when it next writes; one hung in a driver call never does, and keeps the GPUs' device
 # files open (which blocks a GPU reset). sshd cannot be asked instead: it refuses to signal
 # the sessions of root logins.
+# Start-up is paid on every host at every connect, so the parent imports only built-in
+# modules (``_thread``, not ``threading``), and the child unmarshals the modules the console
+# compiled when the host's bytecode is the console's (see :mod:`aiconsole.wire`).
 BOOTSTRAP = (
     "import os, sys\n"
     "if sys.version_info < (3, 8):\n"
     "    sys.stderr.write('aiconsole: the probe needs Python 3.8+, this host has %s\\n'"
     " % sys.version.split()[0])\n"
     f"    sys.exit({OLD_PYTHON_EXIT})\n"
-    "source = sys.stdin.buffer.read(int(sys.argv.pop(1)))\n"
+    "payload = sys.stdin.buffer.read(int(sys.argv.pop(1)))\n"
     "child = os.fork()\n"
     "if child:\n"
-    "    import threading\n"
+    "    import _thread\n"
     "    def watch():\n"
     "        while os.read(0, 65536):\n"
     "            pass\n"
     "        os.kill(child, 9)\n"
-    "    threading.Thread(target=watch, daemon=True).start()\n"
+    "    _thread.start_new_thread(watch, ())\n"
     "    status = os.waitpid(child, 0)[1]\n"
     "    os._exit(os.WEXITSTATUS(status) if os.WIFEXITED(status) else 128 + os.WTERMSIG(status))\n"
     "os.dup2(os.open(os.devnull, os.O_RDONLY), 0)\n"
-    "exec(compile(source, 'aiconsole-probe', 'exec'))\n"
+    + wire.UNPACK
+    + "exec(compile(program, 'aiconsole-probe', 'exec'))\n"
 )
 
 
