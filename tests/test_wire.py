@@ -65,7 +65,7 @@ def test_the_sent_package_wins_over_an_installed_one(tmp_path: Path) -> None:
 # -- the payload the SSH collector sends -------------------------------------------------------
 
 
-def run_payload(data: bytes, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+def run_payload(data: bytes, tmp_path: Path) -> subprocess.CompletedProcess[bytes]:
     """As the bootstrap on a host: read the payload, unpack it, run the program."""
     code = (
         "import sys\npayload = sys.stdin.buffer.read()\n"
