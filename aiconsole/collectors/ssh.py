@@ -36,6 +36,7 @@ from aiconsole.collectors.lines import (
     LineTooLong,
     read_tail,
 )
+from aiconsole.collectors.ssh_check import HostCheck, check_host
 from aiconsole.collectors.ssh_connect import Connector, classify_connect_error
 from aiconsole.collectors.ssh_options import KnownHostsCache
 from aiconsole.model import HostSample, HostState
@@ -166,20 +167,6 @@ def stop_remote(process: asyncssh.SSHClientProcess[bytes]) -> None:
             process.stdin.write_eof()
 
 
-@dataclass(frozen=True)
-class HostCheck:
-    """What ``aiconsole hosts check`` reports for one host."""
-
-    name: str
-    status: str
-    reason: str | None = None
-    connect_ms: float | None = None
-    rtt_ms: float | None = None
-    probe_version: str | None = None
-    python_version: str | None = None
-    hostname: str | None = None
-
-
 class SshCollector(Collector):
     def __init__(
         self,
@@ -214,6 +201,10 @@ class SshCollector(Collector):
 
     def notice(self) -> str | None:
         return self._notice
+
+    async def connect(self) -> asyncssh.SSHClientConnection:
+        """One connection to the host (its step timings in :attr:`connector`)."""
+        return await self._connect()
 
     async def _connect(self) -> asyncssh.SSHClientConnection:
         connection = await self._connector.connect()
@@ -276,52 +267,17 @@ class SshCollector(Collector):
             stderr.cancel()
 
     async def check(self) -> HostCheck:
-        """Reachability, authentication, one command's round trip, and the probe's version.
+        """What ``aiconsole hosts check`` reports for this host (never raises)."""
+        return await check_host(self)
 
-        Never raises: whatever happens becomes this host's row, so one bad host never costs
-        the report of the others.
-        """
-        started = time.monotonic()
-        connect_ms: float | None = None
-        rtt_ms: float | None = None
-        timeout = self.options.connect_timeout
-        try:
-            connection = await self._connect()
-            connect_ms = (time.monotonic() - started) * 1000
-            async with connection:
-                started = time.monotonic()
-                try:
-                    await asyncio.wait_for(connection.run("true"), timeout)
-                except TimeoutError:
-                    raise CollectionError(
-                        "unreachable", f"no answer to a command within {timeout:g} s"
-                    ) from None
-                rtt_ms = (time.monotonic() - started) * 1000
-                limit = timeout + 10
-                try:
-                    sample = await asyncio.wait_for(
-                        self._run_probe(connection, count=1, interval=self.interval), limit
-                    )
-                except TimeoutError:
-                    raise CollectionError("stale", f"no probe sample within {limit:g} s") from None
-        except CollectionError as error:
-            return HostCheck(self.name, error.status, error.reason, connect_ms, rtt_ms)
-        except (asyncssh.Error, OSError) as error:
-            reason = clean(f"connection lost: {one_line(error)}")
-            return HostCheck(self.name, "unreachable", reason, connect_ms, rtt_ms)
-        except Exception as error:
-            return HostCheck(self.name, "probe_error", clean(one_line(error)), connect_ms, rtt_ms)
-        ident = sample.identity
-        return HostCheck(
-            self.name,
-            "ok",
-            None,
-            connect_ms,
-            rtt_ms,
-            ident.probe_version,
-            ident.python_version,
-            ident.hostname,
-        )
+    @property
+    def connector(self) -> Connector:
+        return self._connector
+
+    async def run_probe(
+        self, connection: asyncssh.SSHClientConnection, count: int, interval: float
+    ) -> HostSample:
+        return await self._run_probe(connection, count, interval)
 
     # -- streaming (TUI) ---------------------------------------------------------------------
 

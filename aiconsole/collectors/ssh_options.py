@@ -35,6 +35,20 @@ def config_files(ssh_config: str | None) -> list[str]:
     return [str(default)] if os.access(default, os.R_OK) else []
 
 
+def known_hosts_paths(files: object) -> list[str]:
+    """The known_hosts files to read, from asyncssh's resolved ``known_hosts`` option (a
+    list, one name, ``None`` for ``UserKnownHostsFile none``, or empty for ssh's defaults)."""
+    if files is None:
+        return []
+    if isinstance(files, str):
+        files = [files]
+    if not isinstance(files, Sequence) or not all(isinstance(f, str) for f in files):
+        raise TypeError(f"expected known_hosts file names, got {files!r}")
+    return [str(Path(f).expanduser()) for f in files] or [
+        str(Path(f).expanduser()) for f in DEFAULT_KNOWN_HOSTS
+    ]
+
+
 class KnownHostsCache:
     """Parsed known_hosts files, shared by every host of a fleet."""
 
@@ -49,13 +63,7 @@ class KnownHostsCache:
         """
         if files is None:
             return asyncssh.SSHKnownHosts()
-        if isinstance(files, str):
-            files = [files]
-        if not isinstance(files, Sequence) or not all(isinstance(f, str) for f in files):
-            raise TypeError(f"expected known_hosts file names, got {files!r}")
-        paths = [str(Path(f).expanduser()) for f in files] or [
-            str(Path(f).expanduser()) for f in DEFAULT_KNOWN_HOSTS
-        ]
+        paths = known_hosts_paths(files)
         key = tuple(stamp(p) for p in paths)
         known = self._loaded.get(key)
         if known is None:
