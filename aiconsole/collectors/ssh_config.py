@@ -348,7 +348,8 @@ def match_line_holds(line: MatchLine, config: ResolvedConfig) -> bool:
     return result
 
 
-_cache: dict[tuple[str, ...], FleetConfig] = {}
+_cache: dict[tuple[str, ...], tuple[tuple[FileStamp, ...], FleetConfig | None]] = {}
+"""Per list of config files: the stamps of every file read, and what was made of them."""
 
 
 def load(paths: list[str]) -> FleetConfig | None:
@@ -358,18 +359,20 @@ def load(paths: list[str]) -> FleetConfig | None:
         return None
     key = tuple(paths)
     cached = _cache.get(key)
-    if cached is not None and all(stamp(s[0]) == s for s in cached.stamps):
-        return cached
+    if cached is not None and all(stamp(s[0]) == s for s in cached[0]):
+        return cached[1]
     reader = Reader()
+    loaded: FleetConfig | None
     try:
         files = tuple(reader.read(p) for p in paths)
+        loaded = FleetConfig(files, tuple(reader.stamps))
     except Unsupported:
-        _cache.pop(key, None)
-        return None
+        # Decided by the files read up to the line asyncssh must evaluate: remembered until
+        # one of those changes, so each host does not read them again.
+        loaded = None
     except OSError as error:
         raise ConfigError(f"cannot read ssh config: {error}") from None
-    loaded = FleetConfig(files, tuple(reader.stamps))
-    _cache[key] = loaded
+    _cache[key] = (tuple(reader.stamps), loaded)
     return loaded
 
 
