@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import getpass
 import os
+import shlex
 import shutil
 import subprocess
 from pathlib import Path
@@ -214,3 +215,24 @@ async def test_fleet_and_asyncssh_evaluation_give_the_same_connection_options(
     assert [k.public_data for k in ours_.client_keys or []] == [
         k.public_data for k in theirs.client_keys or []
     ]
+
+
+async def test_a_fleet_splits_its_config_lines_once_not_once_per_host(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The cost that grew with hosts x config lines: every line split once for the fleet."""
+    config = tmp_path / "config"
+    text = "Host *\n  User root\n  ConnectTimeout 5\n"
+    text += "".join(f"Host gpu{n}\n  HostName 198.18.0.{n}\n" for n in range(1, 41))
+    config.write_text(text)
+    splits = []
+    split = shlex.split
+
+    def counting(line: str, comments: bool = False, posix: bool = True) -> list[str]:
+        splits.append(line)
+        return split(line, comments, posix)
+
+    monkeypatch.setattr(shlex, "split", counting)
+    resolved = [await HostOptions(f"gpu{n}", str(config)).resolve() for n in range(1, 41)]
+    assert [options.host for options in resolved] == [f"198.18.0.{n}" for n in range(1, 41)]
+    assert len(splits) == len(text.splitlines())
