@@ -186,7 +186,8 @@ async def test_a_changed_host_key_is_refused_naming_the_line_and_never_suggests_
         assert reason.startswith("host key for target ([127.0.0.1]:")
         assert "has CHANGED: refused" in reason
         assert f"{setup.known_hosts} line 3" in reason
-        assert "accept" not in reason.lower() and "\n" not in reason
+        assert "accept" not in reason.replace(str(setup.known_hosts), "").lower()
+        assert "\n" not in reason
 
 
 # -- ProxyJump ---------------------------------------------------------------------------------

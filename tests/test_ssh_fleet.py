@@ -220,11 +220,19 @@ def test_accept_new_records_an_unknown_key_but_never_a_changed_one(
     assert strict["h1"]["status"] == strict["h2"]["status"] == "host_key_refused"
     assert strict["h3"]["status"] == "ok"
     assert h1.address not in own.read_text()
+    # Two different stories: the unknown key says how to record it, the changed one never.
+    assert strict["h1"]["reason"].startswith(f"unknown host key for h1 ({h1.address})")
+    assert "--accept-new-host-keys" in strict["h1"]["reason"]
+    assert strict["h2"]["reason"].startswith("host key for h2 (")
+    assert "has CHANGED: refused" in strict["h2"]["reason"]
+    assert f"{own} line 1" in strict["h2"]["reason"]
+    assert "accept" not in strict["h2"]["reason"].replace(str(own), "").lower()
 
     accepting = snapshot("--accept-new-host-keys")
     assert accepting["h1"]["status"] == "ok"
     assert "accepted new host key SHA256:" in accepting["h1"]["reason"]
     assert accepting["h2"]["status"] == "host_key_refused"  # changed: refused all the same
+    assert accepting["h2"]["reason"] == strict["h2"]["reason"]
     recorded = [line.split() for line in own.read_text().splitlines()]
     real_key = (h1.directory / "ssh_host_ed25519_key.pub").read_text().split()[:2]
     assert [h1.address, *real_key] in recorded
