@@ -3,9 +3,10 @@
 asyncssh re-reads ``~/.ssh/config`` and every known_hosts file on each connection. That is
 right for one connection and quadratic for a fleet: with 256 hosts and a known_hosts of 256
 keys, each (re)connect of each host re-parses 256 keys and the whole config. Here the config
-is evaluated once per host and the known_hosts files once per fleet; a file whose size,
-mtime or inode changes is read again, so fixing known_hosts or the config takes effect at the
-next reconnect, as it would with ssh.
+files are split once per fleet and evaluated once per host (:mod:`.ssh_config`), and the
+known_hosts files are parsed once per fleet; a file whose size, mtime or inode changes is
+read again, so fixing known_hosts or the config takes effect at the next reconnect, as it
+would with ssh.
 """
 
 from __future__ import annotations
@@ -101,9 +102,9 @@ class HostOptions:
     ) -> None:
         self.name = name
         self._ssh_config = ssh_config
+        # What a ProxyJump hop says over the config (``user@host:port``), as with ssh -J.
         self._user = username
         self._port = port
-        """What a ProxyJump hop says over the config (``user@host:port``), as with ssh -J."""
         self._key: object = None
         self._options: asyncssh.SSHClientConnectionOptions | None = None
 
