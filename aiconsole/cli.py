@@ -374,16 +374,18 @@ def run_hosts_check(fleet: Fleet) -> int:
 
 def format_checks(results: Sequence[HostCheck]) -> str:
     """``hosts check`` as a table; a host's words (its name for itself, why it failed, what
-    its SSH server said) pass through :func:`shown`."""
+    its SSH server said) pass through :func:`shown`. RTT is the TCP connect alone (one
+    network round trip), SSH the handshake and authentication, CMD running ``true``."""
     lines = [
-        f"{'HOST':<20} {'STATUS':<16} {'CONNECT':>8} {'RTT':>7} {'PROBE':<7} {'PYTHON':<8} "
-        "HOSTNAME/REASON"
+        f"{'HOST':<20} {'STATUS':<16} {'RTT':>7} {'SSH':>7} {'CMD':>7} {'PROBE':<7} "
+        f"{'PYTHON':<8} HOSTNAME/REASON"
     ]
     for r in results:
         lines.append(
-            f"{shown(r.name):<20} {r.status:<16} {units.number(r.connect_ms, 'ms'):>8} "
-            f"{units.number(r.rtt_ms, 'ms'):>7} {shown(r.probe_version) or units.NA:<7} "
-            f"{shown(r.python_version) or units.NA:<8} {shown(r.reason or r.hostname)}"
+            f"{shown(r.name):<20} {r.status:<16} {units.number(r.rtt_ms, 'ms', 1):>7} "
+            f"{units.number(r.handshake_ms, 'ms'):>7} {units.number(r.command_ms, 'ms'):>7} "
+            f"{shown(r.probe_version) or units.NA:<7} {shown(r.python_version) or units.NA:<8} "
+            f"{shown(r.reason or r.hostname)}"
         )
     return "\n".join(lines)
 

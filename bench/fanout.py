@@ -1,10 +1,13 @@
 """Fan-out benchmark: the console against 64 and 256 real sshd hosts on the test estate.
 
 Run (root, openssh-server installed):  .venv/bin/python bench/fanout.py [--hosts 64,256]
+                                        [--cold-only]
 Baselines need ClusterShell:            .venv/bin/pip install -e '.[bench]'
 
 For each fleet size it prints, from one run:
-  - cold ``aiconsole snapshot --json`` (connect to every host, two samples, print, exit);
+  - cold ``aiconsole snapshot --json`` (connect to every host, two samples, print, exit), the
+    console's CPU per host in it, per host options resolution and per host connect, and
+    ``clush`` running the same probe on the same hosts (bench/fanout_cold.py);
   - warm refresh: time from the interval tick until every host's sample of that tick has
     been received and decoded by the console (probes sample on wall-clock ticks);
   - the console's CPU per refresh cycle and its RSS, without and with the TUI open;
@@ -24,7 +27,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import resource
 import shutil
 import statistics
 import subprocess
@@ -32,7 +34,7 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -43,10 +45,11 @@ from aiconsole.config import Settings  # noqa: E402
 from aiconsole.fleet import Fleet, ssh_fleet  # noqa: E402
 from aiconsole.model import HostState  # noqa: E402
 from aiconsole.store import FleetStore  # noqa: E402
+from bench.fanout_cold import cold_rows  # noqa: E402
+from bench.fanout_common import PYTHON, Row, children_cpu, fmt_runs, timed_command  # noqa: E402
 from tests.estate import Estate, available  # noqa: E402
 
 INTERVAL = 1.0
-PYTHON = "/usr/bin/python3"
 PROC_FILES = [
     "/proc/stat",
     "/proc/loadavg",
@@ -56,15 +59,9 @@ PROC_FILES = [
     "/proc/net/dev",
     "/proc/uptime",
 ]
-Row = tuple[str, str]
 
 
 # -- measuring helpers -------------------------------------------------------------------------
-
-
-def children_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
 
 
 def rss_mib() -> float:
@@ -72,29 +69,6 @@ def rss_mib() -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return float("nan")
-
-
-def timed_command(
-    argv: list[str], ok: Callable[[subprocess.CompletedProcess[bytes]], bool]
-) -> tuple[float, float]:
-    """Wall and CPU seconds (the command and its children) of one run that must succeed."""
-    cpu_before = children_cpu()
-    start = time.perf_counter()
-    result = subprocess.run(argv, capture_output=True, timeout=300)
-    wall = time.perf_counter() - start
-    if not ok(result):
-        tail = result.stderr.decode(errors="replace").strip().splitlines()[-3:]
-        raise SystemExit(f"{argv[0]} failed (exit {result.returncode}): {tail}")
-    return wall, children_cpu() - cpu_before
-
-
-def fmt_runs(runs: list[tuple[float, float]]) -> str:
-    walls = [w for w, _ in runs]
-    cpus = [c for _, c in runs]
-    return (
-        f"wall median {statistics.median(walls):.2f} s (min {min(walls):.2f}), "
-        f"CPU {statistics.median(cpus):.1f} s (n={len(runs)})"
-    )
 
 
 class ArrivalLog:
@@ -189,26 +163,6 @@ def config_file(estate: Estate, directory: Path) -> Path:
         "connect_timeout = 10\n"
     )
     return path
-
-
-def cold_snapshot(estate: Estate, config: Path, runs: int) -> list[tuple[float, float]]:
-    nodeset = f"h[1-{len(estate.hosts)}]"
-    argv = [
-        sys.executable,
-        "-m",
-        "aiconsole",
-        "--config",
-        str(config),
-        "--hosts",
-        nodeset,
-        "snapshot",
-        "--json",
-    ]
-
-    def all_ok(result: subprocess.CompletedProcess[bytes]) -> bool:
-        return result.returncode == 0 and result.stdout.count(b'"status":"ok"') == len(estate.hosts)
-
-    return [timed_command(argv, all_ok) for _ in range(runs)]
 
 
 async def streaming(estate: Estate, cycles: int) -> list[Row]:
@@ -369,7 +323,7 @@ def baselines(estate: Estate, directory: Path, runs: int) -> list[Row]:
 # -- main --------------------------------------------------------------------------------------
 
 
-def bench(hosts: int, cycles: int, runs: int) -> list[Row]:
+def bench(hosts: int, cycles: int, runs: int, cold_only: bool = False) -> list[Row]:
     with tempfile.TemporaryDirectory(prefix="aic-fanout-") as tmp:
         directory = Path(tmp)
         start = time.perf_counter()
@@ -378,12 +332,9 @@ def bench(hosts: int, cycles: int, runs: int) -> list[Row]:
                 (f"estate of {hosts} sshd hosts up", f"{time.perf_counter() - start:.1f} s")
             ]
             config = config_file(estate, directory)
-            rows.append(
-                (
-                    f"cold snapshot --json, {hosts} hosts",
-                    fmt_runs(cold_snapshot(estate, config, runs)),
-                )
-            )
+            rows += cold_rows(estate, settings_for(estate), config, runs, CLUSH)
+            if cold_only:
+                return rows
             rows += asyncio.run(streaming(estate, cycles))
             rows += asyncio.run(with_tui(estate, cycles))
             rows += baselines(estate, directory, runs)
@@ -395,6 +346,9 @@ def main() -> int:
     parser.add_argument("--hosts", default="64,256", help="fleet sizes, comma-separated")
     parser.add_argument("--cycles", type=int, default=10, help="refresh cycles to measure")
     parser.add_argument("--runs", type=int, default=3, help="repeats of each one-shot command")
+    parser.add_argument(
+        "--cold-only", action="store_true", help="only the cold start rows (and their baseline)"
+    )
     args = parser.parse_args()
     reason = available()
     if reason is not None:
@@ -404,7 +358,7 @@ def main() -> int:
         f"machine: {os.cpu_count()} CPUs, Python {sys.version.split()[0]}, interval {INTERVAL:g} s"
     )
     for size in (int(s) for s in args.hosts.split(",")):
-        rows = bench(size, args.cycles, args.runs)
+        rows = bench(size, args.cycles, args.runs, args.cold_only)
         width = max(len(name) for name, _ in rows)
         print(f"\n{size} hosts")
         print(f"{'benchmark':<{width}}  result")

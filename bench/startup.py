@@ -5,7 +5,7 @@ Run: .venv/bin/python bench/startup.py [--root DIR] [python ...]   (prints a tab
 nothing). ``--root`` reads a recorded tree instead of this machine (e.g.
 ``tests/fixtures/amd-mi300x``, where the AMD readers are compiled too).
 
-Each run is one fresh ``python -S -c BOOTSTRAP --count 1`` process, as on a host (``-S``: no
+Each run is one fresh ``python -S -c BOOTSTRAP SIZE --count 1`` process, as on a host (``-S``: no
 site-packages, so an installed pynvml or .pth file does not blur the figure). CPU time
 (user + system, from wait4) is the figure to compare: it does not move with the load of the
 machine the way wall time does. The median of RUNS runs is shown.
@@ -34,16 +34,19 @@ def one_run(
     """Wall and CPU seconds of one probe process that takes one sample and exits."""
     start = time.perf_counter()
     process = subprocess.Popen(
-        [python, "-S", "-c", BOOTSTRAP, "--count", "1", *extra],
+        [python, "-S", "-c", BOOTSTRAP, str(len(payload)), "--count", "1", *extra],
         stdin=subprocess.PIPE,
-        stdout=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
         env=env,
     )
-    assert process.stdin is not None
+    assert process.stdin is not None and process.stdout is not None
     process.stdin.write(payload)
-    process.stdin.close()
+    process.stdin.flush()  # and kept open: the bootstrap stops the probe when stdin ends
+    process.stdout.read()
     _, status, usage = os.wait4(process.pid, 0)
     wall = time.perf_counter() - start
+    process.stdin.close()
+    process.stdout.close()
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"{python}: the probe failed")
     return wall, usage.ru_utime + usage.ru_stime

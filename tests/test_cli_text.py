@@ -51,7 +51,17 @@ def test_snapshot_table_prints_no_escape_sequence() -> None:
 def test_hosts_check_prints_no_escape_sequence() -> None:
     results = [
         HostCheck("gpu01", "unreachable", f"SSH server says: {OSC52}{CLEAR}\nlogin:"),
-        HostCheck("gpu02", "ok", None, 1.0, 2.0, f"0.1{OSC0}", "3.12", f"{RLO}evil"),
+        HostCheck(
+            "gpu02",
+            "ok",
+            None,
+            rtt_ms=1.0,
+            handshake_ms=2.0,
+            command_ms=3.0,
+            probe_version=f"0.1{OSC0}",
+            python_version="3.12",
+            hostname=f"{RLO}evil",
+        ),
     ]
     output = format_checks(results)
     assert_terminal_safe(output)

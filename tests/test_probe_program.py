@@ -16,14 +16,16 @@ from typing import Any
 
 import pytest
 
-from aiconsole import probe
+from aiconsole import probe, wire
 from aiconsole.collectors.base import decode_sample
 from aiconsole.collectors.ssh import BOOTSTRAP, PROBE_SOURCE
 from tests.conftest import FIXTURES
 
 PACKAGE = Path(probe.__file__).parent
 MODULES = sorted(PACKAGE.glob("*.py"))
-PROGRAM = PROBE_SOURCE.decode()
+PROGRAM = wire.bundle(PACKAGE, "aiconsole.probe", "aiconsole.probe.main:main")
+"""The probe as one self-contained program (what the SSH collector sends is :data:`SENT`)."""
+SENT = wire.unpack(PROBE_SOURCE)
 
 
 def probe_argv(*args: str, python: str = sys.executable) -> list[str]:
@@ -68,12 +70,16 @@ def test_every_module_is_in_the_program_sent_to_hosts() -> None:
     assert len(MODULES) > 10
     for module in MODULES:
         assert module.read_text() in PROGRAM or repr(module.read_text()) in PROGRAM, module
+    assert sorted(SENT.sources.values()) == sorted(m.read_text() for m in MODULES)
+    assert set(SENT.codes) == set(SENT.sources)
 
 
 def test_probe_source_parses_with_python_3_8_grammar() -> None:
     for module in MODULES:
         ast.parse(module.read_text(), feature_version=(3, 8))
     ast.parse(PROGRAM, feature_version=(3, 8))
+    ast.parse(SENT.program, feature_version=(3, 8))
+    ast.parse(BOOTSTRAP, feature_version=(3, 8))
 
 
 def test_probe_needs_no_newer_python_than_3_8() -> None:

@@ -160,6 +160,36 @@ async def test_accept_new_from_many_connections_at_once_records_one_line(
     assert setup.known_hosts.read_text() == setup.entry(setup.target)
 
 
+# -- what the operator is told: unknown and changed keys are different stories -------------------
+
+
+async def test_an_unknown_host_key_says_so_and_names_the_option_that_records_it(
+    setup: Loopback,
+) -> None:
+    setup.known_hosts.write_text(setup.entry(setup.jump))  # the target is not listed
+    reason = (await refused(collector(setup))).reason or ""
+    assert reason.startswith("unknown host key for target ([127.0.0.1]:")
+    assert "--accept-new-host-keys" in reason and "SHA256:" in reason
+    assert "CHANGED" not in reason and "\n" not in reason
+
+
+async def test_a_changed_host_key_is_refused_naming_the_line_and_never_suggests_accepting(
+    setup: Loopback,
+) -> None:
+    setup.known_hosts.write_text(
+        "# pinned by the provisioning system\n"
+        + setup.entry(setup.jump)
+        + setup.entry(setup.target, other_key())
+    )
+    for accept_new in (False, True):
+        reason = (await refused(collector(setup, accept_new=accept_new))).reason or ""
+        assert reason.startswith("host key for target ([127.0.0.1]:")
+        assert "has CHANGED: refused" in reason
+        assert f"{setup.known_hosts} line 3" in reason
+        assert "accept" not in reason.replace(str(setup.known_hosts), "").lower()
+        assert "\n" not in reason
+
+
 # -- ProxyJump ---------------------------------------------------------------------------------
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from aiconsole import units
 from aiconsole.config import Settings
 from aiconsole.fleet import Fleet, ssh_fleet
 from aiconsole.model import HostState
@@ -144,7 +145,38 @@ def test_hosts_check_prints_a_row_per_host(config: Path, no_gpu_env: dict[str, s
     rows = [line.split() for line in stdout.splitlines()[1:]]
     assert [row[0] for row in rows] == [f"h{n}" for n in range(1, HOSTS + 1)]
     for row in rows:
-        assert row[1] == "ok" and row[4] == "0.1.0" and row[-1] == row[0]
+        assert row[1] == "ok" and row[5] == "0.1.0" and row[-1] == row[0]
+        assert all(value.endswith("ms") for value in row[2:5])  # RTT, SSH, CMD
+
+
+def milliseconds(text: str) -> float:
+    assert text.endswith("ms"), text
+    return float(text.removesuffix("ms"))
+
+
+def test_hosts_check_rtt_is_the_network_round_trip_not_a_command(
+    estate: Estate, config: Path, no_gpu_env: dict[str, str], tmp_path: Path
+) -> None:
+    """RTT is the TCP connect: through a ProxyJump (no TCP connection of ours to the host) it
+    is n/a, while the handshake and the command are timed as for any host."""
+    h1, h3 = estate.host("h1"), estate.host("h3")
+    ssh_config = tmp_path / "ssh_config"
+    ssh_config.write_text(
+        estate.ssh_config.read_text()
+        + f"Host via1\n  HostName {h3.address}\n  ProxyJump h1\n"
+        + f"  IdentityFile {estate.client_key}\n"
+    )
+    text = config.read_text().replace(str(estate.ssh_config), str(ssh_config))
+    config.write_text(text.replace(f'hosts = "h[1-{HOSTS}]"', 'hosts = "h2,via1"'))
+    code, stdout, stderr = run_aiconsole("--config", str(config), "hosts", "check", env=no_gpu_env)
+    assert code == 0, stdout + stderr
+    lines = stdout.splitlines()
+    assert lines[0].split()[:5] == ["HOST", "STATUS", "RTT", "SSH", "CMD"]
+    rows = {line.split()[0]: line.split() for line in lines[1:]}
+    assert all(milliseconds(value) > 0 for value in rows["h2"][2:5])
+    assert rows["via1"][2] == units.NA
+    assert milliseconds(rows["via1"][3]) > 0 and milliseconds(rows["via1"][4]) > 0
+    assert rows["via1"][-1] == h3.name != h1.name
 
 
 def test_unreachable_host_is_a_status_and_the_rest_still_report(
@@ -188,11 +220,19 @@ def test_accept_new_records_an_unknown_key_but_never_a_changed_one(
     assert strict["h1"]["status"] == strict["h2"]["status"] == "host_key_refused"
     assert strict["h3"]["status"] == "ok"
     assert h1.address not in own.read_text()
+    # Two different stories: the unknown key says how to record it, the changed one never.
+    assert strict["h1"]["reason"].startswith(f"unknown host key for h1 ({h1.address})")
+    assert "--accept-new-host-keys" in strict["h1"]["reason"]
+    assert strict["h2"]["reason"].startswith("host key for h2 (")
+    assert "has CHANGED: refused" in strict["h2"]["reason"]
+    assert f"{own} line 1" in strict["h2"]["reason"]
+    assert "accept" not in strict["h2"]["reason"].replace(str(own), "").lower()
 
     accepting = snapshot("--accept-new-host-keys")
     assert accepting["h1"]["status"] == "ok"
     assert "accepted new host key SHA256:" in accepting["h1"]["reason"]
     assert accepting["h2"]["status"] == "host_key_refused"  # changed: refused all the same
+    assert accepting["h2"]["reason"] == strict["h2"]["reason"]
     recorded = [line.split() for line in own.read_text().splitlines()]
     real_key = (h1.directory / "ssh_host_ed25519_key.pub").read_text().split()[:2]
     assert [h1.address, *real_key] in recorded

@@ -4,11 +4,13 @@ package of the same name."""
 
 from __future__ import annotations
 
+import marshal
 import subprocess
 import sys
+import zlib
 from pathlib import Path
 
-from aiconsole.wire import bundle
+from aiconsole.wire import UNPACK, bundle, payload, unpack
 
 
 def make_package(root: Path) -> Path:
@@ -58,3 +60,58 @@ def test_the_sent_package_wins_over_an_installed_one(tmp_path: Path) -> None:
         env={"PYTHONPATH": str(tmp_path / "site"), "PATH": "/usr/bin:/bin"},
     )  # fmt: skip
     assert result.stdout.startswith("sent 4"), result.stderr
+
+
+# -- the payload the SSH collector sends -------------------------------------------------------
+
+
+def run_payload(data: bytes, tmp_path: Path) -> subprocess.CompletedProcess[bytes]:
+    """As the bootstrap on a host: read the payload, unpack it, run the program."""
+    code = (
+        "import sys\npayload = sys.stdin.buffer.read()\n"
+        + UNPACK
+        + ("exec(compile(program, 'p', 'exec'))\n")
+    )
+    return subprocess.run(
+        [sys.executable, "-I", "-c", code, "x"],
+        input=data, capture_output=True, cwd=tmp_path, timeout=30,
+    )  # fmt: skip
+
+
+def repack(
+    data: bytes, *, magic: bytes | None = None, codes: dict[str, bytes] | None = None
+) -> bytes:
+    """The payload with another bytecode magic or other compiled modules."""
+    sent = unpack(data)
+    parts = [
+        zlib.compress(sent.program.encode()),
+        zlib.compress(marshal.dumps(sent.sources)),
+        zlib.compress(marshal.dumps(sent.codes if codes is None else codes)),
+    ]
+    sizes = b" ".join(str(len(p)).encode() for p in parts)
+    head = b"aiconsole-probe %s %s\n" % (sizes, (magic or sent.magic).hex().encode())
+    return head + b"".join(parts)
+
+
+def test_a_host_with_the_consoles_bytecode_runs_the_compiled_modules(tmp_path: Path) -> None:
+    package = make_package(tmp_path / "src")
+    data = payload(package, "acme.demo", "acme.demo.main:main")
+    result = run_payload(data, tmp_path)
+    assert (result.returncode, result.stdout) == (3, b"sent 4 ['x']\n"), result.stderr
+    # The compiled modules are what runs (not the sources beside them): change one.
+    changed = dict(unpack(data).codes)
+    changed["acme.demo.readers.cpu"] = marshal.dumps(
+        compile("def count():\n    return 5\n", "c", "exec")
+    )
+    result = run_payload(repack(data, codes=changed), tmp_path)
+    assert result.stdout == b"sent 5 ['x']\n", result.stderr
+
+
+def test_a_host_with_other_bytecode_compiles_the_sources(tmp_path: Path) -> None:
+    package = make_package(tmp_path / "src")
+    data = payload(package, "acme.demo", "acme.demo.main:main")
+    other = repack(data, magic=b"\x00\x00\r\n", codes={"acme.demo.readers.cpu": b"not code"})
+    before = set(tmp_path.rglob("*"))
+    result = run_payload(other, tmp_path)
+    assert (result.returncode, result.stdout) == (3, b"sent 4 ['x']\n"), result.stderr
+    assert set(tmp_path.rglob("*")) == before  # nothing written

@@ -69,23 +69,96 @@ def record_host_key(path: Path, host: str, addr: str, port: int, key: asyncssh.S
     return True
 
 
+def entry_lines(paths: list[str], host: str, addr: str, port: int) -> list[tuple[str, int]]:
+    """Each known_hosts line (file, line number) that names this host in any way.
+
+    Read again line by line only when a key is refused, to say which line stands against it.
+    """
+    found = []
+    wanted = None if port == DEFAULT_PORT else port
+    for path in paths:
+        try:
+            lines = Path(path).read_text(errors="replace").splitlines()
+        except OSError:
+            continue
+        for number, line in enumerate(lines, 1):
+            if not line.strip() or line.lstrip().startswith("#"):
+                continue
+            one = asyncssh.SSHKnownHosts()
+            try:
+                one.load(line)
+            except ValueError:
+                continue
+            if any(one.match(host, addr, wanted)):
+                found.append((path, number))
+    return found
+
+
+def describe(name: str, host: str, addr: str, port: int) -> str:
+    """The host as the operator named it, then as known_hosts would: ``gpu01 ([10.0.0.1]:22)``."""
+    seen = [p for p in (known_pattern(host, port), addr) if p and p != name]
+    return name + (f" ({', '.join(dict.fromkeys(seen))})" if seen else "")
+
+
+def unknown_key_message(name: str, host: str, addr: str, port: int, key: asyncssh.SSHKey) -> str:
+    where = describe(name, host, addr, port)
+    return (
+        f"unknown host key for {where}: no known_hosts line lists it; check its fingerprint "
+        f"{key.get_fingerprint('sha256')} and rerun with --accept-new-host-keys to record it"
+    )
+
+
+def changed_key_message(
+    name: str,
+    host: str,
+    addr: str,
+    port: int,
+    key: asyncssh.SSHKey,
+    lines: list[tuple[str, int]],
+) -> str:
+    where = describe(name, host, addr, port)
+    listed = ", ".join(f"{path} line {number}" for path, number in lines[:3])
+    return (
+        f"host key for {where} has CHANGED: refused. It offered "
+        f"{key.get_fingerprint('sha256')}, which does not match {listed or 'known_hosts'}; "
+        "this can be an attack: find out why the key changed before touching that line"
+    )
+
+
 class HostKeyPolicy(asyncssh.SSHClient):
     """The client side of one connection: decides about keys known_hosts does not trust."""
 
-    def __init__(self, known: asyncssh.SSHKnownHosts, accept_new: bool, record_in: Path) -> None:
+    def __init__(
+        self,
+        known: asyncssh.SSHKnownHosts,
+        accept_new: bool,
+        record_in: Path,
+        known_hosts_files: list[str] | None = None,
+        name: str = "",
+    ) -> None:
+        self._name = name
         self._known = known
         self._accept_new = accept_new
         self._record_in = record_in
+        self._files = known_hosts_files or [str(record_in)]
         self.notice: str | None = None
         """Set when a new key was accepted: what to tell the operator."""
         self.refusal: str | None = None
-        """Set when a new key could not be recorded: why (shown instead of asyncssh's text)."""
+        """Set when a key is refused: why, in one line (shown instead of asyncssh's text).
+        An unknown key names ``--accept-new-host-keys``; a changed one never suggests
+        accepting anything, and names the known_hosts line(s) it contradicts."""
 
     def validate_host_public_key(
         self, host: str, addr: str, port: int, key: asyncssh.SSHKey
     ) -> bool:
-        if not self._accept_new or has_entry(self._known, host, addr, port):
-            return False  # strict, or a known host offering another key: a changed key
+        if has_entry(self._known, host, addr, port):
+            # A known host offering another key: refused, whatever the policy.
+            lines = entry_lines(self._files, host, addr, port)
+            self.refusal = changed_key_message(self._name or host, host, addr, port, key, lines)
+            return False
+        if not self._accept_new:
+            self.refusal = unknown_key_message(self._name or host, host, addr, port, key)
+            return False
         try:
             recorded = record_host_key(self._record_in, host, addr, port, key)
         except KeyChanged as error:

@@ -36,6 +36,7 @@ from aiconsole.collectors.lines import (
     LineTooLong,
     read_tail,
 )
+from aiconsole.collectors.ssh_check import HostCheck, check_host
 from aiconsole.collectors.ssh_connect import Connector, classify_connect_error
 from aiconsole.collectors.ssh_options import KnownHostsCache
 from aiconsole.model import HostSample, HostState
@@ -44,39 +45,44 @@ from aiconsole.text import MAX_REASON, clean, clean_strings, plain_json
 
 __all__ = ["MAX_LINE_BYTES", "HostCheck", "SshCollector", "SshOptions", "classify_connect_error"]
 
-# Every module of the probe package in one program, loaded on the host from memory.
-PROBE_SOURCE = wire.bundle(
+PROBE_SOURCE = wire.payload(
     Path(probe.__file__).parent, "aiconsole.probe", "aiconsole.probe.main:main"
-).encode()
+)
+"""The probe package as sent to a host (:func:`aiconsole.wire.payload`); its size is the
+bootstrap's first argument."""
 
 OLD_PYTHON_EXIT = 3
 # Runs first on the host. It refuses an interpreter too old for the probe with a clear message
-# (instead of a SyntaxError), reads the probe's source (its size is the first argument), and
-# runs it in a child process while it watches stdin: the console keeps stdin open while it
+# (instead of a SyntaxError), reads the payload (its size is the first argument), and runs the
+# probe in a child process while it watches stdin: the console keeps stdin open while it
 # wants samples, and it closes when the console says stop or its connection goes, whatever
 # the reason. The child is then killed. Closing the connection alone would end a probe only
 # when it next writes; one hung in a driver call never does, and keeps the GPUs' device
 # files open (which blocks a GPU reset). sshd cannot be asked instead: it refuses to signal
 # the sessions of root logins.
+# Start-up is paid on every host at every connect, so the parent imports only built-in
+# modules (``_thread``, not ``threading``), and the child unmarshals the modules the console
+# compiled when the host's bytecode is the console's (see :mod:`aiconsole.wire`).
 BOOTSTRAP = (
     "import os, sys\n"
     "if sys.version_info < (3, 8):\n"
     "    sys.stderr.write('aiconsole: the probe needs Python 3.8+, this host has %s\\n'"
     " % sys.version.split()[0])\n"
     f"    sys.exit({OLD_PYTHON_EXIT})\n"
-    "source = sys.stdin.buffer.read(int(sys.argv.pop(1)))\n"
+    "payload = sys.stdin.buffer.read(int(sys.argv.pop(1)))\n"
     "child = os.fork()\n"
     "if child:\n"
-    "    import threading\n"
+    "    import _thread\n"
     "    def watch():\n"
     "        while os.read(0, 65536):\n"
     "            pass\n"
     "        os.kill(child, 9)\n"
-    "    threading.Thread(target=watch, daemon=True).start()\n"
+    "    _thread.start_new_thread(watch, ())\n"
     "    status = os.waitpid(child, 0)[1]\n"
     "    os._exit(os.WEXITSTATUS(status) if os.WIFEXITED(status) else 128 + os.WTERMSIG(status))\n"
     "os.dup2(os.open(os.devnull, os.O_RDONLY), 0)\n"
-    "exec(compile(source, 'aiconsole-probe', 'exec'))\n"
+    + wire.UNPACK
+    + "exec(compile(program, 'aiconsole-probe', 'exec'))\n"
 )
 
 
@@ -161,20 +167,6 @@ def stop_remote(process: asyncssh.SSHClientProcess[bytes]) -> None:
             process.stdin.write_eof()
 
 
-@dataclass(frozen=True)
-class HostCheck:
-    """What ``aiconsole hosts check`` reports for one host."""
-
-    name: str
-    status: str
-    reason: str | None = None
-    connect_ms: float | None = None
-    rtt_ms: float | None = None
-    probe_version: str | None = None
-    python_version: str | None = None
-    hostname: str | None = None
-
-
 class SshCollector(Collector):
     def __init__(
         self,
@@ -209,6 +201,10 @@ class SshCollector(Collector):
 
     def notice(self) -> str | None:
         return self._notice
+
+    async def connect(self) -> asyncssh.SSHClientConnection:
+        """One connection to the host (its step timings in :attr:`connector`)."""
+        return await self._connect()
 
     async def _connect(self) -> asyncssh.SSHClientConnection:
         connection = await self._connector.connect()
@@ -271,52 +267,17 @@ class SshCollector(Collector):
             stderr.cancel()
 
     async def check(self) -> HostCheck:
-        """Reachability, authentication, one command's round trip, and the probe's version.
+        """What ``aiconsole hosts check`` reports for this host (never raises)."""
+        return await check_host(self)
 
-        Never raises: whatever happens becomes this host's row, so one bad host never costs
-        the report of the others.
-        """
-        started = time.monotonic()
-        connect_ms: float | None = None
-        rtt_ms: float | None = None
-        timeout = self.options.connect_timeout
-        try:
-            connection = await self._connect()
-            connect_ms = (time.monotonic() - started) * 1000
-            async with connection:
-                started = time.monotonic()
-                try:
-                    await asyncio.wait_for(connection.run("true"), timeout)
-                except TimeoutError:
-                    raise CollectionError(
-                        "unreachable", f"no answer to a command within {timeout:g} s"
-                    ) from None
-                rtt_ms = (time.monotonic() - started) * 1000
-                limit = timeout + 10
-                try:
-                    sample = await asyncio.wait_for(
-                        self._run_probe(connection, count=1, interval=self.interval), limit
-                    )
-                except TimeoutError:
-                    raise CollectionError("stale", f"no probe sample within {limit:g} s") from None
-        except CollectionError as error:
-            return HostCheck(self.name, error.status, error.reason, connect_ms, rtt_ms)
-        except (asyncssh.Error, OSError) as error:
-            reason = clean(f"connection lost: {one_line(error)}")
-            return HostCheck(self.name, "unreachable", reason, connect_ms, rtt_ms)
-        except Exception as error:
-            return HostCheck(self.name, "probe_error", clean(one_line(error)), connect_ms, rtt_ms)
-        ident = sample.identity
-        return HostCheck(
-            self.name,
-            "ok",
-            None,
-            connect_ms,
-            rtt_ms,
-            ident.probe_version,
-            ident.python_version,
-            ident.hostname,
-        )
+    @property
+    def connector(self) -> Connector:
+        return self._connector
+
+    async def run_probe(
+        self, connection: asyncssh.SSHClientConnection, count: int, interval: float
+    ) -> HostSample:
+        return await self._run_probe(connection, count, interval)
 
     # -- streaming (TUI) ---------------------------------------------------------------------
 

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import time
 from collections.abc import Awaitable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +24,12 @@ import asyncssh
 
 from aiconsole.collectors.base import CollectionError, one_line
 from aiconsole.collectors.host_keys import HostKeyPolicy
-from aiconsole.collectors.ssh_options import DEFAULT_KNOWN_HOSTS, HostOptions, KnownHostsCache
+from aiconsole.collectors.ssh_options import (
+    DEFAULT_KNOWN_HOSTS,
+    HostOptions,
+    KnownHostsCache,
+    known_hosts_paths,
+)
 from aiconsole.text import clean
 
 MAX_JUMPS = 8
@@ -41,8 +48,7 @@ def classify_connect_error(name: str, error: BaseException, timeout: float) -> C
         return CollectionError(
             "host_key_refused",
             clean(
-                f"host key of {name} is not in known_hosts or has changed ({error.reason}); "
-                "verify the key, then update known_hosts"
+                f"host key of {name} refused ({error.reason}); find out why before connecting again"
             ),
         )
     if isinstance(error, asyncssh.PermissionDenied):
@@ -78,10 +84,22 @@ def parse_jump(hop: str) -> tuple[str | None, str, int | None]:
     return user or None, host, port
 
 
+@dataclass(frozen=True)
+class ConnectTimings:
+    """How long the parts of the last connect took (``hosts check`` shows them)."""
+
+    tcp_ms: float | None
+    """The TCP connect alone (SYN to SYN-ACK: one network round trip); None through a
+    ProxyJump or ProxyCommand, where no TCP connection to the host is made here."""
+    handshake_ms: float
+    """Key exchange, host key check and authentication, once connected."""
+
+
 async def tcp_connect(
     host: str, port: int, family: int, local_address: object, timeout: float
-) -> socket.socket:
-    """A connected, non-blocking TCP socket to the first address of ``host`` that answers."""
+) -> tuple[socket.socket, float]:
+    """A connected, non-blocking TCP socket to the first address of ``host`` that answers,
+    and the seconds its connect took (name resolution not included)."""
     loop = asyncio.get_running_loop()
     infos = await asyncio.wait_for(
         loop.getaddrinfo(host, port, family=family, type=socket.SOCK_STREAM), timeout
@@ -93,6 +111,7 @@ async def tcp_connect(
         try:
             if isinstance(local_address, tuple) and local_address:
                 sock.bind(local_address)  # ssh's BindAddress
+            started = time.monotonic()
             await asyncio.wait_for(loop.sock_connect(sock, address), timeout)
         except BaseException as error:
             sock.close()
@@ -100,7 +119,7 @@ async def tcp_connect(
                 last = error
                 continue
             raise
-        return sock
+        return sock, time.monotonic() - started
     raise last or OSError(f"no address for {host}")
 
 
@@ -126,6 +145,8 @@ class Connector:
         self._options: dict[tuple[str, str | None, int | None], HostOptions] = {}
         self.notice: str | None = None
         """Set by the last connect when it accepted a new host key."""
+        self.timings: ConnectTimings | None = None
+        """Of the last connect that succeeded (its last hop: the host itself)."""
 
     def _host_options(
         self, host: str, user: str | None = None, port: int | None = None
@@ -174,18 +195,26 @@ class Connector:
         via: asyncssh.SSHClientConnection | None,
     ) -> asyncssh.SSHClientConnection:
         known = self._known_hosts.lookup(options.known_hosts)
-        policy = HostKeyPolicy(known, self._accept_new, record_file(options.known_hosts))
+        policy = HostKeyPolicy(
+            known,
+            self._accept_new,
+            record_file(options.known_hosts),
+            known_hosts_paths(options.known_hosts),
+            name,
+        )
         extra: dict[str, Any] = {}
+        tcp_s: float | None = None
         try:
             if via is not None:
                 extra["tunnel"] = via
             elif not options.proxy_command:
                 family = options.family if isinstance(options.family, int) else 0
-                extra["sock"] = await tcp_connect(
+                extra["sock"], tcp_s = await tcp_connect(
                     options.host, options.port, family, options.local_addr, self._timeout
                 )
             # Handshakes are CPU-bound on both ends: bound how many run at once, fleet-wide.
             async with self._handshakes:
+                started = time.monotonic()
                 connection = await self._bounded(
                     asyncssh.connect(
                         name,
@@ -197,6 +226,7 @@ class Connector:
                         **extra,
                     )
                 )
+                handshake_s = time.monotonic() - started
         except asyncssh.HostKeyNotVerifiable as error:
             if policy.refusal is not None:
                 raise CollectionError("host_key_refused", clean(policy.refusal)) from None
@@ -213,6 +243,7 @@ class Connector:
             connection.set_tunnel(via)  # closed with this connection
         if policy.notice is not None:
             self.notice = policy.notice
+        self.timings = ConnectTimings(None if tcp_s is None else tcp_s * 1000, handshake_s * 1000)
         return connection
 
     async def _bounded(

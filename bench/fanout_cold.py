@@ -1,0 +1,105 @@
+"""Cold start over SSH, for bench/fanout.py: the whole fleet from nothing.
+
+- cold ``aiconsole snapshot --json`` (a fresh process: connect to every host, two samples
+  ``--window`` apart, print, exit): wall time and the console's CPU, and that CPU per host;
+- the console's CPU per host connect alone (TCP, key exchange, host key, authentication;
+  every host at once, in one process, as the fleet does it);
+- the console's CPU to resolve every host's ssh options (config, keys) once;
+- baseline in the same run: ``clush`` running the same probe, sent the same way (its payload
+  on stdin), on the same hosts, one sample each.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shlex
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from aiconsole.config import Settings
+from aiconsole.fleet import ssh_fleet
+from bench.fanout_common import PYTHON, Row, fmt_runs, timed_command
+from tests.estate import Estate
+
+WINDOW = 0.25
+"""``snapshot --json``'s default window."""
+
+
+def cold_snapshot(estate: Estate, config: Path, runs: int) -> list[tuple[float, float]]:
+    nodeset = f"h[1-{len(estate.hosts)}]"
+    argv = [sys.executable, "-m", "aiconsole", "--config", str(config), "--hosts", nodeset]
+    argv += ["snapshot", "--json", "--window", f"{WINDOW:g}"]
+
+    def all_ok(result: subprocess.CompletedProcess[bytes]) -> bool:
+        return result.returncode == 0 and result.stdout.count(b'"status":"ok"') == len(estate.hosts)
+
+    return [timed_command(argv, all_ok) for _ in range(runs)]
+
+
+async def connect_cpu(settings: Settings, names: list[str]) -> tuple[float, float]:
+    """Console CPU seconds per host to resolve its options, and to connect (all at once)."""
+    fleet = ssh_fleet(names, settings)
+    connectors = [c._connector for c in fleet.collectors]  # type: ignore[attr-defined]
+    started = time.process_time()
+    for connector in connectors:
+        await connector._host_options(connector.name).resolve()
+    resolve = (time.process_time() - started) / len(names)
+    started = time.process_time()
+    connections = await asyncio.gather(*(c.connect() for c in connectors))
+    connect = (time.process_time() - started) / len(names)
+    for connection in connections:
+        connection.close()
+    await asyncio.gather(*(c.wait_closed() for c in connections))
+    return resolve, connect
+
+
+def clush_probe(clush: str, estate: Estate, fanout: int) -> tuple[float, float] | None:
+    """clush running the probe on every host: the same payload on stdin, one sample each."""
+    try:
+        from aiconsole import wire
+        from aiconsole.collectors.ssh import PROBE_SOURCE
+
+        unpack = wire.UNPACK
+    except (ImportError, AttributeError):
+        return None  # a tree from before the payload had this form
+    program = "import sys\npayload = sys.stdin.buffer.read()\n" + unpack
+    program += "exec(compile(program, 'aiconsole-probe', 'exec'))\n"
+    remote = [PYTHON, "-I", "-c", program, "--count", "2", "--interval", f"{WINDOW:g}"]
+    remote += ["--name", "clush"]
+    argv = [clush, "-f", str(fanout), "-w", f"h[1-{len(estate.hosts)}]"]
+    argv += ["-o", f"-F {estate.ssh_config}", "-S", shlex.join(remote)]
+
+    def every_host_sampled(result: subprocess.CompletedProcess[bytes]) -> bool:
+        return result.returncode == 0 and result.stdout.count(b'"probe_version"') >= 2 * len(
+            estate.hosts
+        )
+
+    return timed_command(argv, every_host_sampled, stdin=PROBE_SOURCE)
+
+
+def cold_rows(
+    estate: Estate, settings: Settings, config: Path, runs: int, clush: str | None
+) -> list[Row]:
+    hosts = len(estate.hosts)
+    snapshots = cold_snapshot(estate, config, runs)
+    cpu_per_host = sorted(cpu for _, cpu in snapshots)[len(snapshots) // 2] / hosts * 1000
+    resolve, connect = asyncio.run(connect_cpu(settings, [h.name for h in estate.hosts]))
+    rows = [
+        (f"cold snapshot --json, {hosts} hosts", fmt_runs(snapshots)),
+        ("  console CPU per host (cold snapshot, median run)", f"{cpu_per_host:.1f} ms"),
+        ("  console CPU per host: ssh options resolved", f"{resolve * 1000:.2f} ms"),
+        ("  console CPU per host: connect (TCP+kex+auth)", f"{connect * 1000:.1f} ms"),
+    ]
+    if clush is None:
+        rows.append(("baseline: clush, same probe", "skipped: clush not found"))
+    else:
+        result = clush_probe(clush, estate, 64)
+        rows.append(
+            (
+                f"baseline: clush -f 64, same probe, {hosts} hosts",
+                fmt_runs([result]) if result else "skipped: this tree's payload differs",
+            )
+        )
+    return rows
