@@ -52,16 +52,17 @@ ACTING = ("drain", "resume", "requeue", "requeue_hold", "release")
 
 class JobsScreen(LiveScreen):
     BINDINGS = [
-        Binding("escape", "app.pop_screen", "Back"),
-        # Short names: the footer fits 80 columns (the help screen has them all).
-        Binding("s", "next_sort", "Sort"),
+        # Short names, and Back and Sort (a click on a title sorts too) kept off the footer,
+        # so the actions fit 80 columns; the help screen lists every key.
+        Binding("escape", "app.pop_screen", "Back", show=False),
+        Binding("s", "next_sort", "Sort", show=False),
         Binding("slash", "filter", "Filter", key_display="/"),
         Binding("d", "drain", "Drain"),
         Binding("u", "resume", "Resume"),
         Binding("r", "requeue", "Requeue"),
         Binding("h", "requeue_hold", "Req+hold"),
         Binding("l", "release", "Release"),
-        Binding("o", "output", "Output"),
+        Binding("o", "output", "Log"),
         Binding("k", "next_cluster", "Cluster"),
     ]
 
