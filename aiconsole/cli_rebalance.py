@@ -1,4 +1,5 @@
-"""``aiconsole rebalance --policy idle|defrag|hot``: plan a rebalance of a Slurm cluster, show
+"""``aiconsole rebalance --policy idle|defrag|hot``: plan a rebalance of a Slurm cluster (or, with
+``--context``, of a Kubernetes context: :mod:`aiconsole.cli_rebalance_kube`), show
 it, and carry it out only when asked (``--yes``, or ``--execute`` and typing yes).
 
 Showing the plan is the default: nothing is done without ``--yes`` or ``--execute``.

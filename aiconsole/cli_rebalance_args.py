@@ -28,8 +28,9 @@ def add_rebalance_parser(
 ) -> None:
     rebalance = commands.add_parser(
         "rebalance",
-        help="plan (and with --yes or --execute carry out) a rebalance of a Slurm cluster; "
-        "without those it only shows the plan",
+        help="plan (and with --yes or --execute carry out) a rebalance of a Slurm cluster "
+        "(--slurm, --cluster) or a Kubernetes context (--context); without those it only "
+        "shows the plan",
     )
     rebalance.add_argument("--policy", choices=("idle", "defrag", "hot"), required=True,
                            help=POLICY_HELP)  # fmt: skip
