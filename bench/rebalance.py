@@ -24,6 +24,7 @@ sys.path.insert(0, str(REPO))
 from aiconsole.model import (  # noqa: E402
     Finding,
     FleetSnapshot,
+    HostState,
     SlurmCluster,
     SlurmJob,
     SlurmNode,
@@ -31,6 +32,7 @@ from aiconsole.model import (  # noqa: E402
     Workload,
 )
 from aiconsole.rebalance.defrag import plan_defrag  # noqa: E402
+from aiconsole.rebalance.hot import plan_hot  # noqa: E402
 from aiconsole.rebalance.idle import plan_idle  # noqa: E402
 from aiconsole.rebalance.placement import Cluster, Job  # noqa: E402
 
@@ -148,6 +150,34 @@ def descheduler(cluster: SlurmCluster) -> tuple[int, int, int]:
     return over, under, 0
 
 
+def with_hosts(cluster: SlurmCluster, snapshot: FleetSnapshot, seed: int = 5) -> FleetSnapshot:
+    """Every node as a host of the fleet with 8 GPUs; one node in fifty has a GPU at 90 C and
+    GPU use is random, so the hot policy has heat, slowdowns and use above the mean to judge."""
+    import msgspec
+
+    from tests.synthetic import recorded_host_sample
+
+    rng = random.Random(seed)
+    base = recorded_host_sample()
+    hosts = []
+    for index, node in enumerate(cluster.nodes):
+        identity = msgspec.structs.replace(base.identity, name=node.name, hostname=node.name)
+        gpus = tuple(
+            msgspec.structs.replace(
+                gpu,
+                temperature_c=90 if index % 50 == 0 and n == 0 else rng.randrange(40, 70),
+                util_gpu_percent=rng.randrange(0, 100),
+                clock_event_reasons=(),
+            )
+            for n, gpu in enumerate(base.gpu.gpus[:GPUS])
+        )
+        sample = msgspec.structs.replace(
+            base, identity=identity, gpu=msgspec.structs.replace(base.gpu, gpus=gpus)
+        )
+        hosts.append(HostState(name=node.name, status="ok", received_at=NOW, sample=sample))
+    return msgspec.structs.replace(snapshot, hosts=tuple(hosts))
+
+
 def timed(function: object, runs: int = 5) -> tuple[float, object]:
     times, result = [], None
     for _ in range(runs):
@@ -186,6 +216,14 @@ def main() -> None:
         f"{'idle reclaim (aiconsole)':<34}{idle_s * 1000:>8.1f}  idle GPUs found by actual use: "
         f"{m['gpus_idle']:.0f} in {m['idle_jobs']:.0f} jobs, "
         f"{m['gpu_hours_wasted']:.0f} GPU-h wasted"
+    )
+    hot_snapshot = with_hosts(cluster, snapshot)
+    hot_s, hot = timed(lambda: plan_hot(hot_snapshot, cluster))
+    h = hot.merit  # type: ignore[attr-defined]
+    moves = len(hot.moves)  # type: ignore[attr-defined]
+    print(
+        f"{'hot relief (aiconsole)':<34}{hot_s * 1000:>8.1f}  {moves} moves planned (caps: 8 a "
+        f"plan, 1 a node); merit {', '.join(f'{k} {v:g}' for k, v in sorted(h.items()))}"
     )
     over, under, seen = descheduler(cluster)
     print(
