@@ -94,3 +94,35 @@ def test_snapshot_json_shows_each_links_rates(
     assert (up["link"], up["up"], up["rx_bytes_per_s"], up["tx_bytes_per_s"]) == (0, True, 0.0, 0.0)
     assert (down["link"], down["up"], down["rx_bytes_per_s"]) == (1, False, None)
     assert down["unavailable"]["rx_bytes_per_s"] == "link is down"
+
+
+def test_each_counter_keeps_its_own_reason_and_other_fields_are_not_supported(
+    nvml_in_process: NvmlConfig,
+) -> None:
+    import pynvml
+
+    # gpu0's link 1 has an RX counter but no TX counter: only its TX rate is unknown. gpu1's
+    # RX counters fail with one error (2: Invalid Argument) and its TX counters with another.
+    nvml_in_process.set(device_count=2)
+    nvml_in_process.gpu(0, nvlink="1,1", nvlink_rx_kib="1,2", nvlink_tx_kib="3")
+    nvml_in_process.gpu(1, nvlink="1", nvlink_rx_kib="!2")
+    clock = Clock()
+    reader = NvmlReader(ProcessInfo(Host("/")), monotonic=clock)
+    reader.read()
+    clock.now += 1.0
+    first, second = msgspec.convert(reader.read(), GpuSection).gpus
+    links = first.nvlink_links
+    assert links is not None and second.nvlink_links is not None
+    assert (links[1].rx_bytes_per_s, links[1].tx_bytes_per_s) == (0.0, None)
+    assert links[1].unavailable == {"tx_bytes_per_s": "Not Supported"}
+    assert second.nvlink_links[0].unavailable == {
+        "rx_bytes_per_s": "Invalid Argument",
+        "tx_bytes_per_s": "Not Supported",
+    }
+    # The stand-in answers each value on its own, as the driver does: a field id it does not
+    # keep is Not Supported in that value while the call itself succeeds.
+    handle = pynvml.nvmlDeviceGetHandleByIndex(0)
+    other, tx = pynvml.nvmlDeviceGetFieldValues(
+        handle, [(pynvml.NVML_FI_DEV_NVLINK_LINK_COUNT, 0), (138, 0)]
+    )
+    assert (other.nvmlReturn, tx.nvmlReturn, tx.value.ullVal) == (3, 0, 3)

@@ -41,7 +41,8 @@ class NvLinkRates:
             return
         active = [link for link, up in states if up]
         counters: LinkCounters = {}
-        reasons: Dict[int, str] = {}
+        # Why a counter is unreadable, by (link, 0 for received or 1 for transmitted).
+        reasons: Dict[Tuple[int, int], str] = {}
         if active:
             queries = []
             for link in active:
@@ -54,13 +55,13 @@ class NvLinkRates:
                 gpu["nvlink_links"] = None
                 gpu["unavailable"]["nvlink_links"] = "NVLink counters: %s" % error
                 return
-            for position, link in enumerate(active):
-                rx, rx_reason = _counter(nvml, values[2 * position])
-                tx, tx_reason = _counter(nvml, values[2 * position + 1])
+            for at, link in enumerate(active):
+                rx, rx_reason = _counter(nvml, values[2 * at])
+                tx, tx_reason = _counter(nvml, values[2 * at + 1])
                 counters[link] = (rx, tx)
-                reason = rx_reason or tx_reason
-                if reason:
-                    reasons[link] = reason
+                for position, reason in enumerate((rx_reason, tx_reason)):
+                    if reason:
+                        reasons[(link, position)] = reason
         before = self._previous.get(index)
         self._previous[index] = (now, counters)
         elapsed = 0.0 if before is None else now - before[0]
@@ -79,7 +80,7 @@ class NvLinkRates:
                 old_kib = None if old is None else old[position]
                 if now_kib is None:
                     entry[field] = None
-                    unavailable[field] = reasons[link]
+                    unavailable[field] = reasons[(link, position)]
                     continue
                 rate, reason = _rate(now_kib, old_kib, elapsed)
                 entry[field] = None if rate is None else rate * KIB
