@@ -20,6 +20,8 @@
  *     gpu1.hang=memory           <- the memory call on gpu1 sleeps while this line is there
  *                                   ("utilization" too), as a driver that stopped answering
  *     init=hang                  <- so does nvmlInit
+ *     gpu0.nvlink_rx_kib=10,20   <- NVLink payload KiB per link (field values 139 / 138 with
+ *     gpu0.nvlink_tx_kib=5,7        the link as scope id); gpuN.field_values=!N fails the call
  *
  * Built with -DFAKE_NVML_OLD_DRIVER it leaves out the symbols newer drivers added
  * (memory v2, _v3 process calls), as a driver older than R510 would.
