@@ -19,7 +19,15 @@ import msgspec
 from aiconsole import probe
 from aiconsole.collectors.base import decode_sample
 from aiconsole.history import RECENT_POINTS, History
-from aiconsole.model import Gpu, GpuProcess, GpuSection, HostSample, HostState, XidEvent
+from aiconsole.model import (
+    Gpu,
+    GpuProcess,
+    GpuSection,
+    HostSample,
+    HostState,
+    NvLinkLink,
+    XidEvent,
+)
 from aiconsole.store import FleetStore
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -129,6 +137,7 @@ def gpus(rng: random.Random, count: int, processes_per_gpu: int, lost: int | Non
                 pcie_link_width_max=16,
                 nvlink_links_up=17 if index == 3 else 18,
                 nvlink_links_total=18,
+                nvlink_links=_nvlink_links(index),
                 mig_enabled=False,
                 processes=tuple(
                     msgspec.structs.replace(p, cpu_percent=98.5, rss_bytes=6 * 1024**3)
@@ -137,6 +146,25 @@ def gpus(rng: random.Random, count: int, processes_per_gpu: int, lost: int | Non
             )
         )
     return GpuSection(status="ok", source="nvml", driver_version="550.54.15", gpus=tuple(result))
+
+
+def _nvlink_links(index: int) -> tuple[NvLinkLink, ...]:
+    """18 links, each carrying (index + 1) x 256 MiB/s in and half that out; GPU 3's last
+    link is down."""
+    links = []
+    for link in range(18):
+        up = not (index == 3 and link == 17)
+        rate = (index + 1) * 256 * 1024**2 if up else None
+        links.append(
+            NvLinkLink(
+                link=link,
+                up=up,
+                rx_bytes_per_s=None if rate is None else float(rate),
+                tx_bytes_per_s=None if rate is None else rate / 2.0,
+                unavailable={} if up else {"rx_bytes_per_s": "link is down"},
+            )
+        )
+    return tuple(links)
 
 
 def fleet_store(

@@ -97,6 +97,10 @@ def test_gpu_series_carry_dcgm_names_units_and_labels(
     assert value("DCGM_FI_DEV_XID_ERRORS") == 0
     assert value("DCGM_FI_DEV_UNCORRECTABLE_REMAPPED_ROWS") == gpu.remapped_rows_uncorrectable
     assert value("DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION") == pytest.approx(gpu.energy_j * 1000)
+    # NVLink payload per second summed over the GPU's links, in bytes, as DCGM's profiling
+    # fields: GPU 1 of the synthetic fleet moves 18 x 512 MiB/s in and half that out.
+    assert value("DCGM_FI_PROF_NVLINK_RX_BYTES") == 18 * 512 * 2**20
+    assert value("DCGM_FI_PROF_NVLINK_TX_BYTES") == 18 * 256 * 2**20
     # Every GPU series has exactly dcgm-exporter's labels (and hostname), nothing per job.
     for field in dcgm.FIELDS:
         for lab, _ in found.get(field.name, []):

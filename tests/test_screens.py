@@ -381,6 +381,8 @@ async def test_gpu_health_shows_what_needs_attention() -> None:
         assert power_capped[-1] == "sw_power_cap"
         assert (ecc[6], ecc[7]) == ("12/0", "1/0 reset!")
         assert (link_down[5], link_down[-1]) == ("17/18", "hw_slowdown")
+        # NVLink payload per second over the links that are up: 17 x 1 GiB in, half out.
+        assert (cell_texts(table, 0)[8], link_down[8]) == ("4.5G/2.2G", "17.0G/8.5G")
         error = app.screen.palette.level("error")
         assert table.get_row_at(3)[5].style == error  # a link down is red
         processes = app.screen.query_one("#processes-table", DataTable)

@@ -113,7 +113,13 @@ def probe_gpu(command: list[str], env: dict[str, str]) -> GpuSection:
     return msgspec.convert(json.loads(result.stdout)["gpu"], GpuSection)
 
 
-NVML_ONLY = {"energy_j", "energy_session_j", "nvlink_links_up", "nvlink_links_total"}
+NVML_ONLY = {
+    "energy_j",
+    "energy_session_j",
+    "nvlink_links_up",
+    "nvlink_links_total",
+    "nvlink_links",
+}
 
 
 def comparable(gpu: Gpu) -> dict:

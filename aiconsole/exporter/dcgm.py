@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from aiconsole.model import Gpu
+from aiconsole.model import Gpu, nvlink_totals
 
 MIB = 1024 * 1024
 
@@ -174,6 +174,16 @@ FIELDS: tuple[DcgmField, ...] = (
         "DCGM_FI_DEV_PCIE_LINK_WIDTH",
         "PCIe current link width.",
         lambda g: None if g.pcie_link_width is None else float(g.pcie_link_width),
+    ),
+    DcgmField(
+        "DCGM_FI_PROF_NVLINK_RX_BYTES",
+        "NVLink payload received, all links (in B/s).",
+        lambda g: nvlink_totals(g.nvlink_links)[0],
+    ),
+    DcgmField(
+        "DCGM_FI_PROF_NVLINK_TX_BYTES",
+        "NVLink payload transmitted, all links (in B/s).",
+        lambda g: nvlink_totals(g.nvlink_links)[1],
     ),
 )
 """Every GPU field with a DCGM counterpart. XIDs are separate (they come from the events)."""

@@ -78,7 +78,15 @@ from aiconsole.model.host import (
     SharedFilesystem,
     XidEvent,
 )
-from aiconsole.model.interconnect import MAX_ECC_BLOCKS, MAX_XGMI_LINKS, EccBlock, XgmiLink
+from aiconsole.model.interconnect import (
+    MAX_ECC_BLOCKS,
+    MAX_NVLINK_LINKS,
+    MAX_XGMI_LINKS,
+    EccBlock,
+    NvLinkLink,
+    XgmiLink,
+    nvlink_totals,
+)
 
 __all__ = [
     "MAX_CPUS",
@@ -90,6 +98,7 @@ __all__ = [
     "MAX_IB_PORTS",
     "MAX_NAMES",
     "MAX_NICS",
+    "MAX_NVLINK_LINKS",
     "MAX_REASONS",
     "MAX_XGMI_LINKS",
     "MAX_XID_EVENTS",
@@ -121,6 +130,7 @@ __all__ = [
     "Memory",
     "Names",
     "Nic",
+    "NvLinkLink",
     "NvmeDrive",
     "NvmeHealth",
     "ProcessWorkload",
@@ -138,6 +148,7 @@ __all__ = [
     "XidEvent",
     "health_schema",
     "json_schema",
+    "nvlink_totals",
 ]
 
 

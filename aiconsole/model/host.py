@@ -19,7 +19,7 @@ from aiconsole.model.base import (
     Names,
     Reasons,
 )
-from aiconsole.model.interconnect import EccBlocks, XgmiLinks, XgmiPorts
+from aiconsole.model.interconnect import EccBlocks, NvLinkLinks, XgmiLinks, XgmiPorts
 
 HostStatus = Literal[
     "ok",  # fresh sample
@@ -209,6 +209,8 @@ class Gpu(Frozen, frozen=True, kw_only=True):
     pcie_link_width_max: int | None = None
     nvlink_links_up: int | None = None
     nvlink_links_total: int | None = None
+    nvlink_links: NvLinkLinks | None = None
+    """Each NVLink link's state and data rates (None where the driver does not count them)."""
     mig_enabled: bool | None = None
     processes: Annotated[tuple[GpuProcess, ...], msgspec.Meta(max_length=MAX_GPU_PROCESSES)] = ()
     unavailable: Reasons = {}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, Callable, Dict, List
+    from typing import Any, Callable, Dict, List, Tuple
 
     from aiconsole.probe.common import JsonDict
 
@@ -63,8 +63,11 @@ def read_clock_reasons(
     return ask("clock_event_reasons", nvml.nvmlDeviceGetCurrentClocksThrottleReasons, handle)
 
 
-def read_nvlinks(nvml: Any, gpu: JsonDict, ask: Callable[..., Any], handle: Any) -> None:
-    """How many of the GPU's NVLink links are up, into ``gpu``."""
+def read_nvlinks(
+    nvml: Any, gpu: JsonDict, ask: Callable[..., Any], handle: Any
+) -> List[Tuple[int, bool]]:
+    """How many of the GPU's NVLink links are up, into ``gpu``; returns each link's state."""
+    states: List[Tuple[int, bool]] = []
     up = total = 0
     reason = None
     for link in range(NVLINK_MAX_LINKS):
@@ -83,6 +86,7 @@ def read_nvlinks(nvml: Any, gpu: JsonDict, ask: Callable[..., Any], handle: Any)
             break
         total += 1
         up += 1 if state else 0
+        states.append((link, bool(state)))
     if total == 0:
         gpu["nvlink_links_up"] = gpu["nvlink_links_total"] = None
         gpu["unavailable"]["nvlink_links_up"] = gpu["unavailable"]["nvlink_links_total"] = (
@@ -90,3 +94,4 @@ def read_nvlinks(nvml: Any, gpu: JsonDict, ask: Callable[..., Any], handle: Any)
         )
     else:
         gpu["nvlink_links_up"], gpu["nvlink_links_total"] = up, total
+    return states

@@ -13,6 +13,7 @@ from aiconsole.probe.clocks import (
 )
 from aiconsole.probe.common import MAX_GPUS, NVML_DEADLINE_S, _text, keep_first
 from aiconsole.probe.deadline import CallTimedOut, DeadlineRunner
+from aiconsole.probe.nvlink import NvLinkRates
 from aiconsole.probe.processes import ProcessInfo, describe_processes
 
 TYPE_CHECKING = False
@@ -49,6 +50,7 @@ class NvmlReader:
         self._driver_version: Optional[str] = None
         self._cuda_version: Optional[str] = None
         self._first_energy_mj: Dict[int, int] = {}
+        self._nvlink_rates = NvLinkRates()
         self._failure: Optional[JsonDict] = None
         self._last_init_attempt: Optional[float] = None
 
@@ -335,7 +337,8 @@ class NvmlReader:
             ("pcie_link_width_max", "nvmlDeviceGetMaxPcieLinkWidth"),
         ):
             gpu[field] = ask(field, getattr(nvml, call), handle)
-        read_nvlinks(self._nvml, gpu, ask, handle)
+        states = read_nvlinks(self._nvml, gpu, ask, handle)
+        self._nvlink_rates.read(self._nvml, gpu, handle, states, self._monotonic())
         mig = ask("mig_enabled", nvml.nvmlDeviceGetMigMode, handle)
         gpu["mig_enabled"] = None if mig is None else bool(mig[0])
 

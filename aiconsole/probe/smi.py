@@ -118,7 +118,13 @@ SMI_REMAP_FIELDS = (
     ("remap_pending", _smi_yes),
     ("remap_failure", _smi_yes),
 )
-SMI_NOT_QUERIED = ("energy_j", "energy_session_j", "nvlink_links_up", "nvlink_links_total")
+SMI_NOT_QUERIED = (
+    "energy_j",
+    "energy_session_j",
+    "nvlink_links_up",
+    "nvlink_links_total",
+    "nvlink_links",
+)
 
 
 def parse_smi_cuda_version(output: str) -> Optional[str]:

@@ -15,7 +15,7 @@ from typing import Any
 from rich.text import Text
 
 from aiconsole import units
-from aiconsole.model import Gpu, GpuProcess, GpuSection, HostSample
+from aiconsole.model import Gpu, GpuProcess, GpuSection, HostSample, nvlink_totals
 from aiconsole.widgets.host_sections import BAR_WIDTH, count_text, percent_of
 from aiconsole.widgets.host_view import HostView
 from aiconsole.widgets.render import Palette, percent_bar, sparkline
@@ -94,7 +94,7 @@ def gpu_health_rows(sample: HostSample, palette: Palette) -> Rows:
     for gpu in sample.gpu.gpus:
         if gpu.lost:
             lost = Text("GPU is lost", style=palette.level("error"))
-            rows[str(gpu.index)] = (str(gpu.index), *([units.NA] * 7), lost)
+            rows[str(gpu.index)] = (str(gpu.index), *([units.NA] * 8), lost)
             continue
         rows[str(gpu.index)] = (
             str(gpu.index),
@@ -105,6 +105,7 @@ def gpu_health_rows(sample: HostSample, palette: Palette) -> Rows:
             _xgmi(gpu, palette) if gpu.vendor == "amd" else _nvlink(gpu, palette),
             _ecc(gpu, palette),
             _remap(gpu, palette),
+            _nvlink_rates(gpu),
             _reasons(gpu.clock_event_reasons, palette),
         )
     return rows
@@ -132,6 +133,14 @@ def _nvlink(gpu: Gpu, palette: Palette) -> Cell:
     text = f"{gpu.nvlink_links_up}/{gpu.nvlink_links_total}"
     down = gpu.nvlink_links_up < gpu.nvlink_links_total
     return Text(text, style=palette.level("error")) if down else text
+
+
+def _nvlink_rates(gpu: Gpu) -> str:
+    """The GPU's NVLink payload received/transmitted per second, summed over its links."""
+    rx, tx = nvlink_totals(gpu.nvlink_links)
+    if rx is None and tx is None:
+        return units.NA
+    return f"{units.bytes_short(rx)}/{units.bytes_short(tx)}"
 
 
 def _xgmi(gpu: Gpu, palette: Palette) -> Cell:

@@ -58,6 +58,7 @@ class GpuHealthSection(TableSection):
         ("Links", 6),
         ("ECC c/u", 9),
         ("Remap c/u", 12),
+        ("NVL rx/tx/s", 11),
         ("Clocks held by", None),
     )
 

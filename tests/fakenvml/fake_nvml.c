@@ -20,6 +20,8 @@
  *     gpu1.hang=memory           <- the memory call on gpu1 sleeps while this line is there
  *                                   ("utilization" too), as a driver that stopped answering
  *     init=hang                  <- so does nvmlInit
+ *     gpu0.nvlink_rx_kib=10,20   <- NVLink payload KiB per link (field values 139 / 138 with
+ *     gpu0.nvlink_tx_kib=5,7        the link as scope id); gpuN.field_values=!N fails the call
  *
  * Built with -DFAKE_NVML_OLD_DRIVER it leaves out the symbols newer drivers added
  * (memory v2, _v3 process calls), as a driver older than R510 would.
@@ -499,6 +501,63 @@ nvmlReturn_t nvmlDeviceGetNvLinkState(nvmlDevice_t device, unsigned int link,
         }
     }
     return NVML_ERROR_INVALID_ARGUMENT;
+}
+
+/* The n-th comma-separated number of `list` into *out; 0 when the list is shorter. */
+static int list_item(char *list, unsigned int n, unsigned long long *out) {
+    unsigned int at = 0;
+    char *rest = NULL;
+    for (char *item = strtok_r(list, ",", &rest); item != NULL;
+         item = strtok_r(NULL, ",", &rest), at++) {
+        if (at == n) {
+            *out = strtoull(item, NULL, 10);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* One NVLink data counter (field 138 TX, 139 RX) of link `scope`, from
+ * gpuN.nvlink_tx_kib=1000,2000 / gpuN.nvlink_rx_kib=... (KiB since the driver loaded, one entry
+ * per link; a test rewrites them between samples). A missing key or link is Not Supported. */
+static nvmlReturn_t nvlink_counter(nvmlDevice_t device, unsigned int field, unsigned int scope,
+                                   unsigned long long *out) {
+    char value[512];
+    nvmlReturn_t status = device_value(
+        device, field == NVML_FI_DEV_NVLINK_THROUGHPUT_DATA_TX ? "nvlink_tx_kib" : "nvlink_rx_kib",
+        value, sizeof value);
+    if (status != NVML_SUCCESS) return status;
+    return list_item(value, scope, out) ? NVML_SUCCESS : NVML_ERROR_NOT_SUPPORTED;
+}
+
+/* gpuN.field_values=!N fails the whole call (an old driver answers so); otherwise each value
+ * carries its own return code, as the real call does: NVLink data counters are answered,
+ * every other field id is Not Supported. */
+nvmlReturn_t nvmlDeviceGetFieldValues(nvmlDevice_t device, int valuesCount,
+                                      nvmlFieldValue_t *values) {
+    char value[64];
+    char key[64];
+    nvmlReturn_t status = device_check(device);
+    if (status != NVML_SUCCESS) return status;
+    if (values == NULL || valuesCount < 0) return NVML_ERROR_INVALID_ARGUMENT;
+    snprintf(key, sizeof key, "gpu%u.field_values", device->index);
+    if (lookup(key, value, sizeof value) && injected_error(value, &status)) return status;
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    for (int i = 0; i < valuesCount; i++) {
+        nvmlFieldValue_t *entry = &values[i];
+        entry->timestamp = (long long)now.tv_sec * 1000000LL + now.tv_nsec / 1000;
+        entry->latencyUsec = 0;
+        entry->valueType = NVML_VALUE_TYPE_UNSIGNED_LONG_LONG;
+        if (entry->fieldId == NVML_FI_DEV_NVLINK_THROUGHPUT_DATA_TX
+            || entry->fieldId == NVML_FI_DEV_NVLINK_THROUGHPUT_DATA_RX) {
+            entry->nvmlReturn =
+                nvlink_counter(device, entry->fieldId, entry->scopeId, &entry->value.ullVal);
+        } else {
+            entry->nvmlReturn = NVML_ERROR_NOT_SUPPORTED;
+        }
+    }
+    return NVML_SUCCESS;
 }
 
 nvmlReturn_t nvmlDeviceGetMigMode(nvmlDevice_t device, unsigned int *currentMode,
