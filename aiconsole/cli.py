@@ -93,6 +93,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_OK
 
 
+OPTIONAL_BACKENDS = {
+    "kubernetes": "Kubernetes needs the official client: pip install 'aiconsole[kubernetes]'",
+    "aiohttp": "Kubernetes needs the official client: pip install 'aiconsole[kubernetes]'",
+    "prometheus_client": "serve needs prometheus_client: pip install 'aiconsole[prometheus]'",
+}
+"""Optional back-ends, imported only when configured: a missing one is a one-line hint."""
+
+
 def _main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -104,6 +112,12 @@ def _main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except BrokenPipeError:
         raise  # handled in main(): the reader of our output went away
+    except ModuleNotFoundError as error:
+        extra = OPTIONAL_BACKENDS.get((error.name or "").partition(".")[0])
+        if extra is None:
+            raise
+        print(f"aiconsole: error: {extra}", file=sys.stderr)
+        return EXIT_ERROR
     except Exception as error:
         if expected(error):
             print(f"aiconsole: error: {error}", file=sys.stderr)

@@ -41,3 +41,31 @@ async def test_ctrl_c_quits_the_tui() -> None:
         await pilot.press("ctrl+c")
         await pilot.pause()
     assert app.return_code == 0 and not app.is_running
+
+
+WITHOUT_KUBERNETES = """
+import importlib.abc, sys
+class Missing(importlib.abc.MetaPathFinder):
+    # As on an install without the [kubernetes] extra: neither the client nor aiohttp.
+    def find_spec(self, name, path=None, target=None):
+        if name.partition(".")[0] in ("kubernetes", "aiohttp"):
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return None
+sys.meta_path.insert(0, Missing())
+from aiconsole.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_a_missing_optional_backend_is_a_one_line_hint() -> None:
+    commands = (["snapshot", "--json", "--context", "prod"], ["logs", "p", "--context", "prod"])
+    for command in commands:
+        done = subprocess.run(
+            [sys.executable, "-c", WITHOUT_KUBERNETES, *command],
+            cwd=REPO, capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert done.returncode == 1, done.stderr
+        assert done.stderr == (
+            "aiconsole: error: Kubernetes needs the official client: "
+            "pip install 'aiconsole[kubernetes]'\n"
+        ), command
