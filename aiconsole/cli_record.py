@@ -154,7 +154,8 @@ def run_replay(args: argparse.Namespace) -> int:
 
 
 def print_snapshot(snapshot: FleetSnapshot, *, as_json: bool) -> int:
-    from aiconsole.cli import EXIT_DEGRADED, EXIT_OK, format_text
+    from aiconsole.cli import EXIT_DEGRADED, EXIT_OK
+    from aiconsole.cli_text import format_text
 
     if as_json:
         sys.stdout.buffer.write(msgspec.json.encode(snapshot) + b"\n")

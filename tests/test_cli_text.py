@@ -8,7 +8,7 @@ import os
 import subprocess
 import sys
 
-from aiconsole.cli import format_checks, format_text
+from aiconsole.cli_text import format_checks, format_text
 from aiconsole.collectors.ssh import HostCheck
 from aiconsole.model import FleetSnapshot, HostState, SlurmCluster, SlurmNode
 from tests.conftest import NvmlConfig, run_aiconsole

@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from aiconsole.cli import format_text
+from aiconsole.cli_text import format_text
 from aiconsole.model import FleetSnapshot, HostState
 from tests.conftest import REPO
 from tests.test_screens import static_app

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from aiconsole.cli import format_checks
+from aiconsole.cli_text import format_checks
 from aiconsole.collectors.ssh import SshCollector, SshOptions
 from aiconsole.store import FleetStore
 from aiconsole.text import is_clean
