@@ -76,6 +76,16 @@ def node_heat(snapshot: FleetSnapshot, cluster: SlurmCluster) -> dict[str, NodeH
     }
 
 
+def is_cool(heat: NodeHeat, limits: HotLimits) -> bool:
+    """May take work moved off a hot node: no findings, no slowdown, its hottest GPU below
+    ``cool_c`` (or not seen: a node without GPU telemetry is not held against)."""
+    return (
+        not heat.findings
+        and not heat.slowdowns
+        and (heat.hottest_c is None or heat.hottest_c < limits.cool_c)
+    )
+
+
 def _why_hot(heat: NodeHeat, mean: float | None, limits: HotLimits) -> str | None:
     if heat.hottest_c is not None and heat.hottest_c >= limits.hot_c:
         return f"GPU at {heat.hottest_c:.0f} C"
@@ -96,14 +106,7 @@ def plan_hot(
     utils = [h.util for h in heat.values() if h.util is not None]
     mean = sum(utils) / len(utils) if utils else None
     hot = {name: why for name, h in heat.items() if (why := _why_hot(h, mean, limits))}
-    cool = {
-        name
-        for name, h in heat.items()
-        if name not in hot
-        and not h.findings
-        and not h.slowdowns
-        and (h.hottest_c is None or h.hottest_c < limits.cool_c)
-    }
+    cool = {name for name, h in heat.items() if name not in hot and is_cool(h, limits)}
     state = Cluster.of(cluster)
     before = state.copy()
     moves: list[Move] = []

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from aiconsole.kubernetes.drain import Budget
 from aiconsole.model import FleetSnapshot, KubeCluster, KubePod
-from aiconsole.rebalance.hot import HotLimits, NodeHeat, _why_hot
+from aiconsole.rebalance.hot import HotLimits, NodeHeat, _why_hot, is_cool
 from aiconsole.rebalance.kube_state import (
     Budgets,
     Room,
@@ -51,14 +51,7 @@ def _cost(pod: KubePod, now: float) -> float:
 
 
 def _cool(heat: dict[str, NodeHeat], hot: dict[str, str], limits: HotLimits) -> list[str]:
-    return sorted(
-        name
-        for name, h in heat.items()
-        if name not in hot
-        and not h.findings
-        and not h.slowdowns
-        and (h.hottest_c is None or h.hottest_c < limits.cool_c)
-    )
+    return sorted(name for name, h in heat.items() if name not in hot and is_cool(h, limits))
 
 
 def _views(
