@@ -100,7 +100,7 @@ class FleetScreen(LiveScreen):
                 count = len(section.hosts)
                 label = f"{section.label} ({count} host{'s' if count != 1 else ''})"
                 rows.append(Row(f"\0{section.label}", ((label, ""),), heading=True))
-            rows.extend(map(self._rows.row, (s.name for s in section.hosts)))
+            rows.extend(self._rows.rows(section.hosts))
         table = self.query_one("#fleet", FleetTable)
         table.sorted_column = self.view.sort
         table.set_rows(rows, self.palette.level_styles(), late=self._rows.drawn)

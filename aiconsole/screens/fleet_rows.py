@@ -19,7 +19,7 @@ their ``age_s`` is the age when they were built and no one reads it.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 
 from aiconsole import units
@@ -107,10 +107,10 @@ class RowCache:
                 del kept[gone]
         return out
 
-    def row(self, name: str) -> Row:
-        """The kept row of a host named by the last :meth:`summaries` (its cells are
-        filled in at draw time by :meth:`drawn`)."""
-        return self._kept[name].row
+    def rows(self, summaries: Iterable[HostSummary]) -> list[Row]:
+        """The kept rows of hosts summarized by the last :meth:`summaries`, in order."""
+        kept = self._kept
+        return [kept[s.name].row for s in summaries]
 
     def drawn(self, row: Row) -> tuple[Cell, ...]:
         """A row's cells as drawn, with the host's current data age."""
