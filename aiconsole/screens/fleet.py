@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import replace
+from operator import attrgetter
 
 from rich.text import Text
 from textual import on
@@ -104,13 +105,13 @@ class FleetScreen(LiveScreen):
         table = self.query_one("#fleet", FleetTable)
         table.sorted_column = self.view.sort
         table.set_rows(rows, self.palette.level_styles(), late=self._rows.drawn)
-        counts = Counter(state.status for state in snapshot.hosts)
+        counts = Counter(map(_STATUS, snapshot.hosts))  # C loops: one item per host
         detail = ", ".join(f"{n} {status.replace('_', ' ')}" for status, n in counts.items())
         count = len(snapshot.hosts)
         title = f"{count} host{'s' if count != 1 else ''}: {detail}" if count else "no hosts"
         shown = sum(len(section.hosts) for section in sections)
         state = []
-        severe = Counter(f.severity for f in unmuted)
+        severe = Counter(map(_SEVERITY, unmuted))
         if severe["critical"] or severe["warning"]:
             state.append(f"findings: {severe['critical']} critical, {severe['warning']} warning")
         arranged = self.view.describe()
@@ -192,6 +193,10 @@ class FleetScreen(LiveScreen):
     def on_fleet_table_row_chosen(self, event: FleetTable.RowChosen) -> None:
         event.stop()
         self.console.open_host(event.key)
+
+
+_STATUS = attrgetter("status")
+_SEVERITY = attrgetter("severity")
 
 
 def findings_per_host(findings: Iterable[Finding]) -> dict[str, tuple[int, str]]:
