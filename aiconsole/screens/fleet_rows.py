@@ -19,7 +19,7 @@ their ``age_s`` is the age when they were built and no one reads it.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 
 from aiconsole import units
@@ -31,7 +31,7 @@ Found = tuple[int, str] | None
 """Findings about a host: (how many, the worst severity), or None."""
 
 
-@dataclass
+@dataclass(slots=True)
 class _Kept:
     sample: HostSample | None
     status: str
@@ -63,6 +63,8 @@ class RowCache:
         data ages (sorting by age needs them; nothing else does)."""
         kept = self._kept
         out: list[HostSummary] = []
+        ages: dict[str, float | None] = {}
+        sizing_of = self._sizing_of
         for state in snapshot.hosts:
             name = state.name
             found = per_host.get(name)
@@ -74,29 +76,41 @@ class RowCache:
                 or entry.reason != state.reason
                 or entry.found != found
             ):
-                summary = _with_findings(summarize(state), found)
-                entry = kept[name] = _Kept(
-                    state.sample,
-                    state.status,
-                    state.reason,
-                    found,
-                    summary,
-                    Row(name, self._sizing_of(summary)),
-                )
+                summary = summarize(state)
+                if found is not None:
+                    summary = _with_findings(summary, found)
+                sizing = sizing_of(summary)
+                if entry is None:
+                    entry = kept[name] = _Kept(
+                        state.sample, state.status, state.reason, found, summary, _row(name, sizing)
+                    )
+                else:
+                    # Updated in place, and the row kept while what it is sized by is the
+                    # same (a new sample rarely changes a host's reason): fewer objects made
+                    # and dropped per changed host, so less garbage collection too.
+                    entry.sample = state.sample
+                    entry.status = state.status
+                    entry.reason = state.reason
+                    entry.found = found
+                    entry.summary = summary
+                    entry.cells = None
+                    if entry.row.cells != sizing:
+                        entry.row = _row(name, sizing)
             summary = entry.summary
-            if current_ages and summary.age_s != state.age_s:
-                summary = replace(summary, age_s=state.age_s)
+            age = ages[name] = state.age_s
+            if current_ages and summary.age_s != age:
+                summary = replace(summary, age_s=age)
             out.append(summary)
-        self._ages = {state.name: state.age_s for state in snapshot.hosts}
-        if len(kept) > len(self._ages):
-            for gone in kept.keys() - self._ages.keys():
+        self._ages = ages
+        if len(kept) > len(ages):
+            for gone in kept.keys() - ages.keys():
                 del kept[gone]
         return out
 
-    def row(self, name: str) -> Row:
-        """The kept row of a host named by the last :meth:`summaries` (its cells are
-        filled in at draw time by :meth:`drawn`)."""
-        return self._kept[name].row
+    def rows(self, summaries: Iterable[HostSummary]) -> list[Row]:
+        """The kept rows of hosts summarized by the last :meth:`summaries`, in order."""
+        kept = self._kept
+        return [kept[s.name].row for s in summaries]
 
     def drawn(self, row: Row) -> tuple[Cell, ...]:
         """A row's cells as drawn, with the host's current data age."""
@@ -111,12 +125,18 @@ class RowCache:
         return (*cells[:at], age, *cells[at + 1 :])
 
 
-def _with_findings(summary: HostSummary, found: Found) -> HostSummary:
-    count, worst = found if found is not None else (0, None)
-    if summary.findings == count and summary.worst_finding == worst:
-        return summary
-    # What dataclasses.replace() does, less its look-up of the fields on every call: this runs
-    # for every host with findings whose state changed, up to the whole fleet per refresh.
-    copied: HostSummary = object.__new__(HostSummary)
-    copied.__dict__.update(summary.__dict__, findings=count, worst_finding=worst)
-    return copied
+def _with_findings(summary: HostSummary, found: tuple[int, str]) -> HostSummary:
+    """``summary`` with the host's findings. :func:`summarize` makes a new summary on every
+    call, held nowhere else yet, so they are filled into it rather than into a copy: at fleet
+    scale a copy per host with findings was as many objects again to make and collect."""
+    count, worst = found
+    summary.__dict__.update(findings=count, worst_finding=worst)
+    return summary
+
+
+def _row(key: str, cells: tuple[Cell, ...]) -> Row:
+    """``Row(key, cells)`` without the frozen ``__init__`` (a field at a time through
+    ``object.__setattr__``): one is built per changed host, up to the whole fleet."""
+    row: Row = object.__new__(Row)
+    row.__dict__.update(key=key, cells=cells, heading=False)
+    return row

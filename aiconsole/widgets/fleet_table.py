@@ -150,9 +150,9 @@ class FleetTable(ScrollView, can_focus=True):
         self._late = late
         for index, column in enumerate(self.columns):
             if column.width is None:
-                widest = max(
-                    (len(row.cells[index][0]) for row in self.rows if not row.heading), default=0
-                )
+                # A list then map(len): no generator step per row, at 10,000 rows a refresh.
+                texts = [row.cells[index][0] for row in self.rows if not row.heading]
+                widest = max(map(len, texts), default=0)
                 self._natural[index] = max(len(column.label), widest)
         self._fit_widths()
         keys = [row.key for row in self.rows]
