@@ -88,3 +88,17 @@ def test_kept_entries_follow_new_samples_reasons_and_findings() -> None:
     (moved,) = cache.rows([summary])
     assert moved is not row
     assert moved.cells[REASON] == ("no sample within 5 s", "dim")
+
+
+def test_snapshot_instances_are_left_out_of_the_cyclic_collector() -> None:
+    """A 10,000-host fleet's instances, tracked, made every full collection a pause of the
+    TUI; immutable trees cannot form cycles, so they are not tracked at all."""
+    import gc
+
+    from tests.synthetic import fleet_store
+
+    snapshot = fleet_store(hosts=3, with_faults=False).snapshot()
+    state = snapshot.hosts[0]
+    assert state.sample is not None and state.sample.gpu.gpus
+    for instance in (snapshot, state, state.sample, state.sample.gpu, state.sample.gpu.gpus[0]):
+        assert not gc.is_tracked(instance), type(instance).__name__
