@@ -254,17 +254,23 @@ class SshCollector(Collector):
             else:
                 assert sample is not None
                 return sample
-            await asyncio.wait_for(process.wait_closed(), 5)
-            tail = await asyncio.wait_for(stderr, 5)
-            raise describe_exit(
-                process.exit_status,
-                tail.decode("utf-8", "replace"),
-                self.options.python,
-                process.exit_signal[0] if process.exit_signal else None,
-            )
+            raise await self._exit_error(process, stderr)
         finally:
             stop_remote(process)
             stderr.cancel()
+
+    async def _exit_error(
+        self, process: asyncssh.SSHClientProcess[bytes], stderr: asyncio.Task[bytes]
+    ) -> CollectionError:
+        """Why the probe's output ended: its exit status or signal and its stderr's tail."""
+        await asyncio.wait_for(process.wait_closed(), 5)
+        tail = await asyncio.wait_for(stderr, 5)
+        return describe_exit(
+            process.exit_status,
+            tail.decode("utf-8", "replace"),
+            self.options.python,
+            process.exit_signal[0] if process.exit_signal else None,
+        )
 
     async def check(self) -> HostCheck:
         """What ``aiconsole hosts check`` reports for this host (never raises)."""
@@ -316,14 +322,7 @@ class SshCollector(Collector):
             try:
                 start_probe(process)
                 await self._publish_lines(process, BoundedLines(process.stdout), stale_after)
-                await asyncio.wait_for(process.wait_closed(), 5)
-                tail = await asyncio.wait_for(stderr, 5)
-                raise describe_exit(
-                    process.exit_status,
-                    tail.decode("utf-8", "replace"),
-                    self.options.python,
-                    process.exit_signal[0] if process.exit_signal else None,
-                )
+                raise await self._exit_error(process, stderr)
             finally:
                 stop_remote(process)
                 stderr.cancel()
