@@ -19,6 +19,7 @@ from aiconsole.actions.execute import carry_out
 from aiconsole.actions.incidents import IncidentRecorder, WatchedMutes
 from aiconsole.actions.plan import Outcome, Plan
 from aiconsole.actions.policy import Policy
+from aiconsole.collectors.slurm import SlurmCollector
 from aiconsole.fleet import Fleet
 from aiconsole.history import DEFAULT_WINDOW_S, History
 from aiconsole.model import FleetSnapshot
@@ -260,6 +261,13 @@ class ConsoleApp(App[None]):
             self.notify(str(error), severity="error", markup=False)
             return
 
+        self.push_screen(PlanScreen(plan, self.on_slurm(collector)))
+
+    def on_slurm(
+        self, collector: SlurmCollector, verifier: slurm_actions.VerifierFactory | None = None
+    ) -> Callable[[Plan, Callable[[str], None]], Coroutine[Any, Any, Outcome]]:
+        """How the plan modal carries a confirmed plan out on ``collector``'s cluster."""
+
         async def execute(plan: Plan, progress: Callable[[str], None]) -> Outcome:
             outcome = await slurm_actions.carry_out_on_slurm(
                 plan,
@@ -268,12 +276,13 @@ class ConsoleApp(App[None]):
                 policy=self.policy,
                 audit=self.audit,
                 progress=progress,
+                verifier=verifier,
             )
             await collector.poll_once()  # show the new state now, not at the next poll
             self.publish_snapshot()
             return outcome
 
-        self.push_screen(PlanScreen(plan, execute))
+        return execute
 
     def start_diagnose(
         self, host: str, incident: str | None = None, node: tuple[str, str] | None = None

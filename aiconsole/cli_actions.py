@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from aiconsole.actions import slurm as slurm_actions
@@ -134,6 +134,20 @@ async def _act(
     cluster = await read_cluster(name, runner, timeout)
     plan = make_plan(args, cluster, policy)
 
+    execute = on_slurm(runner, timeout, policy, audit, args.verify_timeout)
+    return await confirm_and_carry_out(plan, args, execute, audit, "Slurm")
+
+
+def on_slurm(
+    runner: Runner,
+    timeout: float,
+    policy: Policy,
+    audit: AuditLog,
+    verify_timeout: float,
+    verifier: slurm_actions.VerifierFactory | None = None,
+) -> Callable[[Plan, Progress], Awaitable[Outcome]]:
+    """How a confirmed plan is carried out on the cluster ``runner`` reaches."""
+
     def execute(plan: Plan, progress: Progress) -> Awaitable[Outcome]:
         return slurm_actions.carry_out_on_slurm(
             plan,
@@ -142,10 +156,11 @@ async def _act(
             policy=policy,
             audit=audit,
             progress=progress,
-            verify_timeout=args.verify_timeout,
+            verify_timeout=verify_timeout,
+            verifier=verifier,
         )
 
-    return await confirm_and_carry_out(plan, args, execute, audit, "Slurm")
+    return execute
 
 
 def validate_targets(args: argparse.Namespace) -> None:

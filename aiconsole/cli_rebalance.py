@@ -18,16 +18,13 @@ import contextlib
 import dataclasses
 import sys
 import time
-from collections.abc import Awaitable
 from typing import TYPE_CHECKING
 
-from aiconsole.actions import slurm as slurm_actions
 from aiconsole.actions.audit import AuditFailed, AuditLog
-from aiconsole.actions.plan import Outcome, Plan
 from aiconsole.actions.policy import ActionRefused, Policy, SitePolicyError
 from aiconsole.actions.rebalance import Caps, plan_rebalance, verifier_for
-from aiconsole.cli_actions import audit_log, cluster_target, policy_from
-from aiconsole.cli_confirm import EXIT_REFUSED, Progress, confirm_and_carry_out, shown
+from aiconsole.cli_actions import audit_log, cluster_target, on_slurm, policy_from
+from aiconsole.cli_confirm import EXIT_REFUSED, confirm_and_carry_out, shown
 from aiconsole.cli_kube import asked_contexts
 from aiconsole.config import Inventory
 from aiconsole.model import FleetSnapshot
@@ -121,17 +118,7 @@ async def _rebalance(
         print("nothing to carry out: the plan only lists")
         return 0
 
-    def execute(plan: Plan, progress: Progress) -> Awaitable[Outcome]:
-        return slurm_actions.carry_out_on_slurm(
-            plan,
-            runner,
-            timeout,
-            policy=policy,
-            audit=audit,
-            progress=progress,
-            verify_timeout=args.verify_timeout,
-            verifier=verifier_for(result),
-        )
+    execute = on_slurm(runner, timeout, policy, audit, args.verify_timeout, verifier_for(result))
 
     return await confirm_and_carry_out(plan, args, execute, audit, "Slurm")
 

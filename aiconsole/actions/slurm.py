@@ -280,6 +280,10 @@ def plan_action(
     return dataclasses.replace(plan, caution=caution) if caution else plan
 
 
+VerifierFactory = Callable[[Callable[[], Awaitable[SlurmCluster]]], Verifier]
+"""Makes a plan's verification from a way to re-read the cluster."""
+
+
 async def carry_out_on_slurm(
     plan: Plan,
     runner: Runner,
@@ -289,7 +293,7 @@ async def carry_out_on_slurm(
     audit: AuditLog,
     progress: Progress = lambda _line: None,
     verify_timeout: float = 60.0,
-    verifier: Callable[[Callable[[], Awaitable[SlurmCluster]]], Verifier] | None = None,
+    verifier: VerifierFactory | None = None,
 ) -> Outcome:
     """Run a confirmed plan's command through ``runner`` and verify by re-reading the cluster
     (``verifier``: made from the re-reading; the target-by-target check by default)."""

@@ -22,7 +22,6 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widgets import Footer, Header, Static
 
-from aiconsole.actions import slurm as slurm_actions
 from aiconsole.actions.plan import Outcome, Plan
 from aiconsole.actions.policy import Policy
 from aiconsole.actions.rebalance import Caps, plan_rebalance, verifier_for
@@ -138,20 +137,4 @@ class RebalanceScreen(LiveScreen):
         if collector is None:
             app.notify(f"{scope.scope}: not a Slurm cluster of this console", markup=False)
             return
-        result = scope.result
-
-        async def execute(plan: Plan, progress: Callable[[str], None]) -> Outcome:
-            outcome = await slurm_actions.carry_out_on_slurm(
-                plan,
-                collector.runner,
-                collector.timeout,
-                policy=app.policy,
-                audit=app.audit,
-                progress=progress,
-                verifier=verifier_for(result),
-            )
-            await collector.poll_once()
-            app.publish_snapshot()
-            return outcome
-
-        app.push_screen(PlanScreen(scope.plan, execute))
+        app.push_screen(PlanScreen(scope.plan, app.on_slurm(collector, verifier_for(scope.result))))
