@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import struct
+from abc import ABC, abstractmethod
 
 MISSING_BYTE = 255
 """The one-byte columns' marker for "no value"."""
@@ -19,7 +20,7 @@ _HALF_MAX = 65504.0
 _NAN = math.nan
 
 
-class Track:
+class Track(ABC):
     """One metric's ring of ``size`` slots; callers choose the slot, the track stores it."""
 
     bytes_per_slot = 0
@@ -31,16 +32,17 @@ class Track:
     def nbytes(self) -> int:
         return self.size * self.bytes_per_slot
 
+    @abstractmethod
     def put(self, slot: int, value: float | None) -> None:
-        raise NotImplementedError
+        """Store ``value`` (None: no value) in ``slot``."""
 
+    @abstractmethod
     def clear(self, start: int, count: int) -> None:
         """Mark ``count`` slots from ``start`` (wrapping) as without value."""
-        raise NotImplementedError
 
+    @abstractmethod
     def read(self, start: int, count: int) -> list[float]:
         """``count`` values from slot ``start`` on (wrapping), NaN where there was none."""
-        raise NotImplementedError
 
 
 def _spans(start: int, count: int, size: int) -> list[tuple[int, int]]:
