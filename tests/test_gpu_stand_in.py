@@ -102,6 +102,7 @@ def test_process_memory_not_available_is_none(
         "cpu_percent": None,
         "rss_bytes": None,
         "workload": None,
+        "gpu_util_percent": None,  # this stand-in GPU keeps no per-process samples
     }
 
 

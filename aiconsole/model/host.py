@@ -152,8 +152,9 @@ class GpuProcess(Frozen, frozen=True, kw_only=True):
     """Of one core, since the previous sample (None on a process's first sample)."""
     rss_bytes: int | None = None
     gpu_util_percent: float | None = None
-    """Of the GPU's busiest engine, since the previous sample (AMD and other DRM drivers, from
-    ``/proc/PID/fdinfo``; None where the driver does not say per process)."""
+    """NVIDIA: the SM share over about the last second, from NVML's per-process samples (what
+    ``nvidia-smi pmon`` shows). AMD and other DRM drivers: the GPU's busiest engine since the
+    previous sample, from ``/proc/PID/fdinfo``. None where the driver does not say."""
     workload: ProcessWorkload | None = None
     """The Slurm job, pod or container the process runs in (from ``/proc/PID/cgroup``)."""
 

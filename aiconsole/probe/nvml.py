@@ -14,6 +14,7 @@ from aiconsole.probe.clocks import (
 from aiconsole.probe.common import MAX_GPUS, NVML_DEADLINE_S, _text, keep_first
 from aiconsole.probe.deadline import CallTimedOut, DeadlineRunner
 from aiconsole.probe.nvlink import NvLinkRates
+from aiconsole.probe.nvml_process_util import PROCESS_UTIL, ProcessUtilization, attach_process_util
 from aiconsole.probe.processes import ProcessInfo, describe_processes
 
 TYPE_CHECKING = False
@@ -51,6 +52,7 @@ class NvmlReader:
         self._cuda_version: Optional[str] = None
         self._first_energy_mj: Dict[int, int] = {}
         self._nvlink_rates = NvLinkRates()
+        self._process_util = ProcessUtilization(time.time)
         self._failure: Optional[JsonDict] = None
         self._last_init_attempt: Optional[float] = None
 
@@ -156,6 +158,8 @@ class NvmlReader:
         indexes = keep_first(list(range(count)), MAX_GPUS, "gpus", truncated)
         gpus = [self._read_gpu_in_time(index) for index in indexes]
         describe_processes(gpus, self._process_info, truncated)
+        for gpu in gpus:
+            attach_process_util(gpu)
         section: JsonDict = {
             "status": "ok",
             "source": "nvml",
@@ -241,6 +245,8 @@ class NvmlReader:
         )
         self._read_depth(gpu, ask, handle, index)
         gpu["processes"] = self._processes(ask, handle)
+        if gpu["processes"] and not lost:
+            gpu[PROCESS_UTIL] = self._process_util.read(nvml, handle)
         gpu["lost"] = bool(lost)
         return gpu
 

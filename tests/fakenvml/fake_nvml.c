@@ -22,6 +22,10 @@
  *     init=hang                  <- so does nvmlInit
  *     gpu0.nvlink_rx_kib=10,20   <- NVLink payload KiB per link (field values 139 / 138 with
  *     gpu0.nvlink_tx_kib=5,7        the link as scope id); gpuN.field_values=!N fails the call
+ *     gpu0.process_util=4242:87:40:1700000000000000
+ *                                <- per-process samples, pid:sm%:memory%:timestamp in us; a
+ *                                   call is answered only with samples newer than the
+ *                                   timestamp it passes (NOT_FOUND when none), as NVML is
  *
  * Built with -DFAKE_NVML_OLD_DRIVER it leaves out the symbols newer drivers added
  * (memory v2, _v3 process calls), as a driver older than R510 would.
@@ -349,6 +353,40 @@ nvmlReturn_t nvmlDeviceGetGraphicsRunningProcesses_v2(nvmlDevice_t device,
                                                       unsigned int *infoCount,
                                                       nvmlProcessInfo_t *infos) {
     return running_processes(device, "graphics_processes", infoCount, infos);
+}
+
+/* gpuN.process_util=pid:sm:mem:timestamp,...: the samples newer than lastSeenTimeStamp. The
+ * driver's protocol: NULL buffer -> count and INSUFFICIENT_SIZE; no newer sample -> NOT_FOUND. */
+nvmlReturn_t nvmlDeviceGetProcessUtilization(nvmlDevice_t device,
+                                             nvmlProcessUtilizationSample_t *utilization,
+                                             unsigned int *processSamplesCount,
+                                             unsigned long long lastSeenTimeStamp) {
+    char value[4096];
+    if (processSamplesCount == NULL) return NVML_ERROR_INVALID_ARGUMENT;
+    nvmlReturn_t status = device_value(device, "process_util", value, sizeof value);
+    if (status != NVML_SUCCESS) return status;
+
+    nvmlProcessUtilizationSample_t found[MAX_PROCESSES];
+    unsigned int count = 0;
+    for (char *item = strtok(value, ","); item != NULL && count < MAX_PROCESSES;
+         item = strtok(NULL, ",")) {
+        nvmlProcessUtilizationSample_t sample;
+        memset(&sample, 0, sizeof sample);
+        char *rest = item;
+        sample.pid = (unsigned int)strtoul(rest, &rest, 10);
+        if (*rest == ':') sample.smUtil = (unsigned int)strtoul(rest + 1, &rest, 10);
+        if (*rest == ':') sample.memUtil = (unsigned int)strtoul(rest + 1, &rest, 10);
+        if (*rest == ':') sample.timeStamp = strtoull(rest + 1, &rest, 10);
+        if (sample.timeStamp > lastSeenTimeStamp) found[count++] = sample;
+    }
+    if (count == 0) return NVML_ERROR_NOT_FOUND;
+    if (utilization == NULL || *processSamplesCount < count) {
+        *processSamplesCount = count;
+        return NVML_ERROR_INSUFFICIENT_SIZE;
+    }
+    memcpy(utilization, found, count * sizeof *utilization);
+    *processSamplesCount = count;
+    return NVML_SUCCESS;
 }
 
 /* ---- depth: fans, clock limits, P-state, clock-event reasons, energy ------------------- */
