@@ -2,6 +2,9 @@
 stand-in GPUs (the test suite's libnvidia-ml.so.1, loaded by the unmodified pynvml).
 
 Run: .venv/bin/python screenshots/make_screenshots.py   (needs the test extras installed)
+
+On a machine with real NVIDIA GPUs, ``make_screenshots.py --real DIR`` draws the same screens
+from the real driver, no stand-in, into DIR (``real-fleet.svg``, ``real-host.svg``).
 """
 
 from __future__ import annotations
@@ -50,7 +53,7 @@ def nvml_config(path: Path, pids: list[int]) -> None:
     path.write_text("\n".join(lines) + "\n")
 
 
-async def capture() -> None:
+async def capture(out: Path = OUT, prefix: str = "") -> None:
     from aiconsole.app import ConsoleApp
     from aiconsole.fleet import local_fleet
 
@@ -59,15 +62,18 @@ async def capture() -> None:
     async with app.run_test(size=(100, 30)) as pilot:
         await asyncio.sleep(1.6)  # two samples, so every rate is filled in
         await pilot.pause()
-        app.save_screenshot("fleet.svg", path=str(OUT))
+        app.save_screenshot(prefix + "fleet.svg", path=str(out))
         await pilot.press("enter")
         await asyncio.sleep(1.1)
         await pilot.pause()
-        app.save_screenshot("host.svg", path=str(OUT))
-        await pilot.press("escape", "question_mark")
-        await pilot.pause()
-        app.save_screenshot("help.svg", path=str(OUT))
+        app.save_screenshot(prefix + "host.svg", path=str(out))
+        if not prefix:
+            await pilot.press("escape", "question_mark")
+            await pilot.pause()
+            app.save_screenshot("help.svg", path=str(OUT))
     fleet.close()
+    if prefix:
+        return
     # The same machine in the smallest usual terminal: what gives way, and what does not.
     fleet = local_fleet(interval=0.5)
     app = ConsoleApp(fleet, refresh_interval=0.5)
@@ -79,6 +85,9 @@ async def capture() -> None:
 
 
 def main() -> None:
+    if sys.argv[1:2] == ["--real"]:
+        asyncio.run(capture(Path(sys.argv[2]), "real-"))
+        return
     if "FAKE_NVML_CONFIG" in os.environ:
         asyncio.run(capture())
         return
