@@ -70,11 +70,36 @@ def test_bearer_token_is_read_from_its_file_and_gzip_is_asked_for(
 ) -> None:
     token = tmp_path / "token"
     token.write_text("s3cret-token\n")
-    client = PrometheusClient(PrometheusSettings(url=recorder.url, bearer_token_file=str(token)))
-    assert client.query_sync("up") == []
+    settings = PrometheusSettings(
+        url=recorder.url, bearer_token_file=str(token), compression="gzip"
+    )
+    assert PrometheusClient(settings).query_sync("up") == []  # the gzipped answer, unpacked
     (headers,) = recorder.headers
     assert headers["Authorization"] == "Bearer s3cret-token"
     assert headers["Accept-Encoding"] == "gzip"
+
+
+def test_a_server_on_this_machine_is_not_asked_to_compress(recorder: Recorder) -> None:
+    assert PrometheusClient(PrometheusSettings(url=recorder.url)).query_sync("up") == []
+    assert recorder.headers[0]["Accept-Encoding"] == "identity"
+
+
+@pytest.mark.parametrize(
+    ("url", "compression", "gzip"),
+    [
+        ("http://127.0.0.1:9090", "auto", False),
+        ("http://127.8.0.3:9090", "auto", False),
+        ("http://localhost:9090", "auto", False),
+        ("http://[::1]:9090", "auto", False),
+        ("https://prometheus.example:9090", "auto", True),
+        ("http://10.0.0.5:9090", "auto", True),
+        ("http://[2001:db8::1]:9090", "auto", True),
+        ("http://127.0.0.1:9090", "gzip", True),
+        ("https://prometheus.example:9090", "none", False),
+    ],
+)
+def test_when_answers_are_compressed(url: str, compression: str, gzip: bool) -> None:
+    assert PrometheusSettings(url=url, compression=compression).wants_gzip() is gzip
 
 
 def test_basic_auth_from_a_password_file(recorder: Recorder, tmp_path: Path) -> None:
@@ -159,7 +184,7 @@ def test_config_prometheus_and_serve_tables(tmp_path: Path) -> None:
         write(
             tmp_path,
             '[serve]\nlisten = "0.0.0.0:9400"\n\n[prometheus]\nurl = "https://prom:9090/"\n'
-            'bearer_token_file = "~/token"\ntimeout = 3\n',
+            'bearer_token_file = "~/token"\ntimeout = 3\ncompression = "none"\n',
         )
     )
     assert inventory.serve_listen == "0.0.0.0:9400"
@@ -167,6 +192,7 @@ def test_config_prometheus_and_serve_tables(tmp_path: Path) -> None:
     assert inventory.prometheus.url == "https://prom:9090"
     assert inventory.prometheus.bearer_token_file == str(Path("~/token").expanduser())
     assert inventory.prometheus.timeout == 3.0
+    assert inventory.prometheus.compression == "none"
 
 
 @pytest.mark.parametrize(
@@ -179,6 +205,10 @@ def test_config_prometheus_and_serve_tables(tmp_path: Path) -> None:
             "prometheus.username: username and password_file go together",
         ),
         ('[serve]\nlisten = "9400"\n', "serve.listen: '9400' is not HOST:PORT"),
+        (
+            '[prometheus]\nurl = "http://p"\ncompression = "br"\n',
+            'prometheus.compression: must be "auto", "gzip" or "none"',
+        ),
         (
             '[prometheus]\nurl = "https://u:secret@prom"\n',
             "prometheus.url: credentials in the URL: use username and password_file instead",
