@@ -16,7 +16,7 @@ import pytest
 from aiconsole.collectors.prometheus import PrometheusSource
 from aiconsole.model import HostState
 from aiconsole.prometheus import queries
-from aiconsole.prometheus.client import Series
+from aiconsole.prometheus.client import FleetSeries, Series
 from aiconsole.prometheus.rules import rules_yaml
 from aiconsole.prometheus.settings import PrometheusSettings
 from aiconsole.store import FleetStore
@@ -44,6 +44,12 @@ def test_the_rule_file_is_valid_for_promtool(tmp_path: Path) -> None:
     assert f"{fields + len(queries.SLOW_FIELDS)} rules found" in checked.stdout
     with pytest.raises(ValueError):
         rules_yaml("15 s")
+
+
+def test_the_recorded_reads_ask_for_every_field_the_rules_record_and_no_other() -> None:
+    fast = {name for fields in queries.GPU_FIELDS for name in fields} | set(queries.HOST_FIELDS)
+    grouped = [name for group in queries.RECORDED_GROUPS for name in group]
+    assert sorted(grouped) == sorted(fast)  # each once
 
 
 def _config(exporters: list[Endpoint], rules: Path | None) -> str:
@@ -118,6 +124,65 @@ def test_the_source_reads_recorded_figures_and_falls_back_without_them(
         asyncio.run(source.poll_once())
         assert not source._recorded
         assert {n: _figures(store.get(n)) for n in recorded} == recorded
+    finally:
+        prometheus.stop()
+
+
+async def test_recorded_figures_are_read_again_only_after_the_rules_evaluate(
+    exporters: list[Endpoint], tmp_path: Path
+) -> None:
+    rules = tmp_path / "aiconsole-rules.yml"
+    rules.write_text(rules_yaml("5s", "5s"))
+    prometheus = PrometheusServer(tmp_path / "prometheus", _config(exporters, rules))
+    try:
+        prometheus.wait_ready()
+        for record, field in ((queries.RECORDED, "gpu_util"), (queries.RECORDED_SLOW, "cpus")):
+            prometheus.wait_for_series(f'{record}{{{queries.FIELD}="{field}"}}', count=2)
+        store = FleetStore()
+        source = PrometheusSource(PrometheusSettings(url=prometheus.url), store)
+        asked: list[str] = []
+        ask = source.client.query_fleet
+
+        async def counted(promql: str, timeout: float | None = None) -> list[FleetSeries]:
+            asked.append(promql)
+            return await ask(promql, timeout)
+
+        source.client.query_fleet = counted  # type: ignore[method-assign]
+        await source.poll_once()
+        await source.poll_once()  # the second read learns when the rules last evaluated
+        assert source._recorded
+
+        def evaluated() -> float:
+            (found,) = prometheus.query(
+                f'timestamp({queries.RECORDED}{{{queries.FIELD}="gpu_util",Hostname="gpu02"}})'
+            )
+            return float(found["value"][1])
+
+        full_reads = set(queries.RECORDED_FLEET)
+        skipped = False
+        for _ in range(10):  # a refresh that falls between two evaluations of the rules
+            before, states = evaluated(), {n: store.get(n) for n in ("gpu01", "gpu02")}
+            asked.clear()
+            await source.poll_once()
+            if evaluated() == before == source._rules_clock.read_at:
+                assert not full_reads & set(asked), asked
+                assert queries.UP in asked and len(asked) == 2  # the marker and up == 0
+                assert all(store.get(n) is state for n, state in states.items())  # not rebuilt
+                skipped = True
+                break
+        assert skipped, "every refresh met an evaluation of the rules"
+
+        # New figures land with the next evaluation, and the next refresh reads them.
+        assert _figures(store.get("gpu01"))[1] == (87 + 3) / 2
+        dcgm = exporters[0].source
+        assert isinstance(dcgm, DcgmHost)
+        dcgm.gpus[1].util = 53
+        recorded_70 = f'{queries.RECORDED}{{{queries.FIELD}="gpu_util"}} == 70'
+        poll(lambda: bool(prometheus.query(recorded_70)), 60, "the new figure was never recorded")
+        asked.clear()
+        await source.poll_once()
+        assert full_reads <= set(asked)
+        assert _figures(store.get("gpu01"))[1] == 70
     finally:
         prometheus.stop()
 

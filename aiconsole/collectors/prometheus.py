@@ -3,7 +3,9 @@
 One refresh is four aggregated queries (five once a minute) however large the fleet (see
 :mod:`aiconsole.prometheus.queries`), written to the store in one replacement; where the
 optional recording rules are loaded (:mod:`aiconsole.prometheus.rules`), it reads the
-series they record instead, and the server aggregates nothing at refresh time. Hosts that
+series they record instead, and the server aggregates nothing at refresh time; those change
+only when the rules evaluate, so until then a refresh asks only whether they did and which
+targets fail (:mod:`aiconsole.prometheus.rules_clock`). Hosts that
 are open on screen (:meth:`PrometheusSource.focus`) also get their raw series each refresh,
 so the host screen shows each GPU, filesystem and NIC; the fleet does not wait for them.
 
@@ -26,13 +28,22 @@ from aiconsole.model import HostSample, HostState, HostStatus
 from aiconsole.probe import xid_name
 from aiconsole.prometheus import queries
 from aiconsole.prometheus.client import (
+    FleetLabels,
     FleetSeries,
     PrometheusClient,
     PrometheusUnavailable,
     Series,
 )
 from aiconsole.prometheus.detail import filesystems_of, gpus_of, nics_of
-from aiconsole.prometheus.fleet import HostFigures, HostKey, HostKeys, gather, sample_of
+from aiconsole.prometheus.fleet import (
+    HostFigures,
+    HostKey,
+    HostKeys,
+    gather,
+    group_by_host,
+    sample_of,
+)
+from aiconsole.prometheus.rules_clock import RulesClock
 from aiconsole.prometheus.settings import PrometheusSettings
 from aiconsole.store import FleetStore
 
@@ -72,13 +83,18 @@ class PrometheusSource:
         self._host_keys = HostKeys()
         self._seen: dict[str, tuple[dict[str, float], list[str]]] = {}
         self._handed_over: frozenset[str] = frozenset()
-        self._slow: list[FleetSeries] = []
+        self._slow: dict[str, dict[str, float]] = {}
         self._slow_at = -SLOW_EVERY_S
         self._recorded = False
         """Whether the fleet figures are read from recording rules (see :meth:`_read`)."""
         self._recorded_checked_at = -SLOW_EVERY_S
         self._focus: OrderedDict[str, None] = OrderedDict()
         self._placeholder = False
+        self._rules_clock = RulesClock(self.client)
+        self._last_fleet: list[list[FleetSeries]] | None = None
+        """The last full read of the recorded figures (None: read them in full next time)."""
+        self._last_by_host: dict[str, HostFigures] = {}
+        self._last_down: list[FleetLabels] = []
 
     def hand_over(self, names: set[str]) -> None:
         """Leave these hosts to another collector (a live SSH stream) until told otherwise."""
@@ -124,23 +140,44 @@ class PrometheusSource:
         self, fleet_queries: tuple[str, ...], slow_query: str, *, recorded: bool
     ) -> dict[str, HostFigures] | None:
         """One set of fleet queries; None when they read recording rules that are not there
-        (no recorded series at all)."""
-        wanted = [*fleet_queries, queries.UP]
+        (no recorded series at all). Recorded figures are not read again until the rules
+        have evaluated again (see :class:`RulesClock`): the failing targets still are."""
+        evaluated_at = await self._rules_clock.evaluated_at() if recorded else None
+        unchanged = self._last_fleet is not None and self._rules_clock.unchanged(evaluated_at)
+        asked = () if unchanged else fleet_queries
+        wanted = [*asked, queries.UP]
         slow_due = time.monotonic() - self._slow_at >= SLOW_EVERY_S
         if slow_due:
             wanted.append(slow_query)
         answers = await asyncio.gather(*(self.client.query_fleet(q) for q in wanted))
-        if recorded and not any(answers[: len(fleet_queries)]):
+        if recorded and not unchanged and not any(answers[: len(asked)]):
+            self._last_fleet = None
             return None
         if slow_due:
-            self._slow, self._slow_at = answers.pop(), time.monotonic()
+            self._slow, self._slow_at = (
+                group_by_host(self._host_keys, answers.pop()),
+                time.monotonic(),
+            )
         *fleet, down = answers
-        by_host = gather(self._host_keys, (*fleet, self._slow), down)
-        if not slow_due and any(f.lacks_slow_fields() for f in by_host.values()):
-            self._slow = await self.client.query_fleet(slow_query)
+        down_labels = [series.metric for series in down]
+        if unchanged:
+            assert self._last_fleet is not None
+            fleet = self._last_fleet
+            if not slow_due and self._last_by_host and down_labels == self._last_down:
+                return self._last_by_host  # the same figures: the same objects, nothing rebuilt
+        elif recorded:
+            self._last_fleet = fleet
+            self._rules_clock.read_at = evaluated_at
+            self._rules_clock.choose_marker(fleet)
+        else:
+            self._last_fleet = None
+        hosts = gather(self._host_keys, fleet, down, self._slow)
+        if not slow_due and any(f.lacks_slow_fields() for f in hosts.values()):
+            self._slow = group_by_host(self._host_keys, await self.client.query_fleet(slow_query))
             self._slow_at = time.monotonic()
-            by_host = gather(self._host_keys, (*fleet, self._slow), down)
-        return by_host
+            hosts = gather(self._host_keys, fleet, down, self._slow)
+        self._last_by_host, self._last_down = hosts, down_labels
+        return hosts
 
     async def poll_once(self, detail_all: bool = False) -> None:
         """One refresh of the whole fleet, written to the store in one replacement (and the
@@ -178,7 +215,7 @@ class PrometheusSource:
             ):
                 states[name] = previous
             else:
-                states[name] = self._state(found, now)
+                states[name] = self._state(found, now, at)
             self._seen[name] = seen
         for name in self._keys.keys() - figures.keys() - self._handed_over:
             states[name] = self._vanished(name)
@@ -273,7 +310,7 @@ class PrometheusSource:
             nics=nics_of(series, _virtual) or sample.nics,
         )
 
-    def _state(self, figures: HostFigures, now: float) -> HostState:
+    def _state(self, figures: HostFigures, now: float, at: float | None) -> HostState:
         name = figures.key.name
         previous = self.store.get(name)
         down = ", ".join(figures.targets_down)
@@ -285,8 +322,7 @@ class PrometheusSource:
                 received_at=previous.received_at if previous else None,
                 sample=previous.sample if previous else None,
             )
-        sample = sample_of(figures, self._seq, now)
-        at = figures.at()
+        sample = sample_of(figures, self._seq, now, at)
         age = None if at is None else now - at
         status: HostStatus = "ok"
         reason = None

@@ -18,7 +18,9 @@ PROBE_VERSION = "prometheus"
 """What :attr:`Identity.probe_version` says for a host read from Prometheus."""
 MIB = 1024 * 1024
 NAME_LIMIT = 253
-NOT_ON_THEIR_OWN = frozenset({"cpu_busy", "rx", "tx", "gpu_count", "gpu_fb_total", "cpus"})
+NOT_ON_THEIR_OWN = frozenset(
+    {"cpu_busy", "rx", "tx", "gpu_count", "gpu_fb_total", "cpus", "mem_total"}
+)
 """Fields that do not show a host is still there: rates outlive their series by the rate
 window, and the once-a-minute figures by up to a minute."""
 _PORT = re.compile(r"^\[?(.*?)\]?:\d+$")
@@ -97,7 +99,8 @@ class HostFigures:
     def lacks_slow_fields(self) -> bool:
         """Read this refresh but not in the last once-a-minute read: a host new since."""
         v = self.values
-        return ("gpu_util" in v and "gpu_count" not in v) or ("mem_total" in v and "cpus" not in v)
+        gpus_new = "gpu_util" in v and "gpu_count" not in v
+        return gpus_new or ("mem_available" in v and "cpus" not in v)
 
     @property
     def has_data(self) -> bool:
@@ -105,6 +108,7 @@ class HostFigures:
         return any(key not in NOT_ON_THEIR_OWN for key in self.values)
 
     def at(self) -> float | None:
+        """The newest sample's time."""
         times = [self.values[k] for k in ("at", "a_at", "gpu_at") if k in self.values]
         return max(times) if times else None
 
@@ -113,9 +117,12 @@ def gather(
     keys: HostKeys,
     answers: Iterable[Iterable[FleetSeries]],
     down: Iterable[FleetSeries],
+    slow: dict[str, dict[str, float]] | None = None,
 ) -> dict[str, HostFigures]:
     """Group the fleet answers by host; ``down`` is the ``up == 0`` answer: the scrape
-    targets that fail. Runs once per series per refresh: kept to plain loops."""
+    targets that fail; ``slow`` the once-a-minute figures, already grouped
+    (:func:`group_by_host`: they are the same for a minute of refreshes, so they are grouped once).
+    Runs once per series per refresh: kept to plain loops."""
     hosts: dict[str, HostFigures] = {}
     keys.forget_if_large()
     key_of = keys.of
@@ -132,6 +139,11 @@ def gather(
             if found is None:
                 found = hosts[key.name] = HostFigures(key)
             found.values[field] = series.value.value
+    if slow:
+        for name, found in hosts.items():
+            figures = slow.get(name)
+            if figures is not None:
+                found.values.update(figures)
     for series in down:
         labels = series.metric
         key = key_of(labels)
@@ -145,46 +157,62 @@ def gather(
     return hosts
 
 
-def _int(value: float | None) -> int | None:
-    return None if value is None else round(value)
+def group_by_host(keys: HostKeys, answer: Iterable[FleetSeries]) -> dict[str, dict[str, float]]:
+    """One answer's figures per host name: field -> value."""
+    grouped: dict[str, dict[str, float]] = {}
+    for series in answer:
+        labels = series.metric
+        key = keys.of(labels)
+        if key is not None and labels.aiconsole_field:
+            grouped.setdefault(key.name, {})[labels.aiconsole_field] = series.value.value
+    return grouped
 
 
-def sample_of(figures: HostFigures, seq: int, now: float) -> HostSample:
+def sample_of(figures: HostFigures, seq: int, now: float, at: float | None) -> HostSample:
+    """The host's sample; ``at``: its newest sample's time (:meth:`HostFigures.at`, which
+    the caller has already asked). Runs for every host whose figures changed."""
     v = figures.values
+    get = v.get
     name = figures.key.name
     unavailable: dict[str, str] = {}
-    cpus = v.get("cpus", v.get("a_cpus"))
-    busy = v.get("cpu_busy", v.get("a_cpu_busy"))
+    cpus = get("cpus")
+    if cpus is None:
+        cpus = get("a_cpus")
+    busy = get("cpu_busy")
+    if busy is None:
+        busy = get("a_cpu_busy")
     if cpus is None:
         unavailable["count"] = "no node_exporter CPU series in Prometheus"
     cpu = Cpu(
-        count=_int(cpus) or 0,
+        count=0 if cpus is None else round(cpus),
         total_percent=None if busy is None else round(max(0.0, min(1.0, busy)) * 100, 2),
-        load1=v.get("load1"),
-        load5=v.get("load5"),
-        load15=v.get("load15"),
+        load1=get("load1"),
         unavailable=unavailable,
     )
-    total = _int(v.get("mem_total", v.get("a_mem_total")))
-    available = _int(v.get("mem_available", v.get("a_mem_available")))
+    total = get("mem_total")
+    if total is None:
+        total = get("a_mem_total")
+    available = get("mem_available")
+    if available is None:
+        available = get("a_mem_available")
     memory = Memory(
-        total_bytes=total,
-        available_bytes=available,
-        used_bytes=None if total is None or available is None else total - available,
+        total_bytes=None if total is None else round(total),
+        available_bytes=None if available is None else round(available),
+        used_bytes=None if total is None or available is None else round(total - available),
         unavailable={} if total is not None else {"total_bytes": "no memory series"},
     )
-    count = _int(v.get("gpu_count"))
+    count = get("gpu_count")
     # The count is read once a minute: the GPUs are there if this refresh read their figures.
-    if count and any(field in v for field in ("gpu_util", "gpu_fb_used", "gpu_temp")):
-        used = v.get("gpu_fb_used")
-        fb_total = v.get("gpu_fb_total")
+    if count and ("gpu_util" in v or "gpu_fb_used" in v or "gpu_temp" in v):
+        used = get("gpu_fb_used")
+        fb_total = get("gpu_fb_total")
         totals = GpuTotals(
-            count=count,
-            util_mean_percent=v.get("gpu_util"),
+            count=round(count),
+            util_mean_percent=get("gpu_util"),
             memory_used_bytes=None if used is None else round(used * MIB),
             memory_total_bytes=None if fb_total is None else round(fb_total * MIB),
-            temperature_max_c=v.get("gpu_temp"),
-            power_draw_w=v.get("gpu_power"),
+            temperature_max_c=get("gpu_temp"),
+            power_draw_w=get("gpu_power"),
         )
         gpu = GpuSection(status="ok", source="dcgm-exporter", totals=totals)
     else:
@@ -194,15 +222,12 @@ def sample_of(figures: HostFigures, seq: int, now: float) -> HostSample:
     nics: tuple[Nic, ...] = ()
     if "rx" in v or "tx" in v:
         nics = (Nic(name="(all)", rx_bytes_per_s=v.get("rx"), tx_bytes_per_s=v.get("tx")),)
-    boot = v.get("boot")
-    at = figures.at()
     return HostSample(
         seq=seq,
         collected_at=at if at is not None else now,
         identity=Identity(
             name=name,
             hostname=name,
-            uptime_s=None if boot is None else max(0.0, now - boot),
             probe_version=PROBE_VERSION,
         ),
         cpu=cpu,

@@ -54,16 +54,17 @@ SLOW_FIELDS = {
     "gpu_count": _by_host("count", "DCGM_FI_DEV_GPU_UTIL"),
     "gpu_fb_total": _by_host("sum", "DCGM_FI_DEV_FB_USED + DCGM_FI_DEV_FB_FREE"),
     "cpus": _by_host("count", 'node_cpu_seconds_total{mode="idle"}'),
+    "mem_total": _by_host("max", "node_memory_MemTotal_bytes"),
 }
-"""Per host, once a minute (and for new hosts): GPU count, framebuffer size and CPU count,
-which do not change from one refresh to the next. Each series the server reads costs it about
-the same whatever it is, so not reading these every time spares it a good share of its work."""
+"""Per host, once a minute (and for new hosts): GPU count, framebuffer size, CPU count and
+memory size, which do not change from one refresh to the next. Each series the server reads
+costs it about the same whatever it is, so not reading these every time spares it a good
+share of its work."""
 SLOW = _fields(SLOW_FIELDS)
 
 HOST_FIELDS = {
     "cpu_busy": "1 - "
     + _by_host("avg", f'rate(node_cpu_seconds_total{{mode="idle"}}[{RATE_WINDOW}])'),
-    "mem_total": _by_host("max", "node_memory_MemTotal_bytes"),
     "mem_available": _by_host("max", "node_memory_MemAvailable_bytes"),
     "load1": _by_host("max", "node_load1"),
     "rx": _by_host(
@@ -91,11 +92,17 @@ RECORDED_SLOW = "host:aiconsole_fleet_slow:by_host"
 per-host figures, one series per host and field (the field in the ``aiconsole_field``
 label): the server computes them once per rule interval however many consoles read them,
 and a refresh then reads those series only, not every GPU's."""
-RECORDED_FLEET = (
-    f'{RECORDED}{{{FIELD}=~"gpu_.*"}}',
-    f'{RECORDED}{{{FIELD}!~"gpu_.*"}}',
+RECORDED_GROUPS = (
+    ("gpu_util", "gpu_temp"),
+    ("gpu_at", "gpu_fb_used", "gpu_power"),
+    ("cpu_busy", "mem_available", "load1", "at"),
+    ("rx", "tx", "a_cpus", "a_cpu_busy", "a_mem_total", "a_mem_available", "a_at"),
 )
-"""The recorded figures in two halves (the server answers both at once, on two cores)."""
+RECORDED_FLEET = tuple(f'{RECORDED}{{{FIELD}=~"{"|".join(fields)}"}}' for fields in RECORDED_GROUPS)
+"""The recorded figures in four answers asked at once: the server works on two while the
+console decodes the others, and a smaller answer costs it less per series to build (at
+10,000 hosts, four answers came back in 0.5 s where two took 0.7-0.9 s, on two cores). A
+field recorded by an older rule file still arrives in one of them or is simply absent."""
 
 UP = "up == 0"
 """The scrape targets whose last scrape failed (only those travel)."""
