@@ -55,23 +55,27 @@ def test_each_process_reads_its_mean_over_the_last_second_and_an_idle_one_reads_
     assert "processes.gpu_util_percent" not in unavailable
 
 
-def test_no_sample_in_the_window_means_every_process_was_idle(
-    gpu_env: dict[str, str], nvml_config: NvmlConfig
+@pytest.mark.parametrize(
+    ("samples", "expected", "reason"),
+    [
+        # NVML has samples, none in the last second: the process was idle.
+        ("{me}:70:1:{long_ago}", 0.0, None),
+        # A driver without per-process samples (process_util unset: Not Supported).
+        (None, None, "Not Supported"),
+    ],
+)
+def test_without_a_recent_sample_a_process_is_idle_or_unknown_with_the_reason(
+    gpu_env: dict[str, str],
+    nvml_config: NvmlConfig,
+    samples: str | None,
+    expected: float | None,
+    reason: str | None,
 ) -> None:
     me = os.getpid()
     nvml_config.set(device_count=1)
-    nvml_config.gpu(0, processes=f"{me}:{1024**3}", process_util=f"{me}:70:1:{microseconds_ago(9)}")
+    nvml_config.gpu(0, processes=f"{me}:{1024**3}")
+    if samples is not None:
+        nvml_config.gpu(0, process_util=samples.format(me=me, long_ago=microseconds_ago(9)))
     utilisation, unavailable = processes_of_gpu0(gpu_env)
-    assert utilisation == {me: 0.0}
-    assert "processes.gpu_util_percent" not in unavailable
-
-
-def test_a_driver_without_process_samples_says_so_instead_of_zero(
-    gpu_env: dict[str, str], nvml_config: NvmlConfig
-) -> None:
-    me = os.getpid()
-    nvml_config.set(device_count=1)
-    nvml_config.gpu(0, processes=f"{me}:{1024**3}")  # process_util unset: Not Supported
-    utilisation, unavailable = processes_of_gpu0(gpu_env)
-    assert utilisation == {me: None}
-    assert unavailable["processes.gpu_util_percent"] == "Not Supported"
+    assert utilisation == {me: expected}
+    assert unavailable.get("processes.gpu_util_percent") == reason

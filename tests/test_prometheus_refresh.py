@@ -68,6 +68,21 @@ def exporters() -> Iterator[list[Endpoint]]:
         yield running
 
 
+def _with_rules(exporters: list[Endpoint], tmp_path: Path, interval: str) -> PrometheusServer:
+    """A Prometheus scraping ``exporters`` with the rules loaded, once both groups recorded."""
+    rules = tmp_path / "aiconsole-rules.yml"
+    rules.write_text(rules_yaml(interval, interval))
+    prometheus = PrometheusServer(tmp_path / "prometheus", _config(exporters, rules))
+    try:
+        prometheus.wait_ready()
+        for record, field in ((queries.RECORDED, "gpu_util"), (queries.RECORDED_SLOW, "cpus")):
+            prometheus.wait_for_series(f'{record}{{{queries.FIELD}="{field}"}}', count=2)
+    except BaseException:
+        prometheus.stop()
+        raise
+    return prometheus
+
+
 def _figures(state: HostState | None) -> tuple[object, ...]:
     assert state is not None and state.status == "ok", state
     sample = state.sample
@@ -90,13 +105,8 @@ def _figures(state: HostState | None) -> tuple[object, ...]:
 def test_the_source_reads_recorded_figures_and_falls_back_without_them(
     exporters: list[Endpoint], tmp_path: Path
 ) -> None:
-    rules = tmp_path / "aiconsole-rules.yml"
-    rules.write_text(rules_yaml("1s", "1s"))
-    prometheus = PrometheusServer(tmp_path / "prometheus", _config(exporters, rules))
+    prometheus = _with_rules(exporters, tmp_path, "1s")
     try:
-        prometheus.wait_ready()
-        for record, field in ((queries.RECORDED, "gpu_util"), (queries.RECORDED_SLOW, "cpus")):
-            prometheus.wait_for_series(f'{record}{{{queries.FIELD}="{field}"}}', count=2)
         prometheus.wait_for_series('rate(node_cpu_seconds_total{mode="idle"}[1m])', count=10)
         store = FleetStore()
         source = PrometheusSource(PrometheusSettings(url=prometheus.url), store)
@@ -131,13 +141,8 @@ def test_the_source_reads_recorded_figures_and_falls_back_without_them(
 async def test_recorded_figures_are_read_again_only_after_the_rules_evaluate(
     exporters: list[Endpoint], tmp_path: Path
 ) -> None:
-    rules = tmp_path / "aiconsole-rules.yml"
-    rules.write_text(rules_yaml("5s", "5s"))
-    prometheus = PrometheusServer(tmp_path / "prometheus", _config(exporters, rules))
+    prometheus = _with_rules(exporters, tmp_path, "5s")
     try:
-        prometheus.wait_ready()
-        for record, field in ((queries.RECORDED, "gpu_util"), (queries.RECORDED_SLOW, "cpus")):
-            prometheus.wait_for_series(f'{record}{{{queries.FIELD}="{field}"}}', count=2)
         store = FleetStore()
         source = PrometheusSource(PrometheusSettings(url=prometheus.url), store)
         asked: list[str] = []

@@ -7,7 +7,7 @@ scraped and are cleaned once, here, where they enter (:func:`aiconsole.text.clea
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from aiconsole.model import Cpu, GpuSection, GpuTotals, HostSample, Identity, Memory, Nic
@@ -168,6 +168,11 @@ def group_by_host(keys: HostKeys, answer: Iterable[FleetSeries]) -> dict[str, di
     return grouped
 
 
+def _first(value: float | None, get: Callable[[str], float | None], other: str) -> float | None:
+    """``value``, else the figure named ``other`` (asked only when needed)."""
+    return get(other) if value is None else value
+
+
 def sample_of(figures: HostFigures, seq: int, now: float, at: float | None) -> HostSample:
     """The host's sample; ``at``: its newest sample's time (:meth:`HostFigures.at`, which
     the caller has already asked). Runs for every host whose figures changed."""
@@ -175,12 +180,9 @@ def sample_of(figures: HostFigures, seq: int, now: float, at: float | None) -> H
     get = v.get
     name = figures.key.name
     unavailable: dict[str, str] = {}
-    cpus = get("cpus")
-    if cpus is None:
-        cpus = get("a_cpus")
-    busy = get("cpu_busy")
-    if busy is None:
-        busy = get("a_cpu_busy")
+    # node_exporter's figure, else aiconsole's own exporter's.
+    cpus = _first(get("cpus"), get, "a_cpus")
+    busy = _first(get("cpu_busy"), get, "a_cpu_busy")
     if cpus is None:
         unavailable["count"] = "no node_exporter CPU series in Prometheus"
     cpu = Cpu(
@@ -189,12 +191,8 @@ def sample_of(figures: HostFigures, seq: int, now: float, at: float | None) -> H
         load1=get("load1"),
         unavailable=unavailable,
     )
-    total = get("mem_total")
-    if total is None:
-        total = get("a_mem_total")
-    available = get("mem_available")
-    if available is None:
-        available = get("a_mem_available")
+    total = _first(get("mem_total"), get, "a_mem_total")
+    available = _first(get("mem_available"), get, "a_mem_available")
     memory = Memory(
         total_bytes=None if total is None else round(total),
         available_bytes=None if available is None else round(available),
