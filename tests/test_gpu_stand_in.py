@@ -12,6 +12,7 @@ import msgspec
 from aiconsole.collectors.base import decode_sample
 from aiconsole.model import GpuSection
 from aiconsole.probe import Host, NvmlReader, ProcessInfo
+from aiconsole.probe.nvml_kept import ENERGY_KEEP_S
 from tests.conftest import NvmlConfig, run_aiconsole
 
 
@@ -213,10 +214,13 @@ def test_energy_over_the_session_and_process_cpu_from_the_second_sample(
     busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
     try:
         nvml_in_process.set(device_count=1).gpu(0, processes=f"{busy.pid}:1024", energy_mj=1000)
-        reader = NvmlReader(ProcessInfo(Host("/")))
+        # The energy counter is asked every ENERGY_KEEP_S: the reader's clock passes that.
+        now = [0.0]
+        reader = NvmlReader(ProcessInfo(Host("/")), monotonic=lambda: now[0])
         first = reader.read()["gpus"][0]
         nvml_in_process.gpu(0, processes=f"{busy.pid}:1024", energy_mj=251000)
         subprocess.run([sys.executable, "-c", "import time; time.sleep(0.3)"], check=True)
+        now[0] += ENERGY_KEEP_S
         second = reader.read()["gpus"][0]
     finally:
         busy.kill()

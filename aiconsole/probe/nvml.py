@@ -14,6 +14,8 @@ from aiconsole.probe.clocks import (
 from aiconsole.probe.common import MAX_GPUS, NVML_DEADLINE_S, _text, keep_first
 from aiconsole.probe.deadline import CallTimedOut, DeadlineRunner
 from aiconsole.probe.nvlink import NvLinkRates
+from aiconsole.probe.nvml_kept import KeptAnswers
+from aiconsole.probe.nvml_memory import read_memory_errors
 from aiconsole.probe.nvml_process_util import PROCESS_UTIL, ProcessUtilization, attach_process_util
 from aiconsole.probe.processes import ProcessInfo, describe_processes
 
@@ -53,6 +55,7 @@ class NvmlReader:
         self._first_energy_mj: Dict[int, int] = {}
         self._nvlink_rates = NvLinkRates()
         self._process_util = ProcessUtilization(time.time)
+        self._kept = KeptAnswers(monotonic)
         self._failure: Optional[JsonDict] = None
         self._last_init_attempt: Optional[float] = None
 
@@ -190,18 +193,31 @@ class NvmlReader:
         unavailable: Dict[str, str] = {}
         gpu: JsonDict = {"index": index, "unavailable": unavailable}
         lost: List[bool] = []
+        kept = self._kept
+        which = ["#%d" % index]  # the GPU's UUID once read: answers are kept per GPU
 
         def ask(field: str, call: Callable[..., Any], *args: Any) -> Any:
             if lost:
                 unavailable[field] = "GPU is lost"
                 return None
+            known = kept.get(which[0], field)
+            if known is not None:
+                if known[1] is not None:
+                    unavailable[field] = known[1]
+                return known[0]
             try:
-                return call(*args)
+                value = call(*args)
             except nvml.NVMLError_GpuIsLost:
                 lost.append(True)
                 unavailable[field] = "GPU is lost"
+            except nvml.NVMLError_NotSupported as error:
+                unavailable[field] = str(error)
+                kept.not_supported(which[0], field, str(error))
             except nvml.NVMLError as error:
                 unavailable[field] = str(error)
+            else:
+                kept.answered(which[0], field, value)
+                return value
             return None
 
         handle = ask("handle", nvml.nvmlDeviceGetHandleByIndex, index)
@@ -211,6 +227,7 @@ class NvmlReader:
         unavailable.pop("handle", None)
         gpu["name"] = _text(ask("name", nvml.nvmlDeviceGetName, handle))
         gpu["uuid"] = _text(ask("uuid", nvml.nvmlDeviceGetUUID, handle))
+        which[0] = gpu["uuid"] or which[0]
         pci = ask("bus_id", nvml.nvmlDeviceGetPciInfo, handle)
         gpu["bus_id"] = _text(pci.busId) if pci is not None else None
 
@@ -282,59 +299,7 @@ class NvmlReader:
             gpu["energy_j"] = int(energy) / 1000.0
             gpu["energy_session_j"] = max(0, int(energy) - first) / 1000.0
 
-        ecc = ask("ecc_enabled", nvml.nvmlDeviceGetEccMode, handle)
-        gpu["ecc_enabled"] = None if ecc is None else bool(ecc[0])
-        for field, error_type, counter in (
-            ("ecc_corrected_volatile", "NVML_MEMORY_ERROR_TYPE_CORRECTED", "NVML_VOLATILE_ECC"),
-            ("ecc_uncorrected_volatile", "NVML_MEMORY_ERROR_TYPE_UNCORRECTED", "NVML_VOLATILE_ECC"),
-            ("ecc_corrected_aggregate", "NVML_MEMORY_ERROR_TYPE_CORRECTED", "NVML_AGGREGATE_ECC"),
-            (
-                "ecc_uncorrected_aggregate",
-                "NVML_MEMORY_ERROR_TYPE_UNCORRECTED",
-                "NVML_AGGREGATE_ECC",
-            ),
-        ):
-            if gpu["ecc_enabled"] is False:
-                gpu[field] = None
-                unavailable[field] = "ECC is disabled"
-                continue
-            gpu[field] = ask(
-                field,
-                nvml.nvmlDeviceGetTotalEccErrors,
-                handle,
-                getattr(nvml, error_type),
-                getattr(nvml, counter),
-            )
-
-        remap = ask("remapped_rows", nvml.nvmlDeviceGetRemappedRows, handle)
-        remap_fields = (
-            "remapped_rows_correctable",
-            "remapped_rows_uncorrectable",
-            "remap_pending",
-            "remap_failure",
-        )
-        if remap is None:
-            reason = unavailable.pop("remapped_rows")
-            for field in remap_fields:
-                gpu[field] = None
-                unavailable[field] = reason
-        else:
-            correctable, uncorrectable, pending, failure = remap
-            gpu["remapped_rows_correctable"] = int(correctable)
-            gpu["remapped_rows_uncorrectable"] = int(uncorrectable)
-            gpu["remap_pending"] = bool(pending)
-            gpu["remap_failure"] = bool(failure)
-        for field, cause in (
-            (
-                "retired_pages_single_bit",
-                "NVML_PAGE_RETIREMENT_CAUSE_MULTIPLE_SINGLE_BIT_ECC_ERRORS",
-            ),
-            ("retired_pages_double_bit", "NVML_PAGE_RETIREMENT_CAUSE_DOUBLE_BIT_ECC_ERROR"),
-        ):
-            pages = ask(field, nvml.nvmlDeviceGetRetiredPages, handle, getattr(nvml, cause))
-            gpu[field] = None if pages is None else len(pages)
-        pending = ask("retired_pages_pending", nvml.nvmlDeviceGetRetiredPagesPendingStatus, handle)
-        gpu["retired_pages_pending"] = None if pending is None else bool(pending)
+        read_memory_errors(nvml, gpu, ask, handle)
 
         for field, call in (
             ("pcie_link_gen", "nvmlDeviceGetCurrPcieLinkGeneration"),
