@@ -199,13 +199,13 @@ _STATUS = attrgetter("status")
 _SEVERITY = attrgetter("severity")
 
 
-def findings_per_host(findings: Iterable[Finding]) -> dict[str, tuple[int, str]]:
-    """Host -> (unmuted findings about it, the worst severity)."""
+def findings_per_host(unmuted: Iterable[Finding]) -> dict[str, tuple[int, str]]:
+    """Host -> (findings about it, the worst severity), from findings already unmuted."""
     found: dict[str, tuple[int, str]] = {}
     rank = SEVERITY_RANK
-    for finding in findings:
+    for finding in unmuted:
         host = finding.subject.host
-        if host is None or muted(finding):
+        if host is None:
             continue
         severity = finding.severity
         known = found.get(host)
