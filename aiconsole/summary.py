@@ -66,7 +66,7 @@ def summarize(state: HostState) -> HostSummary:
             power += value
             power_known = True
     totals = section.totals
-    if totals is not None and not gpus:  # aggregated at the source (Prometheus)
+    if totals is not None:  # aggregated at the source (Prometheus): its gpus are a few at most
         util_sum, util_n = (
             totals.util_mean_percent or 0.0,
             int(totals.util_mean_percent is not None),
@@ -86,7 +86,7 @@ def summarize(state: HostState) -> HostSummary:
         sample.cpu.total_percent,
         memory.used_bytes,
         memory.total_bytes,
-        len(gpus) or (totals.count if totals else 0),
+        totals.count if totals is not None else len(gpus),
         util_sum / util_n if util_n else None,
         mem_used if mem_known else None,
         mem_total if mem_known else None,

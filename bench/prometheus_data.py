@@ -31,6 +31,12 @@ def write_openmetrics(path: Path, hosts: int, now: int) -> int:
         "DCGM_FI_DEV_FB_FREE": lambda h, g: 61440 - g,
         "DCGM_FI_DEV_GPU_TEMP": lambda h, g: 40 + (h + g) % 40,
         "DCGM_FI_DEV_POWER_USAGE": lambda h, g: 100 + (h * 3 + g) % 600,
+        # The fault series a real dcgm-exporter also sends for every GPU, zero when healthy:
+        # a few GPUs have an XID and one a row remapping failure, as in any large fleet.
+        "DCGM_FI_DEV_XID_ERRORS": lambda h, g: 79 if g == 0 and h % 997 == 0 else 0,
+        "DCGM_FI_DEV_ECC_DBE_VOL_TOTAL": lambda h, g: 0,
+        "DCGM_FI_DEV_ROW_REMAP_FAILURE": lambda h, g: 1 if (h, g) == (42, 3) else 0,
+        "DCGM_FI_DEV_ROW_REMAP_PENDING": lambda h, g: 0,
     }
 
     with path.open("w") as out:

@@ -75,7 +75,14 @@ def _with_rules(exporters: list[Endpoint], tmp_path: Path, interval: str) -> Pro
     prometheus = PrometheusServer(tmp_path / "prometheus", _config(exporters, rules))
     try:
         prometheus.wait_ready()
-        for record, field in ((queries.RECORDED, "gpu_util"), (queries.RECORDED_SLOW, "cpus")):
+        # Every recorded figure of both hosts, from both exporters (a slow evaluation that ran
+        # before the first scrape of a dcgm-exporter would lack that host's GPU count).
+        for record, field in (
+            (queries.RECORDED, "gpu_util"),
+            (queries.RECORDED, "at"),
+            (queries.RECORDED_SLOW, "gpu_count"),
+            (queries.RECORDED_SLOW, "cpus"),
+        ):
             prometheus.wait_for_series(f'{record}{{{queries.FIELD}="{field}"}}', count=2)
     except BaseException:
         prometheus.stop()

@@ -11,9 +11,11 @@ import msgspec
 import pytest
 
 from aiconsole.collectors.prometheus import PrometheusSource
+from aiconsole.health.monitor import HealthMonitor
 from aiconsole.model import FleetSnapshot, HostState
 from aiconsole.prometheus.settings import PrometheusSettings
 from aiconsole.store import FleetStore
+from aiconsole.summary import summarize
 from aiconsole.text import is_clean
 from tests.conftest import run_aiconsole
 from tests.prometheus_server import PrometheusServer, Target, free_port, poll, scrape_config
@@ -177,3 +179,27 @@ async def test_tui_lists_the_fleet_and_opening_a_host_fetches_its_gpus(estate: E
             )
 
         await wait_for(pilot, drilled, limit=30)
+
+
+async def test_a_gpu_in_trouble_is_judged_without_opening_its_host(estate: Estate) -> None:
+    store = FleetStore()
+    source = PrometheusSource(PrometheusSettings(url=estate.prometheus.url), store)
+    await source.poll_once()  # as the TUI refreshes: no host opened, no drill-down
+    asked = source.trouble._task  # the GPUs in trouble: asked once the fleet was written ...
+    assert asked is not None
+    await asked
+    await source.poll_once()  # ... and taken in by the next refresh
+    gpu01, gpu02 = store.get("gpu01"), store.get("gpu02")
+    assert gpu01 is not None and gpu01.sample is not None
+    assert gpu02 is not None and gpu02.sample is not None
+    section = gpu01.sample.gpu
+    assert [gpu.index for gpu in section.gpus] == [1]  # only the GPU in trouble
+    assert [(e.xid, e.gpu_index, e.source) for e in section.xid_events] == [
+        (79, 1, "dcgm-exporter")
+    ]
+    assert gpu02.sample.gpu.gpus == () and gpu02.sample.gpu.xid_events == ()
+    summary = summarize(gpu01)  # the host's figures are still all of its GPUs'
+    assert (summary.gpu_count, summary.gpu_util_mean) == (2, (87 + 3) / 2)
+    findings = HealthMonitor().update(store.snapshot()).findings
+    xids = [f for f in findings if f.rule == "gpu.xid_critical"]
+    assert [(f.subject.host, f.subject.name) for f in xids] == [("gpu01", "1:xid79")]

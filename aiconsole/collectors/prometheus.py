@@ -25,7 +25,6 @@ from urllib.parse import urlsplit
 import msgspec
 
 from aiconsole.model import HostSample, HostState, HostStatus
-from aiconsole.probe import xid_name
 from aiconsole.prometheus import queries
 from aiconsole.prometheus.client import (
     FleetLabels,
@@ -34,7 +33,13 @@ from aiconsole.prometheus.client import (
     PrometheusUnavailable,
     Series,
 )
-from aiconsole.prometheus.detail import filesystems_of, gpus_of, nics_of
+from aiconsole.prometheus.detail import (
+    filesystems_of,
+    gpus_of,
+    nics_of,
+    virtual_nic,
+    xid_notice,
+)
 from aiconsole.prometheus.fleet import (
     HostFigures,
     HostKey,
@@ -45,6 +50,7 @@ from aiconsole.prometheus.fleet import (
 )
 from aiconsole.prometheus.rules_clock import RulesClock
 from aiconsole.prometheus.settings import PrometheusSettings
+from aiconsole.prometheus.trouble import Trouble, TroubleWatch, with_trouble
 from aiconsole.store import FleetStore
 
 STALE_AFTER_S = 90.0
@@ -55,10 +61,6 @@ DETAIL_ALL_LIMIT = 32
 """A one-shot snapshot of a fleet this small drills into every host."""
 SLOW_EVERY_S = 60.0
 """How often the figures that hardly change (GPU and CPU counts, framebuffer size) are read."""
-
-
-def _virtual(device: str) -> bool:
-    return any(device.startswith(p) for p in ("lo", "veth", "docker", "br-", "virbr", "cni"))
 
 
 class PrometheusSource:
@@ -81,7 +83,7 @@ class PrometheusSource:
         self._seq = 0
         self._keys: dict[str, HostKey] = {}
         self._host_keys = HostKeys()
-        self._seen: dict[str, tuple[dict[str, float], list[str]]] = {}
+        self._seen: dict[str, tuple[dict[str, float], list[str], Trouble | None]] = {}
         self._handed_over: frozenset[str] = frozenset()
         self._slow: dict[str, dict[str, float]] = {}
         self._slow_at = -SLOW_EVERY_S
@@ -95,6 +97,8 @@ class PrometheusSource:
         """The last full read of the recorded figures (None: read them in full next time)."""
         self._last_by_host: dict[str, HostFigures] = {}
         self._last_down: list[FleetLabels] = []
+        self.trouble = TroubleWatch(self.client)
+        """The fleet's GPUs in trouble (see :mod:`aiconsole.prometheus.trouble`)."""
 
     def hand_over(self, names: set[str]) -> None:
         """Leave these hosts to another collector (a live SSH stream) until told otherwise."""
@@ -185,12 +189,18 @@ class PrometheusSource:
         # Open hosts' detail is asked at the same time as the fleet, not after it.
         known = [n for n in self._focus if n in self._keys and n not in self._handed_over]
         details = asyncio.ensure_future(self._ask_details(known))
+        self.trouble.take_answer()
+        trouble = asyncio.ensure_future(self.trouble.ask_now()) if detail_all else None
         try:
             by_host = await self._read()
         except PrometheusUnavailable as error:
             details.cancel()
+            if trouble is not None:
+                trouble.cancel()
             self._unreachable(str(error))
             return
+        if trouble is not None:
+            await trouble
         now = self._clock()
         self._seq += 1
         figures = {
@@ -202,7 +212,7 @@ class PrometheusSource:
             if name == self.name or name in self._handed_over:
                 continue
             previous = self.store.get(name)
-            seen = (found.values, found.targets_down)
+            seen = (found.values, found.targets_down, self.trouble.by_host.get(name))
             at = found.at()
             if (
                 # Nothing new since the last refresh (Prometheus scrapes less often than we
@@ -227,6 +237,7 @@ class PrometheusSource:
             # The fleet does not wait for an open host's drill-down: it is written now, the
             # open hosts keeping their last per-GPU detail until the new one arrives.
             self.store.put_many(self._keeping_detail(states, known).values())
+            self.trouble.ask_if_due()  # the fleet is written: the server is free to answer
             answers = await details
             self._apply_details(states, answers)
             self.store.put_many(states[name] for name in answers if name in states)
@@ -236,6 +247,8 @@ class PrometheusSource:
             answers.update(await self._ask_details([n for n in figures if n not in answers]))
         self._apply_details(states, answers)
         self.store.put_many(states.values())
+        if not detail_all:
+            self.trouble.ask_if_due()
 
     def _keeping_detail(
         self, states: dict[str, HostState], names: Iterable[str]
@@ -248,8 +261,8 @@ class PrometheusSource:
             if state is None or state.sample is None or previous is None:
                 continue
             old = previous.sample
-            if old is None or not old.gpu.gpus or state.sample.gpu.gpus:
-                continue
+            if old is None or not old.gpu.gpus:
+                continue  # (the fleet's own GPUs are only those in trouble: the detail has all)
             sample = state.sample
             kept[name] = msgspec.structs.replace(
                 state,
@@ -295,7 +308,7 @@ class PrometheusSource:
             states[name] = msgspec.structs.replace(
                 state,
                 sample=self._detailed(state.sample, answer),
-                reason=state.reason if state.status != "ok" else _xid_notice(answer),
+                reason=state.reason if state.status != "ok" else xid_notice(answer),
             )
 
     def _detailed(self, sample: HostSample, series: list[Series]) -> HostSample:
@@ -307,7 +320,7 @@ class PrometheusSource:
             sample,
             gpu=section,
             filesystems=filesystems_of(series) or sample.filesystems,
-            nics=nics_of(series, _virtual) or sample.nics,
+            nics=nics_of(series, virtual_nic) or sample.nics,
         )
 
     def _state(self, figures: HostFigures, now: float, at: float | None) -> HostState:
@@ -322,7 +335,8 @@ class PrometheusSource:
                 received_at=previous.received_at if previous else None,
                 sample=previous.sample if previous else None,
             )
-        sample = sample_of(figures, self._seq, now, at)
+        trouble = self.trouble.by_host.get(name)
+        sample = with_trouble(sample_of(figures, self._seq, now, at), trouble)
         age = None if at is None else now - at
         status: HostStatus = "ok"
         reason = None
@@ -380,12 +394,5 @@ class PrometheusSource:
             await asyncio.sleep(max(0.0, self.interval - (loop.time() - started)))
 
     def close(self) -> None:
-        """Nothing held open between queries."""
-
-
-def _xid_notice(series: list[Series]) -> str | None:
-    _, xids = gpus_of(series)
-    bad = [(index, xid) for index, xid in sorted(xids.items()) if xid]
-    if not bad:
-        return None
-    return "; ".join(f"GPU {i}: last XID {x} ({xid_name(x)})" for i, x in bad)
+        """Nothing held open between queries but a question about the GPUs in trouble."""
+        self.trouble.close()

@@ -242,8 +242,10 @@ class XidEvent(Frozen, frozen=True, kw_only=True):
     """What the XID means, e.g. ``GPU has fallen off the bus`` for 79."""
     at: float | None = None
     """Unix time on the host's clock; None when the log line carried no time."""
-    source: Literal["nvml", "kernel_log"]
-    """``nvml``: seen live through NVML's event set; ``kernel_log``: read from the kernel log."""
+    source: Literal["nvml", "kernel_log", "dcgm-exporter"]
+    """``nvml``: seen live through NVML's event set; ``kernel_log``: read from the kernel log;
+    ``dcgm-exporter``: the GPU's last XID as Prometheus has it (no time: it says which XID,
+    not when)."""
     gpu_index: int | None = None
     bus_id: str | None = None
     uuid: str | None = None

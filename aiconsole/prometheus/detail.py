@@ -12,6 +12,7 @@ from typing import Any
 import msgspec
 
 from aiconsole.model import Filesystem, Gpu, Nic
+from aiconsole.probe import xid_name
 from aiconsole.prometheus.client import Series
 from aiconsole.prometheus.queries import FIELD
 from aiconsole.text import clean
@@ -146,3 +147,16 @@ def nics_of(series: Iterable[Series], virtual: Callable[[str], bool]) -> tuple[N
             )
         )
     return tuple(result)
+
+
+def virtual_nic(device: str) -> bool:
+    return any(device.startswith(p) for p in ("lo", "veth", "docker", "br-", "virbr", "cni"))
+
+
+def xid_notice(series: list[Series]) -> str | None:
+    """A line naming each GPU's last XID, for the host's reason (None when there is none)."""
+    _, xids = gpus_of(series)
+    bad = [(index, xid) for index, xid in sorted(xids.items()) if xid]
+    if not bad:
+        return None
+    return "; ".join(f"GPU {i}: last XID {x} ({xid_name(x)})" for i, x in bad)
