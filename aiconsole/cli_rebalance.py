@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import dataclasses
 import sys
 import time
@@ -27,6 +26,7 @@ from aiconsole.cli_actions import audit_log, cluster_target, on_slurm, policy_fr
 from aiconsole.cli_confirm import EXIT_REFUSED, confirm_and_carry_out, shown
 from aiconsole.cli_kube import asked_contexts
 from aiconsole.config import Inventory
+from aiconsole.fleet_run import start_collecting, stop_collecting
 from aiconsole.model import FleetSnapshot
 from aiconsole.rebalance.hot import node_heat
 from aiconsole.rebalance.policies import Choice, plan_policy
@@ -146,8 +146,7 @@ def watch_fleet(args: argparse.Namespace, inventory: Inventory) -> FleetSnapshot
 
 async def _watch(fleet: Fleet, seconds: float, interval: float) -> FleetSnapshot:
     loop = asyncio.get_running_loop()
-    workers = [asyncio.create_task(c.run()) for c in fleet.collectors]
-    workers += [asyncio.create_task(cluster.run()) for cluster in fleet.clusters]
+    workers = start_collecting(fleet)
     started = loop.time()
     snapshot = fleet.live_snapshot()
     samples = 0
@@ -158,12 +157,5 @@ async def _watch(fleet: Fleet, seconds: float, interval: float) -> FleetSnapshot
             snapshot = fleet.live_snapshot()
             samples += 1
     finally:
-        pending = set(workers)
-        while pending:
-            for worker in pending:
-                worker.cancel()
-            _, pending = await asyncio.wait(pending, timeout=0.5)
-        for cluster in fleet.clusters:
-            with contextlib.suppress(Exception):
-                cluster.close()
+        await stop_collecting(fleet, workers)
     return snapshot

@@ -21,6 +21,7 @@ import msgspec
 from aiconsole.actions.audit import AuditLog
 from aiconsole.cli_options import usage_error
 from aiconsole.fleet import Fleet
+from aiconsole.fleet_run import start_collecting, stop_collecting
 from aiconsole.model import FleetSnapshot
 from aiconsole.recording import Recording, RecordingError, RecordingWriter
 from aiconsole.themes import UnknownTheme, tui_theme
@@ -97,8 +98,7 @@ async def _record(
     stop = asyncio.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)  # end the file cleanly, not with a traceback
-    workers = [asyncio.create_task(c.run()) for c in fleet.collectors]
-    workers += [asyncio.create_task(cluster.run()) for cluster in fleet.clusters]
+    workers = start_collecting(fleet)
     started = loop.time()
     next_tick = started + interval  # the first tick after the collectors' first samples
     try:
@@ -115,15 +115,7 @@ async def _record(
             if duration is not None and loop.time() - started >= duration:
                 break
     finally:
-        pending = set(workers)
-        while pending:
-            # Cancelled again until they end: on Python < 3.12 asyncio.wait_for can swallow a
-            # cancellation that arrives as its sample completes, and the collector polls on.
-            for worker in pending:
-                worker.cancel()
-            _, pending = await asyncio.wait(pending, timeout=0.5)
-        for cluster in fleet.clusters:
-            cluster.close()  # inside the loop its connections belong to
+        await stop_collecting(fleet, workers)
 
 
 # -- replay -----------------------------------------------------------------------------------
