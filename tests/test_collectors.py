@@ -44,21 +44,26 @@ async def test_sample_lands_in_the_store_with_console_side_age() -> None:
     collector.close()
 
 
+class HangingSampler:
+    """This machine's probe, that hangs (as a stuck NVML call or mount would) once ``hang`` is
+    set, until ``release`` is."""
+
+    def __init__(self) -> None:
+        from aiconsole import probe
+
+        self.real = probe.Sampler(gpu_reader=NoGpus())
+        self.release = threading.Event()
+        self.hang = False
+
+    def sample(self) -> dict[str, Any]:
+        if self.hang:
+            self.release.wait(10)
+        sample: dict[str, Any] = self.real.sample()
+        return sample
+
+
 async def test_a_hung_sampler_makes_the_host_stale_and_keeps_the_last_sample() -> None:
-    from aiconsole import probe
-
-    real = probe.Sampler(gpu_reader=NoGpus())
-    release = threading.Event()
-
-    class Sampler:
-        hang = False
-
-        def sample(self) -> dict[str, Any]:
-            if self.hang:
-                release.wait(10)
-            return real.sample()
-
-    sampler = Sampler()
+    sampler = HangingSampler()
     store = FleetStore()
     collector = local(store, sampler=sampler, timeout=0.2)
     await collector.collect_once()
@@ -70,7 +75,7 @@ async def test_a_hung_sampler_makes_the_host_stale_and_keeps_the_last_sample() -
     state = await collector.collect_once()
     assert state.status == "stale"
     assert state.reason == "previous sample still running (NVML or a mount hung?)"
-    release.set()
+    sampler.release.set()
     await asyncio.sleep(0.1)
     assert (await collector.collect_once()).status == "ok"
     collector.close()

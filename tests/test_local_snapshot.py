@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 import msgspec
@@ -13,7 +12,7 @@ from aiconsole import model
 from aiconsole.fleet import Fleet, local_fleet
 from aiconsole.store import FleetStore
 from aiconsole.text import _text_fields, _textless
-from tests.test_collectors import local
+from tests.test_collectors import HangingSampler, local
 
 
 def test_blocking_sample_lands_in_the_store() -> None:
@@ -26,20 +25,7 @@ def test_blocking_sample_lands_in_the_store() -> None:
 
 
 def test_a_hung_sampler_is_stale_after_the_timeout_and_not_joined_twice() -> None:
-    from aiconsole import probe
-
-    real = probe.Sampler()
-    release = threading.Event()
-
-    class Sampler:
-        hang = False
-
-        def sample(self) -> dict[str, Any]:
-            if self.hang:
-                release.wait(10)
-            return real.sample()
-
-    sampler = Sampler()
+    sampler = HangingSampler()
     collector = local(FleetStore(), sampler=sampler, timeout=0.2)
     assert collector.collect_blocking().status == "ok"
     sampler.hang = True
@@ -48,7 +34,7 @@ def test_a_hung_sampler_is_stale_after_the_timeout_and_not_joined_twice() -> Non
     assert state.sample is not None  # what was known is still shown
     state = collector.collect_blocking()
     assert state.reason == "previous sample still running (NVML or a mount hung?)"
-    release.set()
+    sampler.release.set()
 
 
 def test_failures_are_one_line_states() -> None:
