@@ -6,8 +6,9 @@ Baselines need ClusterShell:            .venv/bin/pip install -e '.[bench]'
 
 For each fleet size it prints, from one run:
   - cold ``aiconsole snapshot --json`` (connect to every host, two samples, print, exit), the
-    console's CPU per host in it, per host options resolution and per host connect, and
-    ``clush`` running the same probe on the same hosts (bench/fanout_cold.py);
+    console's CPU per host in it, per host options resolution and per host connect, the
+    hosts' own CPU in it and the floor that sets on this machine (hosts and console share
+    its cores), and ``clush`` running the same probe on the same hosts (bench/fanout_cold.py);
   - warm refresh: time from the interval tick until every host's sample of that tick has
     been received and decoded by the console (probes sample on wall-clock ticks);
   - the console's CPU per refresh cycle and its RSS, without and with the TUI open;

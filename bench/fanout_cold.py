@@ -5,6 +5,9 @@
 - the console's CPU per host connect alone (TCP, key exchange, host key, authentication;
   every host at once, in one process, as the fleet does it);
 - the console's CPU to resolve every host's ssh options (config, keys) once;
+- the hosts' own CPU for one cold snapshot (every sshd and what it ran: key exchange,
+  authentication, the session, the probe), and the floor it sets on this machine, where the
+  hosts and the console share the same cores;
 - baseline in the same run: ``clush`` running the same probe, sent the same way (its payload
   on stdin), on the same hosts, one sample each.
 """
@@ -12,7 +15,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import shlex
+import statistics
 import subprocess
 import sys
 import time
@@ -27,7 +32,38 @@ WINDOW = 0.25
 """``snapshot --json``'s default window."""
 
 
-def cold_snapshot(estate: Estate, config: Path, runs: int) -> list[tuple[float, float]]:
+def listener_cpu(estate: Estate) -> float:
+    """CPU seconds of every host's sshd listener and of all it has reaped: each connection's
+    sshd (re-executed, privilege-separated), the login's command and the probe. A session's
+    CPU is counted once its processes have ended and been waited for."""
+    total = 0.0
+    for host in estate.hosts:
+        pid = (host.directory / "sshd.pid").read_text().strip()
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += sum(int(value) for value in fields[11:15])  # utime stime cutime cstime
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def sessions_ended(estate: Estate, limit: float = 30.0) -> None:
+    """Wait until no host's sshd has a child left (every session of the run reaped)."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        busy = False
+        for host in estate.hosts:
+            pid = (host.directory / "sshd.pid").read_text().strip()
+            if Path(f"/proc/{pid}/task/{pid}/children").read_text().strip():
+                busy = True
+                break
+        if not busy:
+            return
+        time.sleep(0.05)
+    raise SystemExit("the hosts' sessions did not end")
+
+
+def cold_snapshot(
+    estate: Estate, config: Path, runs: int
+) -> tuple[list[tuple[float, float]], list[float]]:
+    """Wall and console CPU seconds of each cold snapshot, and the hosts' CPU seconds in it."""
     nodeset = f"h[1-{len(estate.hosts)}]"
     argv = [sys.executable, "-m", "aiconsole", "--config", str(config), "--hosts", nodeset]
     argv += ["snapshot", "--json", "--window", f"{WINDOW:g}"]
@@ -35,7 +71,15 @@ def cold_snapshot(estate: Estate, config: Path, runs: int) -> list[tuple[float, 
     def all_ok(result: subprocess.CompletedProcess[bytes]) -> bool:
         return result.returncode == 0 and result.stdout.count(b'"status":"ok"') == len(estate.hosts)
 
-    return [timed_command(argv, all_ok) for _ in range(runs)]
+    runs_done: list[tuple[float, float]] = []
+    hosts_cpu: list[float] = []
+    for _ in range(runs):
+        sessions_ended(estate)
+        before = listener_cpu(estate)
+        runs_done.append(timed_command(argv, all_ok))
+        sessions_ended(estate)
+        hosts_cpu.append(listener_cpu(estate) - before)
+    return runs_done, hosts_cpu
 
 
 async def connect_cpu(settings: Settings, names: list[str]) -> tuple[float, float]:
@@ -83,12 +127,25 @@ def cold_rows(
     estate: Estate, settings: Settings, config: Path, runs: int, clush: str | None
 ) -> list[Row]:
     hosts = len(estate.hosts)
-    snapshots = cold_snapshot(estate, config, runs)
-    cpu_per_host = sorted(cpu for _, cpu in snapshots)[len(snapshots) // 2] / hosts * 1000
+    snapshots, hosts_cpu = cold_snapshot(estate, config, runs)
+    console_cpu = statistics.median(cpu for _, cpu in snapshots)
+    host_cpu = statistics.median(hosts_cpu)
+    cores = os.cpu_count() or 1
     resolve, connect = asyncio.run(connect_cpu(settings, [h.name for h in estate.hosts]))
     rows = [
         (f"cold snapshot --json, {hosts} hosts", fmt_runs(snapshots)),
-        ("  console CPU per host (cold snapshot, median run)", f"{cpu_per_host:.1f} ms"),
+        (
+            "  console CPU per host (cold snapshot, median run)",
+            f"{console_cpu / hosts * 1000:.1f} ms",
+        ),
+        (
+            "  hosts' CPU in it (sshds, sessions, probes)",
+            f"{host_cpu:.1f} s = {host_cpu / hosts * 1000:.1f} ms per host (median run)",
+        ),
+        (
+            f"  floor here: (console + hosts' CPU) / {cores} cores",
+            f"{(console_cpu + host_cpu) / cores:.2f} s; console alone {console_cpu:.2f} s CPU",
+        ),
         ("  console CPU per host: ssh options resolved", f"{resolve * 1000:.2f} ms"),
         ("  console CPU per host: connect (TCP+kex+auth)", f"{connect * 1000:.1f} ms"),
     ]
