@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 
 import msgspec
 
+from aiconsole.gc_pause import cyclic_gc_paused
 from aiconsole.model import HostSample, HostState, HostStatus
 from aiconsole.prometheus import queries
 from aiconsole.prometheus.client import (
@@ -175,7 +176,8 @@ class PrometheusSource:
             self._rules_clock.choose_marker(fleet)
         else:
             self._last_fleet = None
-        hosts = gather(self._host_keys, fleet, down, self._slow)
+        with cyclic_gc_paused():
+            hosts = gather(self._host_keys, fleet, down, self._slow)
         if not slow_due and any(f.lacks_slow_fields() for f in hosts.values()):
             self._slow = group_by_host(self._host_keys, await self.client.query_fleet(slow_query))
             self._slow_at = time.monotonic()
@@ -201,34 +203,8 @@ class PrometheusSource:
             return
         if trouble is not None:
             await trouble
-        now = self._clock()
-        self._seq += 1
-        figures = {
-            name: host for name, host in by_host.items() if host.has_data or host.targets_down
-        }
-        states = {}
-        stale_after = max(STALE_AFTER_S, 3 * self.interval)
-        for name, found in figures.items():
-            if name == self.name or name in self._handed_over:
-                continue
-            previous = self.store.get(name)
-            seen = (found.values, found.targets_down, self.trouble.by_host.get(name))
-            at = found.at()
-            if (
-                # Nothing new since the last refresh (Prometheus scrapes less often than we
-                # ask): the host's state stands, and building it again would cost the same.
-                previous is not None
-                and previous.status == "ok"
-                and self._seen.get(name) == seen
-                and name not in self._focus
-                and (at is None or now - at <= stale_after)
-            ):
-                states[name] = previous
-            else:
-                states[name] = self._state(found, now, at)
-            self._seen[name] = seen
-        for name in self._keys.keys() - figures.keys() - self._handed_over:
-            states[name] = self._vanished(name)
+        with cyclic_gc_paused():
+            figures, states = self._states(by_host)
         self._keys.update({name: f.key for name, f in figures.items()})
         if self._placeholder:
             self.store.drop([self.name])
@@ -249,6 +225,40 @@ class PrometheusSource:
         self.store.put_many(states.values())
         if not detail_all:
             self.trouble.ask_if_due()
+
+    def _states(
+        self, by_host: dict[str, HostFigures]
+    ) -> tuple[dict[str, HostFigures], dict[str, HostState]]:
+        """This refresh's hosts with data (or failing targets), and every host's new state."""
+        now = self._clock()
+        self._seq += 1
+        figures = {
+            name: host for name, host in by_host.items() if host.has_data or host.targets_down
+        }
+        states: dict[str, HostState] = {}
+        stale_after = max(STALE_AFTER_S, 3 * self.interval)
+        for name, found in figures.items():
+            if name == self.name or name in self._handed_over:
+                continue
+            previous = self.store.get(name)
+            seen = (found.values, found.targets_down, self.trouble.by_host.get(name))
+            at = found.at()
+            if (
+                # Nothing new since the last refresh (Prometheus scrapes less often than we
+                # ask): the host's state stands, and building it again would cost the same.
+                previous is not None
+                and previous.status == "ok"
+                and self._seen.get(name) == seen
+                and name not in self._focus
+                and (at is None or now - at <= stale_after)
+            ):
+                states[name] = previous
+            else:
+                states[name] = self._state(found, now, at, previous)
+            self._seen[name] = seen
+        for name in self._keys.keys() - figures.keys() - self._handed_over:
+            states[name] = self._vanished(name)
+        return figures, states
 
     def _keeping_detail(
         self, states: dict[str, HostState], names: Iterable[str]
@@ -323,9 +333,11 @@ class PrometheusSource:
             nics=nics_of(series, virtual_nic) or sample.nics,
         )
 
-    def _state(self, figures: HostFigures, now: float, at: float | None) -> HostState:
+    def _state(
+        self, figures: HostFigures, now: float, at: float | None, previous: HostState | None
+    ) -> HostState:
+        """The host's state from this refresh's figures; ``previous``: what the store holds."""
         name = figures.key.name
-        previous = self.store.get(name)
         down = ", ".join(figures.targets_down)
         if not figures.has_data:
             return HostState(

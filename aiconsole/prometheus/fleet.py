@@ -59,6 +59,9 @@ class HostKeys:
     def __init__(self) -> None:
         self._hostname: dict[str, HostKey] = {}
         self._Hostname: dict[str, HostKey] = {}
+        self.by_hostname = self._hostname
+        self.by_dcgm_hostname = self._Hostname
+        """The keys of ``hostname`` and ``Hostname`` label values seen so far (read only)."""
         self._instance: dict[str, HostKey | None] = {}
 
     def of(self, labels: FleetLabels) -> HostKey | None:
@@ -105,12 +108,16 @@ class HostFigures:
     @property
     def has_data(self) -> bool:
         """Some series read in this refresh (see :data:`NOT_ON_THEIR_OWN`)."""
-        return any(key not in NOT_ON_THEIR_OWN for key in self.values)
+        return not NOT_ON_THEIR_OWN.issuperset(self.values)
 
     def at(self) -> float | None:
         """The newest sample's time."""
-        times = [self.values[k] for k in ("at", "a_at", "gpu_at") if k in self.values]
-        return max(times) if times else None
+        get = self.values.get
+        newest = get("at")
+        for other in (get("a_at"), get("gpu_at")):
+            if other is not None and (newest is None or other > newest):
+                newest = other
+        return newest
 
 
 def gather(
@@ -126,15 +133,20 @@ def gather(
     hosts: dict[str, HostFigures] = {}
     keys.forget_if_large()
     key_of = keys.of
+    # The usual labels, looked up here without a call (precedence as in HostKeys.of).
+    by_hostname, by_dcgm_hostname = keys.by_hostname, keys.by_dcgm_hostname
     for answer in answers:
         for series in answer:
             labels = series.metric
             field = labels.aiconsole_field
             if not field:
                 continue
-            key = key_of(labels)
+            hostname = labels.hostname
+            key = by_hostname.get(hostname) if hostname else by_dcgm_hostname.get(labels.Hostname)
             if key is None:
-                continue
+                key = key_of(labels)
+                if key is None:
+                    continue
             found = hosts.get(key.name)
             if found is None:
                 found = hosts[key.name] = HostFigures(key)
