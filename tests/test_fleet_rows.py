@@ -43,9 +43,9 @@ async def test_unchanged_hosts_keep_their_rows_and_ages_move(
     summarized: list[str] = []
     formatted: list[str] = []
 
-    def counting_summary(state: HostState) -> HostSummary:
+    def counting_summary(state: HostState, found: tuple[int, str] | None = None) -> HostSummary:
         summarized.append(state.name)
-        return summarize(state)
+        return summarize(state, found)
 
     def counting_cells(summary: HostSummary) -> tuple[Cell, ...]:
         formatted.append(summary.name)

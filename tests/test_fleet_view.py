@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+from msgspec.structs import replace
 
 from aiconsole.fleet_view import FleetView, arrange, matches, natural_key
 from aiconsole.summary import HostSummary

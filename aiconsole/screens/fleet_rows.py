@@ -20,7 +20,9 @@ their ``age_s`` is the age when they were built and no one reads it.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
+
+import msgspec
 
 from aiconsole import units
 from aiconsole.model import FleetSnapshot, HostSample
@@ -76,9 +78,7 @@ class RowCache:
                 or entry.reason != state.reason
                 or entry.found != found
             ):
-                summary = summarize(state)
-                if found is not None:
-                    summary = _with_findings(summary, found)
+                summary = summarize(state, found)
                 sizing = sizing_of(summary)
                 if entry is None:
                     entry = kept[name] = _Kept(
@@ -99,7 +99,7 @@ class RowCache:
             summary = entry.summary
             age = ages[name] = state.age_s
             if current_ages and summary.age_s != age:
-                summary = replace(summary, age_s=age)
+                summary = msgspec.structs.replace(summary, age_s=age)
             out.append(summary)
         self._ages = ages
         if len(kept) > len(ages):
@@ -123,15 +123,6 @@ class RowCache:
         at = self._age_column
         age = (units.duration(self._ages.get(row.key)), "")
         return (*cells[:at], age, *cells[at + 1 :])
-
-
-def _with_findings(summary: HostSummary, found: tuple[int, str]) -> HostSummary:
-    """``summary`` with the host's findings. :func:`summarize` makes a new summary on every
-    call, held nowhere else yet, so they are filled into it rather than into a copy: at fleet
-    scale a copy per host with findings was as many objects again to make and collect."""
-    count, worst = found
-    summary.__dict__.update(findings=count, worst_finding=worst)
-    return summary
 
 
 def _row(key: str, cells: tuple[Cell, ...]) -> Row:
