@@ -57,25 +57,26 @@ class HostKeys:
     LIMIT = 200_000
 
     def __init__(self) -> None:
-        self._hostname: dict[str, HostKey] = {}
-        self._Hostname: dict[str, HostKey] = {}
-        self.by_hostname = self._hostname
-        self.by_dcgm_hostname = self._Hostname
-        """The keys of ``hostname`` and ``Hostname`` label values seen so far (read only)."""
+        self.by_hostname: dict[str, HostKey] = {}
+        self.by_dcgm_hostname: dict[str, HostKey] = {}
+        """The keys of ``hostname`` and ``Hostname`` label values seen so far (read only:
+        :func:`gather` looks them up without a call)."""
         self._instance: dict[str, HostKey | None] = {}
 
     def of(self, labels: FleetLabels) -> HostKey | None:
         value = labels.hostname
         if value:
-            key = self._hostname.get(value)
+            key = self.by_hostname.get(value)
             if key is None:
-                key = self._hostname[value] = HostKey(clean(value, NAME_LIMIT), "hostname", value)
+                key = HostKey(clean(value, NAME_LIMIT), "hostname", value)
+                self.by_hostname[value] = key
             return key
         value = labels.Hostname
         if value:
-            key = self._Hostname.get(value)
+            key = self.by_dcgm_hostname.get(value)
             if key is None:
-                key = self._Hostname[value] = HostKey(clean(value, NAME_LIMIT), "Hostname", value)
+                key = HostKey(clean(value, NAME_LIMIT), "Hostname", value)
+                self.by_dcgm_hostname[value] = key
             return key
         try:
             return self._instance[labels.instance]
@@ -85,9 +86,9 @@ class HostKeys:
 
     def forget_if_large(self) -> None:
         """Start afresh past :data:`LIMIT` keys (label values that keep changing)."""
-        if len(self._hostname) + len(self._Hostname) + len(self._instance) > self.LIMIT:
-            self._hostname.clear()
-            self._Hostname.clear()
+        if len(self.by_hostname) + len(self.by_dcgm_hostname) + len(self._instance) > self.LIMIT:
+            self.by_hostname.clear()
+            self.by_dcgm_hostname.clear()
             self._instance.clear()
 
 
