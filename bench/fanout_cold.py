@@ -7,7 +7,8 @@
 - the console's CPU to resolve every host's ssh options (config, keys) once;
 - the hosts' own CPU for one cold snapshot (every sshd and what it ran: key exchange,
   authentication, the session, the probe), and the floor it sets on this machine, where the
-  hosts and the console share the same cores;
+  hosts and the console share the same cores; the same for sessions that only start a bare
+  interpreter (what sshd and Python cost before any probe);
 - baseline in the same run: ``clush`` running the same probe, sent the same way (its payload
   on stdin), on the same hosts, one sample each.
 """
@@ -22,6 +23,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from aiconsole.config import Settings
 from aiconsole.fleet import ssh_fleet
@@ -99,6 +101,32 @@ async def connect_cpu(settings: Settings, names: list[str]) -> tuple[float, floa
     return resolve, connect
 
 
+async def bare_sessions(settings: Settings, names: list[str]) -> None:
+    """Every host at once: connect as the fleet does and start a bare interpreter that exits
+    (``python3 -I -S -c pass``), the least a probe could cost there."""
+    fleet = ssh_fleet(names, settings)
+    connectors = [c._connector for c in fleet.collectors]  # type: ignore[attr-defined]
+
+    async def one(connector: Any) -> None:
+        connection = await connector.connect()
+        try:
+            await connection.run(shlex.join([PYTHON, "-I", "-S", "-c", "pass"]), check=True)
+        finally:
+            connection.close()
+            await connection.wait_closed()
+
+    await asyncio.gather(*(one(c) for c in connectors))
+
+
+def bare_session_cpu(estate: Estate, settings: Settings) -> float:
+    """The hosts' CPU seconds for :func:`bare_sessions` (sshd's part and the interpreter's)."""
+    sessions_ended(estate)
+    before = listener_cpu(estate)
+    asyncio.run(bare_sessions(settings, [h.name for h in estate.hosts]))
+    sessions_ended(estate)
+    return listener_cpu(estate) - before
+
+
 def clush_probe(clush: str, estate: Estate, fanout: int) -> tuple[float, float] | None:
     """clush running the probe on every host: the same payload on stdin, one sample each."""
     try:
@@ -132,6 +160,7 @@ def cold_rows(
     host_cpu = statistics.median(hosts_cpu)
     cores = os.cpu_count() or 1
     resolve, connect = asyncio.run(connect_cpu(settings, [h.name for h in estate.hosts]))
+    bare = bare_session_cpu(estate, settings)
     rows = [
         (f"cold snapshot --json, {hosts} hosts", fmt_runs(snapshots)),
         (
@@ -145,6 +174,11 @@ def cold_rows(
         (
             f"  floor here: (console + hosts' CPU) / {cores} cores",
             f"{(console_cpu + host_cpu) / cores:.2f} s; console alone {console_cpu:.2f} s CPU",
+        ),
+        (
+            "  hosts' CPU, connect + bare python3 -I -S (no probe)",
+            f"{bare / hosts * 1000:.1f} ms per host; floor with a free probe "
+            f"{(console_cpu + bare) / cores:.2f} s",
         ),
         ("  console CPU per host: ssh options resolved", f"{resolve * 1000:.2f} ms"),
         ("  console CPU per host: connect (TCP+kex+auth)", f"{connect * 1000:.1f} ms"),
