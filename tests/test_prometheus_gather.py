@@ -59,3 +59,13 @@ def test_the_newest_sample_time_is_the_latest_of_the_time_figures() -> None:
     assert HostFigures(key, {"at": 3.0, "a_at": 5.0, "gpu_at": 4.0}).at() == 5.0
     assert HostFigures(key, {"at": 7.0, "gpu_at": 4.0}).at() == 7.0
     assert HostFigures(key, {"gpu_at": 9.0, "at": 7.0}).at() == 9.0
+
+
+def test_a_hosts_nics_are_virtual_exactly_where_the_fleet_queries_leave_them_out() -> None:
+    from aiconsole.prometheus.detail import virtual_nic
+
+    virtual = ("lo", "veth12ab", "docker0", "br-1f2e", "virbr0", "cni0", "flannel.1", "cali9f")
+    for device in (*virtual, "tunl0"):
+        assert virtual_nic(device), device
+    for device in ("eth0", "ens5f0", "ib0", "bond0", "xlo"):
+        assert not virtual_nic(device), device

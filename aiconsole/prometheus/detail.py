@@ -6,6 +6,7 @@ dcgm-exporter's fields map back onto :class:`aiconsole.model.Gpu` with its units
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -14,7 +15,7 @@ import msgspec
 from aiconsole.model import Filesystem, Gpu, Nic
 from aiconsole.probe import xid_name
 from aiconsole.prometheus.client import Series
-from aiconsole.prometheus.queries import FIELD
+from aiconsole.prometheus.queries import FIELD, VIRTUAL_NICS
 from aiconsole.text import clean
 
 MIB = 1024 * 1024
@@ -149,8 +150,13 @@ def nics_of(series: Iterable[Series], virtual: Callable[[str], bool]) -> tuple[N
     return tuple(result)
 
 
+_VIRTUAL_NIC = re.compile(VIRTUAL_NICS)
+
+
 def virtual_nic(device: str) -> bool:
-    return any(device.startswith(p) for p in ("lo", "veth", "docker", "br-", "virbr", "cni"))
+    """The same devices the fleet queries leave out of a host's traffic (PromQL regular
+    expressions match the whole value, hence ``fullmatch``)."""
+    return _VIRTUAL_NIC.fullmatch(device) is not None
 
 
 def xid_notice(series: list[Series]) -> str | None:
