@@ -28,10 +28,20 @@ from typing import Any
 from aiconsole.config import Settings
 from aiconsole.fleet import ssh_fleet
 from bench.fanout_common import PYTHON, Row, fmt_runs, timed_command
-from tests.estate import Estate
+from tests.estate import Estate, Host
 
 WINDOW = 0.25
 """``snapshot --json``'s default window."""
+
+
+def sshd_pid(host: Host) -> str:
+    return (host.directory / "sshd.pid").read_text().strip()
+
+
+def connectors(settings: Settings, names: list[str]) -> list[Any]:
+    """Each host's connector, as the fleet builds them (options, keys, known hosts)."""
+    fleet = ssh_fleet(names, settings)
+    return [c._connector for c in fleet.collectors]  # type: ignore[attr-defined]
 
 
 def listener_cpu(estate: Estate) -> float:
@@ -40,7 +50,7 @@ def listener_cpu(estate: Estate) -> float:
     CPU is counted once its processes have ended and been waited for."""
     total = 0.0
     for host in estate.hosts:
-        pid = (host.directory / "sshd.pid").read_text().strip()
+        pid = sshd_pid(host)
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         total += sum(int(value) for value in fields[11:15])  # utime stime cutime cstime
     return total / os.sysconf("SC_CLK_TCK")
@@ -52,7 +62,7 @@ def sessions_ended(estate: Estate, limit: float = 30.0) -> None:
     while time.monotonic() < deadline:
         busy = False
         for host in estate.hosts:
-            pid = (host.directory / "sshd.pid").read_text().strip()
+            pid = sshd_pid(host)
             if Path(f"/proc/{pid}/task/{pid}/children").read_text().strip():
                 busy = True
                 break
@@ -86,14 +96,13 @@ def cold_snapshot(
 
 async def connect_cpu(settings: Settings, names: list[str]) -> tuple[float, float]:
     """Console CPU seconds per host to resolve its options, and to connect (all at once)."""
-    fleet = ssh_fleet(names, settings)
-    connectors = [c._connector for c in fleet.collectors]  # type: ignore[attr-defined]
+    every = connectors(settings, names)
     started = time.process_time()
-    for connector in connectors:
+    for connector in every:
         await connector._host_options(connector.name).resolve()
     resolve = (time.process_time() - started) / len(names)
     started = time.process_time()
-    connections = await asyncio.gather(*(c.connect() for c in connectors))
+    connections = await asyncio.gather(*(c.connect() for c in every))
     connect = (time.process_time() - started) / len(names)
     for connection in connections:
         connection.close()
@@ -104,8 +113,6 @@ async def connect_cpu(settings: Settings, names: list[str]) -> tuple[float, floa
 async def bare_sessions(settings: Settings, names: list[str]) -> None:
     """Every host at once: connect as the fleet does and start a bare interpreter that exits
     (``python3 -I -S -c pass``), the least a probe could cost there."""
-    fleet = ssh_fleet(names, settings)
-    connectors = [c._connector for c in fleet.collectors]  # type: ignore[attr-defined]
 
     async def one(connector: Any) -> None:
         connection = await connector.connect()
@@ -115,7 +122,7 @@ async def bare_sessions(settings: Settings, names: list[str]) -> None:
             connection.close()
             await connection.wait_closed()
 
-    await asyncio.gather(*(one(c) for c in connectors))
+    await asyncio.gather(*(one(c) for c in connectors(settings, names)))
 
 
 def bare_session_cpu(estate: Estate, settings: Settings) -> float:
